@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 from dataclasses import dataclass
+from datetime import UTC
 from email.message import EmailMessage
 
 from shared.config import Settings
@@ -38,7 +39,7 @@ def review_mail(review_id: str) -> EmailMessage:
     message["Subject"] = "You have a new review"
     # The lab measures queue lag from these: review id and when it was committed (epoch seconds).
     message["X-Lab-Review-Id"] = str(review.id)
-    message["X-Lab-Created-At"] = f"{review.created_at.timestamp():.6f}"
+    message["X-Lab-Created-At"] = f"{review.created_at.replace(tzinfo=UTC).timestamp():.6f}"
     message.set_content(
         f"Hello {specialist.name},\n\n"
         f"You have a new review.\n"

@@ -1,0 +1,51 @@
+"""The lab's front door: `nox -s up -- STAGE`, `nox -s bench`, `nox -s report`, `nox -s tests`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["bench"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    target = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", target)
+
+
+@nox.session(python=PYTHON)
+def up(session: nox.Session) -> None:
+    """Bring one stage up with every process it needs: `nox -s up -- legacy`. Ctrl-C stops all."""
+    install(session)
+    session.run("python", "-m", "benchmarks.up", *(session.posargs or ["--help"]))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Measure stages (all by default) with Locust, store the raw results, then chart them."""
+    install(session)
+    session.run("python", "-m", "benchmarks.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """Build charts and the report page from a stored run (the newest by default)."""
+    install(session)
+    session.run("python", "-m", "benchmarks.report", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (needs PostgreSQL on 127.0.0.1:5432; pass -m 'not slow' to go fast)."""
+    install(session, "dev")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
