@@ -46,6 +46,8 @@ def free_port() -> int:
 def ensure_port_free(port: int, what: str) -> None:
     """Fail with a clear message if a fixed port is taken."""
     with socket.socket() as s:
+        # Servers set SO_REUSEADDR, so TIME_WAIT leftovers of a stopped run do not count as taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError as exc:

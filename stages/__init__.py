@@ -9,6 +9,9 @@ from shared.topology import Topology
 # CLI name -> package; the order is the course's order.
 STAGES = {
     "legacy": "stages.legacy",
+    "async-mail": "stages.async_mail",
+    "load-balanced": "stages.load_balanced",
+    "token-auth": "stages.token_auth",
 }
 
 
