@@ -49,3 +49,10 @@ def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def diff(session: nox.Session) -> None:
+    """Print what changed between two stages: `nox -s diff -- load-balanced token-auth`."""
+    install(session)
+    session.run("python", "-m", "benchmarks.stagediff", *session.posargs)
