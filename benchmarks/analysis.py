@@ -1,0 +1,447 @@
+"""Load a results folder (the format of docs/RESULTS.md) into tidy figures; no plotting here."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "results"
+
+# The course's order; a run may hold only some of them.
+STAGE_ORDER = (
+    "legacy",
+    "async-mail",
+    "load-balanced",
+    "token-auth",
+    "cache",
+    "async-reports",
+    "external-storage",
+)
+
+# Request names of the Locust scenario (the `Name` column), the same in every stage.
+LOGIN = "POST /api/login"
+LIST = "GET /api/specialists"
+SPECIALIST = "GET /api/specialists/{id}"
+REVIEWS = "GET /api/specialists/{id}/reviews"
+POST_REVIEW = "POST /api/specialists/{id}/reviews"
+HIGHEST_RATED = "GET /api/specialists/highest_rated"
+POST_REPORTS = "POST /api/reports"
+DOWNLOAD = "GET report download"
+E2E_MAIL = "E2E report: request -> mail"
+E2E_CSV = "E2E report: request -> csv"
+AGGREGATED = "Aggregated"
+E2E_TYPE = "E2E"
+ENDPOINT_ORDER = (LOGIN, LIST, SPECIALIST, REVIEWS, POST_REVIEW, HIGHEST_RATED, POST_REPORTS)
+ENDPOINT_ORDER += (DOWNLOAD, E2E_MAIL, E2E_CSV)
+
+CPU_GROUPS = ("app", "worker", "proxy", "redis", "mail", "storage", "locust")
+WIDE_SPREAD = 0.25  # (max - min) / median above this: the repeats disagree too much to compare
+LOCUST_CORE_LIMIT = 0.8  # above this, the load generator itself may be what limits throughput
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What a stage is about: its key endpoint and the headline columns that tell its story."""
+
+    key: str | None
+    shows: tuple[str, ...]
+    expect: str
+
+
+KEY = object()  # stands for "the stage's key endpoint" in HEADLINE_COLUMNS
+FOCUS = {
+    "legacy": Focus(POST_REVIEW, ("key_p50",), "the baseline"),
+    "async-mail": Focus(
+        POST_REVIEW, ("key_p50", "lag_p50"), "POST review falls by the mail latency; queue lag"
+    ),
+    "load-balanced": Focus(
+        None, ("throughput", "auth_failure_rate"), "throughput up, and logins break"
+    ),
+    "token-auth": Focus(None, ("auth_failure_rate",), "auth failures back to 0"),
+    "cache": Focus(HIGHEST_RATED, ("key_p50",), "top-10 latency falls ~100x"),
+    "async-reports": Focus(
+        POST_REPORTS, ("key_p95", "download_success"), "report returns at once; downloads fail"
+    ),
+    "external-storage": Focus(
+        POST_REPORTS, ("key_p95", "download_success"), "download success back to 100 %"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One headline column: where its figure comes from and how to label it."""
+
+    name: str
+    label: str
+    unit: str
+    metric: str
+    endpoint: object = ""  # a request name, "" for stage-level figures, or KEY
+
+
+HEADLINE_COLUMNS = (
+    Column("throughput", "throughput", "req/s", "throughput"),
+    Column("key_p50", "key p50", "ms", "p50", KEY),
+    Column("key_p95", "key p95", "ms", "p95", KEY),
+    Column("key_p99", "key p99", "ms", "p99", KEY),
+    Column("failure_rate", "failures", "%", "failure_rate"),
+    Column("auth_failure_rate", "auth failures", "%", "auth_failure_rate"),
+    Column("lag_p50", "review mail lag p50", "ms", "review_lag_p50"),
+    Column("lag_p95", "review mail lag p95", "ms", "review_lag_p95"),
+    Column("report_e2e_p50", "report e2e p50", "ms", "p50", E2E_CSV),
+    Column("report_e2e_p95", "report e2e p95", "ms", "p95", E2E_CSV),
+    Column("download_success", "download success", "%", "download_success"),
+)
+
+
+def unit_of(metric: str) -> str:
+    """Return the unit of a metric name."""
+    if metric in ("p50", "p95", "p99") or re.search(r"_lag_(p\d+|max)$", metric):
+        return "ms"
+    if metric.endswith(("_rate", "_success")):
+        return "%"
+    if metric in ("throughput", "rps"):
+        return "req/s"
+    if metric.startswith("cpu_"):
+        return "cores"
+    return ""
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A figure across repeats: median with its min-max spread."""
+
+    median: float
+    lo: float
+    hi: float
+    n: int
+    unit: str = ""
+
+    @property
+    def spread(self) -> float:
+        """Return (max - min) / median; infinite when the median is 0 but the repeats differ."""
+        width = self.hi - self.lo
+        if width == 0:
+            return 0.0
+        return width / abs(self.median) if self.median else float("inf")
+
+    @property
+    def wide(self) -> bool:
+        """Tell whether the repeats disagree too much for this figure to be compared."""
+        # Locust stores whole milliseconds: 1 ms apart is rounding, not spread.
+        if self.n < 2 or (self.unit == "ms" and self.hi - self.lo <= 1):
+            return False
+        return self.spread > WIDE_SPREAD
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read a Locust CSV; Locust writes "N/A" for percentiles of an entry without requests."""
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.read_csv(path, na_values=["N/A"], keep_default_na=False, dtype={"Type": str})
+
+
+def _read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def failure_message(error: str) -> str:
+    """Unwrap Locust's repr of a failure, e.g. "CatchResponseError('auth: 401')" -> "auth: 401"."""
+    found = re.fullmatch(r"\w+\((['\"])(.*)\1\)", str(error), flags=re.S)
+    return found.group(2) if found else str(error)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    s = pd.Series(values, dtype=float)
+    return {
+        "p50": s.quantile(0.5),
+        "p95": s.quantile(0.95),
+        "p99": s.quantile(0.99),
+        "max": s.max(),
+    }
+
+
+def _mail_lags(mails, start: float | None, end: float | None) -> dict[str, list[float]]:
+    """Return queue lags in ms (received_at - X-Lab-Created-At) of review and report mails."""
+    messages = mails.get("messages", []) if isinstance(mails, dict) else mails
+    lags: dict[str, list[float]] = {"review": [], "report": []}
+    for m in messages:
+        headers = {k.lower(): v for k, v in (m.get("headers") or {}).items()}
+        created = headers.get("x-lab-created-at")
+        if created is None or m.get("received_at") is None:
+            continue
+        created = float(created)
+        # The simulator keeps warm-up mails too: count only work created in the measured window.
+        if (start is not None and created < start) or (end is not None and created > end):
+            continue
+        kind = "review" if "x-lab-review-id" in headers else "report"
+        if kind == "report" and "x-lab-report-id" not in headers:
+            continue
+        lags[kind].append((float(m["received_at"]) - created) * 1000)
+    return lags
+
+
+def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
+    """Return (endpoint, metric, value) for one repeat folder; endpoint "" is stage-level."""
+    out: list[tuple[str, str, float]] = []
+    stats = _read_csv(folder / "locust_stats.csv")
+    if not stats.empty:
+        for r in stats.to_dict("records"):
+            name, count, fails = r["Name"], float(r["Request Count"]), float(r["Failure Count"])
+            out += [
+                (name, "requests", count),
+                (name, "failures", fails),
+                (name, "rps", r["Requests/s"]),
+            ]
+            out.append((name, "failure_rate", 100 * fails / count if count else float("nan")))
+            out += [(name, f"p{q}", r.get(f"{q}%", float("nan"))) for q in (50, 95, 99)]
+        http = stats[(stats["Type"] != E2E_TYPE) & (stats["Name"] != AGGREGATED)]
+        # Locust's Aggregated row counts the custom E2E entries too: throughput is HTTP only.
+        http_count = http["Request Count"].sum()
+        out += [("", "throughput", http["Requests/s"].sum()), ("", "http_requests", http_count)]
+        if http_count:
+            out.append(("", "failure_rate", 100 * http["Failure Count"].sum() / http_count))
+        authed = http.loc[http["Name"] != LOGIN, "Request Count"].sum()
+        failures = _read_csv(folder / "locust_failures.csv")
+        auth = 0.0
+        if not failures.empty:
+            is_auth = failures["Error"].map(failure_message).str.startswith("auth:")
+            auth = failures.loc[is_auth, "Occurrences"].sum()
+        if authed:
+            out.append(("", "auth_failure_rate", 100 * auth / authed))
+        download = stats[stats["Name"] == DOWNLOAD]
+        if not download.empty and download["Request Count"].sum():
+            ok = download["Request Count"].sum() - download["Failure Count"].sum()
+            out.append(("", "download_success", 100 * ok / download["Request Count"].sum()))
+
+    stage = _read_json(folder / "stage.json", {})
+    lags = _mail_lags(
+        _read_json(folder / "mails.json", []), stage.get("measure_start"), stage.get("measure_end")
+    )
+    for kind, values in lags.items():
+        out.append(("", f"{kind}_lag_n", len(values)))
+        if values:
+            out += [("", f"{kind}_lag_{k}", v) for k, v in _percentiles(values).items()]
+
+    cpu = _read_json(folder / "cpu.json", {})
+    window = cpu.get("window_seconds")
+    total = 0.0
+    for group, g in (cpu.get("groups") or {}).items():
+        cores = g.get("cores")
+        if cores is None and window:
+            cores = g.get("cpu_seconds", 0) / window
+        if cores is not None:
+            out.append(("", f"cpu_{group}", cores))
+            total += cores
+    if cpu.get("groups"):
+        out.append(("", "cpu_total", total))
+
+    drain = stage.get("mail_drain") or {}
+    if drain.get("expected_review_mails"):
+        delivered = drain.get("review_mails", 0) / drain["expected_review_mails"]
+        out.append(("", "review_mail_success", 100 * delivered))
+
+    for name, value in (_read_json(folder / "counters.json", {}) or {}).items():
+        out.append(("", f"counter_{name}", value))
+    return out
+
+
+def repeat_history(folder: Path) -> pd.DataFrame:
+    """Return the time series of one repeat: t (s from start), name, type, rps, p50, p95."""
+    h = _read_csv(folder / "locust_stats_history.csv")
+    if h.empty:
+        return pd.DataFrame(columns=["t", "name", "type", "rps", "p50", "p95"])
+    # Locust's rolling rps needs a few seconds of data: the rows before it reports any are
+    # Locust starting up, not the system under test.
+    busy = h.loc[(h["Name"] == AGGREGATED) & (h["Requests/s"] > 0), "Timestamp"]
+    h = h[h["Timestamp"] >= busy.min()] if len(busy) else h.iloc[0:0]
+    return pd.DataFrame(
+        {
+            "t": h["Timestamp"] - h["Timestamp"].min(),
+            "name": h["Name"],
+            "type": h["Type"],
+            "rps": h["Requests/s"],
+            "p50": h["50%"],
+            "p95": h["95%"],
+        }
+    )
+
+
+def _repeat_dirs(folder: Path) -> list[tuple[int, Path]]:
+    found = [(int(p.name[1:]), p) for p in folder.glob("r*") if re.fullmatch(r"r\d+", p.name)]
+    return sorted(found)
+
+
+def stage_sort_key(stage: str) -> tuple[int, str]:
+    """Sort stages in the course's order; unknown ones after, by name."""
+    norm = stage.replace("_", "-")
+    return (STAGE_ORDER.index(norm) if norm in STAGE_ORDER else len(STAGE_ORDER), stage)
+
+
+def load_tree(base: Path, label: str = "stage"):
+    """Load every <label>/r<k>/ under base into (figures, history, problems).
+
+    figures and history are long tables; problems lists (group, text) for repeats that were
+    not measured or whose verification failed.
+    """
+    figures, history, problems = [], [], []
+    groups = [p for p in base.iterdir() if p.is_dir() and _repeat_dirs(p)] if base.exists() else []
+    for group in groups:
+        for k, folder in _repeat_dirs(group):
+            for check in _read_json(folder / "verify.json", []):
+                if not check.get("ok", True):
+                    problems.append((group.name, f"r{k} verification failed: {check.get('check')}"))
+            # The bench leaves a folder without Locust output when a stage failed to start.
+            if not (folder / "locust_stats.csv").exists():
+                problems.append((group.name, f"r{k} was not measured"))
+                continue
+            for endpoint, metric, value in repeat_figures(folder):
+                figures.append((group.name, k, endpoint, metric, float(value)))
+            history.append(repeat_history(folder).assign(**{label: group.name, "repeat": k}))
+    figs = pd.DataFrame(figures, columns=[label, "repeat", "endpoint", "metric", "value"])
+    hist = pd.concat(history, ignore_index=True) if history else pd.DataFrame()
+    return figs, hist, problems
+
+
+def summarise(figures: pd.DataFrame, label: str = "stage") -> pd.DataFrame:
+    """Return median, min, max and n across repeats of every figure."""
+    f = figures.dropna(subset=["value"])
+    g = f.groupby([label, "endpoint", "metric"])["value"]
+    out = g.agg(median="median", lo="min", hi="max", n="count").reset_index()
+    out["unit"] = out["metric"].map(unit_of)
+    stats = [_stat(r) for r in out.to_dict("records")]
+    out["spread"] = [s.spread for s in stats]
+    out["wide"] = [s.wide for s in stats]
+    return out
+
+
+def _stat(row: dict) -> Stat:
+    return Stat(
+        float(row["median"]), float(row["lo"]), float(row["hi"]), int(row["n"]), row["unit"]
+    )
+
+
+@dataclass
+class Run:
+    """One run folder, loaded: its metadata, figures per repeat and their summary."""
+
+    path: Path
+    meta: dict
+    figures: pd.DataFrame
+    history: pd.DataFrame
+    summary: pd.DataFrame
+    scaling: pd.DataFrame | None = None  # summary with a "replicas" column, if scaling/ exists
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (stage, what went wrong)
+
+    @property
+    def run_id(self) -> str:
+        return self.meta.get("run_id") or self.path.name
+
+    @property
+    def stages(self) -> list[str]:
+        """Return the stages measured in this run, in the course's order."""
+        return sorted(self.figures["stage"].unique(), key=stage_sort_key)
+
+    @property
+    def cpu_count(self) -> int | None:
+        return self.meta.get("cpu_count")
+
+    def stat(self, stage: str, metric: str, endpoint: str = "") -> Stat | None:
+        """Return a figure of a stage across repeats, or None when it was not measured."""
+        return _lookup(self.summary, "stage", stage, metric, endpoint)
+
+    def values(self, stage: str, metric: str, endpoint: str = "") -> list[float]:
+        """Return a figure's value in each repeat of a stage."""
+        f = self.figures
+        sel = (f["stage"] == stage) & (f["metric"] == metric) & (f["endpoint"] == endpoint)
+        return f.loc[sel, "value"].dropna().tolist()
+
+    def endpoints(self) -> list[str]:
+        """Return the request names measured in any stage, in the scenario's order."""
+        names = set(self.summary["endpoint"]) - {"", AGGREGATED}
+        known = [n for n in ENDPOINT_ORDER if n in names]
+        return known + sorted(names - set(known))
+
+
+def _lookup(summary, label, group, metric, endpoint) -> Stat | None:
+    s = summary
+    sel = s[(s[label] == group) & (s["metric"] == metric) & (s["endpoint"] == endpoint)]
+    return _stat(sel.iloc[0].to_dict()) if len(sel) else None
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no run folder at {path}")
+    meta = _read_json(path / "meta.json", {})
+    figures, history, problems = load_tree(path)
+    figures = figures[figures["stage"] != "scaling"]
+    if figures.empty:
+        raise ValueError(f"{path} holds no measured <stage>/r<k>/ folders: is it a run folder?")
+    scaling = None
+    if (path / "scaling").is_dir():
+        sfig, _, sproblems = load_tree(path / "scaling", "replicas")
+        problems += [(f"scaling {n} replicas", text) for n, text in sproblems]
+        if not sfig.empty:
+            sfig["replicas"] = sfig["replicas"].astype(int)
+            scaling = summarise(sfig, "replicas")
+    return Run(path, meta, figures, history, summarise(figures), scaling, problems)
+
+
+def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:
+    """Return the newest run folder (run ids sort by time) that has a meta.json."""
+    base = Path(results_dir)
+    runs = sorted(p for p in base.glob("*/meta.json")) if base.is_dir() else []
+    if not runs:
+        raise FileNotFoundError(
+            f"no run in {base}: measure one with `python -m benchmarks.bench` (or `nox -s bench`)"
+        )
+    return runs[-1].parent
+
+
+def key_endpoint(stage: str) -> str | None:
+    """Return the endpoint a stage is about, or None."""
+    focus = FOCUS.get(stage.replace("_", "-"))
+    return focus.key if focus else None
+
+
+def headline(run: Run) -> pd.DataFrame:
+    """Return the headline table: one row per stage (every course stage), a Stat or None a cell."""
+    stages = list(STAGE_ORDER) + [s for s in run.stages if s not in STAGE_ORDER]
+    rows = []
+    for stage in stages:
+        key = key_endpoint(stage)
+        row = {"stage": stage, "key_endpoint": key}
+        for col in HEADLINE_COLUMNS:
+            endpoint = key if col.endpoint is KEY else col.endpoint
+            row[col.name] = run.stat(stage, col.metric, endpoint) if endpoint is not None else None
+        rows.append(row)
+    return pd.DataFrame(rows, dtype=object).set_index("stage")  # object: keep None, not NaN
+
+
+def timeseries(run: Run, value: str, name: str | None = None) -> pd.DataFrame:
+    """Return (stage, t, value) over time, the median across repeats at each second.
+
+    `name` picks a request name; None sums the HTTP requests' rps (or uses Aggregated for latency).
+    """
+    h = run.history
+    if h.empty:
+        return pd.DataFrame(columns=["stage", "t", value])
+    if name is not None:
+        part = h[h["name"] == name]
+    elif value == "rps":
+        # Throughput over time, HTTP only (Aggregated would count the E2E entries too).
+        http = h[(h["type"] != E2E_TYPE) & (h["name"] != AGGREGATED)]
+        part = http.groupby(["stage", "repeat", "t"], as_index=False)["rps"].sum()
+        if part.empty:  # history written without --csv-full-history
+            part = h[h["name"] == AGGREGATED]
+    else:
+        part = h[h["name"] == AGGREGATED]
+    out = part.groupby(["stage", "t"], as_index=False)[value].median()
+    return out.dropna(subset=[value])

@@ -1,0 +1,141 @@
+"""The report and the check, built from a tiny doctored run folder (tests/fixtures/results)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import analysis as an
+from benchmarks import check, report
+
+FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "results"
+RUN_ID = "20260101-120000-abc1234"
+RUN = FIXTURE_RESULTS / RUN_ID
+
+CHARTS = [
+    "throughput.png",
+    "failures.png",
+    "queue_lag.png",
+    "latency_over_time.png",
+    "cpu.png",
+    "scaling.png",
+    "latency_post_api_login.png",
+    "latency_get_api_specialists.png",
+    "latency_post_api_specialists_id_reviews.png",
+    "latency_get_api_specialists_highest_rated.png",
+    "latency_post_api_reports.png",
+    "latency_get_report_download.png",
+]
+
+
+def summary_rows(text: str) -> dict[str, list[str]]:
+    """Return the headline table of summary.md as {stage: [cells after the stage]}."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")]
+        if cells[0] in an.STAGE_ORDER:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    report.main([str(RUN), "--out", str(out)])
+    return out
+
+
+def test_report_writes_page_and_every_chart(built, capsys):
+    assert (built / "index.html").is_file()
+    missing = [name for name in CHARTS if not (built / name).is_file()]
+    assert not missing, f"charts not drawn: {missing}"
+
+
+def test_page_is_self_contained_and_links_every_chart(built):
+    page = (built / "index.html").read_text()
+    for name in CHARTS:
+        assert f"src='{name}'" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "181 ms → 136 ms" in page and "70 → 112 req/s" in page and "5 s → 90 ms" in page
+    assert "Locust used more than 0.8 core in load-balanced (0.90)" in page
+
+
+def test_summary_headline_matches_fixture(built):
+    rows = summary_rows((built / "summary.md").read_text())
+    cols = ["key"] + [c.name for c in an.HEADLINE_COLUMNS]
+    table = {stage: dict(zip(cols, cells, strict=True)) for stage, cells in rows.items()}
+    assert list(table) == list(an.STAGE_ORDER)  # every stage, in course order
+    # legacy: two repeats -> median (min-max); throughput counts HTTP rows only.
+    assert table["legacy"]["throughput"] == "34.1 (32.5–35.7)"
+    assert table["legacy"]["key_p50"] == "135 (130–140)"
+    # async-mail: 3 mails of 200/300/400 ms lag; the warm-up mail is not counted.
+    assert table["async-mail"]["key_p50"] == "30"
+    assert table["async-mail"]["lag_p50"] == "300"
+    # load-balanced: 225 auth failures / 900 authenticated requests (login excluded).
+    assert table["load-balanced"]["auth_failure_rate"] == "25.0"
+    assert table["token-auth"]["auth_failure_rate"] == "0"
+    assert table["cache"]["key"] == "GET top-10"
+    assert table["cache"]["key_p50"] == "5"
+    # async-reports: 4 of 10 downloads failed; E2E rows excluded from throughput.
+    assert table["async-reports"]["download_success"] == "60.0"
+    assert table["async-reports"]["key_p95"] == "20"
+    assert table["async-reports"]["report_e2e_p50"] == "1,300"
+    assert set(table["external-storage"].values()) == {"–", "POST report"}
+
+
+def test_newest_run_picks_the_latest_folder(tmp_path):
+    for run_id in ("20260101-120000-abc1234", "20260102-090000-def5678"):
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "meta.json").write_text("{}")
+    (tmp_path / "20260103-000000-unfinished").mkdir()  # no meta.json: not a run
+    assert an.newest_run(tmp_path).name == "20260102-090000-def5678"
+
+
+def test_spread_flag_needs_repeats_and_a_real_difference():
+    assert an.Stat(100, 80, 130, 3, "ms").wide
+    assert not an.Stat(100, 90, 110, 3, "ms").wide
+    assert not an.Stat(100, 60, 160, 1, "ms").wide  # one repeat has no spread
+    assert not an.Stat(2, 2, 3, 3, "ms").wide  # Locust rounds to whole ms
+
+
+def test_check_passes_when_effects_hold(capsys):
+    assert check.main([str(RUN)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  cache:" in out and "p50 = 5 ms" in out
+    assert "SKIP  external-storage:" in out and "skipped (stage not in run" in out
+
+
+def doctor(run: Path, rel: str, name: str, column: str, value) -> None:
+    """Set one cell of a Locust CSV: the row whose Name is `name`."""
+    path = run / rel
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row.get("Name") == name:
+            row[column] = value
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_check_fails_naming_the_broken_stage(tmp_path, capsys):
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    # The cache no longer helps: top-10 p50 500 ms, not 100x below token-auth's 1,400 ms.
+    doctor(run, "cache/r1/locust_stats.csv", an.HIGHEST_RATED, "50%", "500")
+    assert check.main([str(run)]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL  cache:" in captured.out
+    assert "cache (top-10 p50 at least 100x lower" in captured.err
+    assert "FAIL  async-mail" not in captured.out
+
+
+def test_check_exact_claims_hold_in_every_repeat(tmp_path, capsys):
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    with (run / "token-auth/r1/locust_failures.csv").open("a", newline="") as f:
+        csv.writer(f).writerow(["GET", an.LIST, "CatchResponseError('auth: 401')", 3, "", ""])
+    assert check.main([str(run)]) == 1
+    assert "FAIL  token-auth:" in capsys.readouterr().out
