@@ -1,4 +1,4 @@
-"""The report and the check, built from a tiny doctored run folder (tests/fixtures/results)."""
+"""The report and the check, built from a tiny doctored run folder (tests/fixtures/runs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from benchmarks import analysis as an
 from benchmarks import check, report
 
-FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "results"
+FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "runs"
 RUN_ID = "20260101-120000-abc1234"
 RUN = FIXTURE_RESULTS / RUN_ID
 
