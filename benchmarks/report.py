@@ -122,10 +122,13 @@ def slug(name: str) -> str:
 # ---------------------------------------------------------------- charts
 
 
-def _ticks(ax, stages: list[str], xs) -> None:
-    ax.set_xticks(list(xs))
+def _ticks(ax, stages: list[str]) -> None:
+    """Label the x axis with stages at 0, 1, 2, ..."""
+    ax.set_xticks(range(len(stages)))
     ax.set_xticklabels(stages, rotation=20, ha="right")
     ax.grid(axis="x", visible=False)
+    pad = max(0.0, (4 - len(stages)) / 2)  # a lone bar should not fill the whole chart
+    ax.set_xlim(-0.5 - pad, len(stages) - 0.5 + pad)
 
 
 def _auto_log(ax, values: list[float]) -> bool:
@@ -175,8 +178,7 @@ def stage_bars(ax, run, stages, series, ylabel, labels=True, log="auto") -> list
                     va="bottom",
                     fontsize=9,
                 )
-    _ticks(ax, stages, range(len(stages)))
-    ax.set_xlim(-0.5, len(stages) - 0.5)
+    _ticks(ax, stages)
     ax.set_ylabel(ylabel)
     if log == "auto":
         _auto_log(ax, values)
@@ -243,17 +245,21 @@ def chart_endpoint(run, out: Path, endpoint: str) -> str | None:
     return _save(fig, out, f"latency_{slug(endpoint)}.png")
 
 
-def chart_failures(run, out: Path) -> str:
-    fig, axes = plt.subplots(3, 1, figsize=(WIDTH_IN, 9.6))
-    panels = (
+def chart_failures(run, out: Path) -> str | None:
+    panels = [
         ("Failed HTTP requests", "failure_rate", "% of HTTP requests"),
         ("Auth failures (401 on a logged-in request)", "auth_failure_rate", "% of auth'd requests"),
         ("Report downloads that got the right CSV", "download_success", "% of downloads"),
-    )
+    ]
+    panels = [p for p in panels if any(run.stat(s, p[1]) for s in run.stages)]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 1, figsize=(WIDTH_IN, 3.2 * len(panels)), squeeze=False)
+    axes = axes[:, 0]
     for ax, (title, metric, ylabel) in zip(axes, panels, strict=True):
         stage_bars(ax, run, run.stages, [(title, metric, "", 0.9)], ylabel, log=None)
-        if metric == "download_success":
-            ax.set_ylim(0, 115)
+        # A fixed floor, so 0 % reads as "none", not as an empty axis scaled to nothing.
+        ax.set_ylim(0, 115 if metric == "download_success" else max(ax.get_ylim()[1], 5))
         ax.set_title(title)
     return _save(fig, out, "failures.png")
 
@@ -354,7 +360,7 @@ def chart_cpu(run, out: Path) -> str | None:
         )
         top = max(top, run.cpu_count)
     ax.set_ylim(0, top * 1.25)
-    _ticks(ax, run.stages, range(len(run.stages)))
+    _ticks(ax, run.stages)
     ax.set_ylabel("CPU used (cores)")
     ax.set_title("CPU by process group (load generator included)")
     ax.legend(**LEGEND_RIGHT)
@@ -399,17 +405,14 @@ def chart_scaling(run, out: Path) -> str | None:
 
 def build_charts(run, out: Path) -> dict[str, str]:
     """Draw every chart the run has data for; return {key: file name}."""
-    charts = {
-        "throughput": chart_throughput(run, out),
-        "failures": chart_failures(run, out),
-        "queue_lag": chart_queue_lag(run, out),
-        "over_time": chart_over_time(run, out),
-        "cpu": chart_cpu(run, out),
-        "scaling": chart_scaling(run, out),
-    }
+    charts = {"throughput": chart_throughput(run, out), "failures": chart_failures(run, out)}
     for endpoint in run.endpoints():
-        if not endpoint.startswith("E2E"):
+        if not endpoint.startswith("E2E"):  # end-to-end times are in the queue lag chart
             charts[endpoint] = chart_endpoint(run, out, endpoint)
+    charts["queue_lag"] = chart_queue_lag(run, out)
+    charts["over_time"] = chart_over_time(run, out)
+    charts["cpu"] = chart_cpu(run, out)
+    charts["scaling"] = chart_scaling(run, out)
     return {k: v for k, v in charts.items() if v}
 
 
@@ -425,7 +428,8 @@ def course_rows(run) -> list[tuple[str, str, str]]:
             run.stat(c.after, c.metric, c.endpoint),
         )
         unit = (before or after).unit if (before or after) else ""
-        lab = f"{fmt(before and before.median, unit)} → {fmt(after and after.median, unit)} {unit}"
+        lab = f"{fmt(before and before.median, unit)} → {fmt(after and after.median, unit)}"
+        lab = f"{lab} {unit}" if before or after else DASH
         rows.append((f"{c.what}: {c.before} → {c.after}", c.course, lab))
     return rows
 
@@ -521,7 +525,7 @@ def summary_markdown(run) -> str:
         f"# Results of run {run.run_id}",
         "",
         f"{run.meta.get('cpu_count', '?')} CPUs, {run.meta.get('database', '?')}, "
-        f"{(run.meta.get('settings') or {}).get('repeats', '?')} repeats. "
+        f"repeats: {(run.meta.get('settings') or {}).get('repeats', '?')}. "
         "Median (min–max over repeats); ⚠ = repeats differ by more than "
         f"{an.WIDE_SPREAD:.0%}; {DASH} = not measured.",
         "",
@@ -549,7 +553,7 @@ th,td{border:1px solid #ddd;padding:4px 6px;text-align:right;vertical-align:top}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 td.focus{background:#fff4cc;font-weight:600}td.focus small{font-weight:400}
 td.l small{display:inline-block;max-width:13em;line-height:1.3}
-td small{white-space:nowrap}td.l b{white-space:nowrap}td.missing{color:#aaa}
+td:not(.l) small,td.l b,td.key{white-space:nowrap}td.missing{color:#aaa}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px}
 .warn{background:#fff1f0;border-left:4px solid #c0392b;padding:.5em 1em;margin:.4em 0}
 .pass{color:#1e7b34}.fail{color:#c0392b;font-weight:600}.skip{color:#888}
@@ -612,7 +616,7 @@ def page(run, charts: dict[str, str]) -> str:
         parts.append(
             f"<tr><td class=l><b>{swatch}{_e(stage)}</b><br><small>"
             f"{_e(focus.expect if focus else '')}</small></td>"
-            f"<td class=l>{_e(key)}</td>"
+            f"<td class='l key'>{_e(key)}</td>"
         )
         for stat, is_focus in cells:
             text, spread, wide = stat_parts(stat)
