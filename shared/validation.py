@@ -8,6 +8,16 @@ import uuid
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_COMMENT = 2000
 MAX_PER_PAGE = 100
+# Far beyond any real page, and small enough that the OFFSET fits a 64-bit integer.
+MAX_PAGE = 2**31 - 1
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ValidationError(Exception):
@@ -45,7 +55,10 @@ class Checker:
             self.fail(field, "must be a string")
             return
         value = value.strip()
-        if not value and not nullable:
+        if "\x00" in value or not _encodable(value):
+            # PostgreSQL refuses NUL in text and no driver can encode a lone surrogate ("\ud800").
+            self.fail(field, "must be valid text (no NUL characters or unpaired surrogates)")
+        elif not value and not nullable:
             self.fail(field, "must not be empty")
         elif len(value) > max_length:
             self.fail(field, f"is {len(value)} characters long; the limit is {max_length}")
@@ -106,7 +119,7 @@ def page_params(page: str | None, per_page: str | None, default_per_page: int = 
     """Parse ?page= and ?per_page= (1-based page, per_page 1..100)."""
     errors: dict[str, list[str]] = {}
     values = []
-    for name, raw, default, high in (("page", page, 1, None), ("per_page", per_page,
+    for name, raw, default, high in (("page", page, 1, MAX_PAGE), ("per_page", per_page,
                                                                default_per_page, MAX_PER_PAGE)):
         if raw is None:
             values.append(default)
@@ -116,8 +129,8 @@ def page_params(page: str | None, per_page: str | None, default_per_page: int = 
         except ValueError:
             errors[name] = ["must be a positive integer"]
             continue
-        if value < 1 or (high and value > high):
-            errors[name] = [f"is {value}; it must be from 1 to {high or 'any'}"]
+        if not 1 <= value <= high:
+            errors[name] = [f"is {value}; it must be from 1 to {high}"]
         values.append(value)
     if errors:
         raise ValidationError(errors)

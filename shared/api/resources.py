@@ -14,7 +14,12 @@ log = logging.getLogger("lab.api")
 
 def body(req: falcon.Request):
     """Return the parsed JSON body; an empty body is an empty object."""
-    return req.get_media(default_when_empty={})
+    try:
+        return req.get_media(default_when_empty={})
+    except RecursionError:
+        # json raises RecursionError, not ValueError, on deep nesting ("[[[[..."): a 400, not a 500
+        raise falcon.HTTPBadRequest(title="Invalid JSON",
+                                    description="The JSON body is nested too deeply.") from None
 
 
 class Public:
