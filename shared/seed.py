@@ -83,7 +83,8 @@ def _copy_rows(cursor, table: str, columns: tuple[str, ...], rows, chunk: int = 
     def esc(v):
         if v is None:
             return "\\N"
-        return str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        return (str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
 
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     buf, count = io.StringIO(), 0
