@@ -13,15 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "results"
 
 # The course's order; a run may hold only some of them.
-STAGE_ORDER = (
-    "legacy",
-    "async-mail",
-    "load-balanced",
-    "token-auth",
-    "cache",
-    "async-reports",
-    "external-storage",
-)
+STAGE_ORDER = ("legacy", "async-mail", "load-balanced", "token-auth", "cache", "async-reports",
+               "external-storage")  # fmt: skip
 
 # Request names of the Locust scenario (the `Name` column), the same in every stage.
 LOGIN = "POST /api/login"
@@ -54,23 +47,21 @@ class Focus:
 
 
 KEY = object()  # stands for "the stage's key endpoint" in HEADLINE_COLUMNS
+# fmt: off
 FOCUS = {
     "legacy": Focus(POST_REVIEW, ("key_p50",), "the baseline"),
-    "async-mail": Focus(
-        POST_REVIEW, ("key_p50", "lag_p50"), "POST review falls by the mail latency; queue lag"
-    ),
-    "load-balanced": Focus(
-        None, ("throughput", "auth_failure_rate"), "throughput up, and logins break"
-    ),
+    "async-mail": Focus(POST_REVIEW, ("key_p50", "lag_p50"),
+                        "POST review falls by the mail latency; queue lag"),
+    "load-balanced": Focus(None, ("throughput", "auth_failure_rate"),
+                           "throughput up, and logins break"),
     "token-auth": Focus(None, ("auth_failure_rate",), "auth failures back to 0"),
     "cache": Focus(HIGHEST_RATED, ("key_p50",), "top-10 latency falls ~100x"),
-    "async-reports": Focus(
-        POST_REPORTS, ("key_p95", "download_success"), "report returns at once; downloads fail"
-    ),
-    "external-storage": Focus(
-        POST_REPORTS, ("key_p95", "download_success"), "download success back to 100 %"
-    ),
+    "async-reports": Focus(POST_REPORTS, ("key_p95", "download_success"),
+                           "report returns at once; downloads fail"),
+    "external-storage": Focus(POST_REPORTS, ("key_p95", "download_success"),
+                              "download success back to 100 %"),
 }
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -79,23 +70,26 @@ class Column:
 
     name: str
     label: str
-    unit: str
     metric: str
     endpoint: object = ""  # a request name, "" for stage-level figures, or KEY
 
+    @property
+    def unit(self) -> str:
+        return unit_of(self.metric)
+
 
 HEADLINE_COLUMNS = (
-    Column("throughput", "throughput", "req/s", "throughput"),
-    Column("key_p50", "key p50", "ms", "p50", KEY),
-    Column("key_p95", "key p95", "ms", "p95", KEY),
-    Column("key_p99", "key p99", "ms", "p99", KEY),
-    Column("failure_rate", "failures", "%", "failure_rate"),
-    Column("auth_failure_rate", "auth failures", "%", "auth_failure_rate"),
-    Column("lag_p50", "review mail lag p50", "ms", "review_lag_p50"),
-    Column("lag_p95", "review mail lag p95", "ms", "review_lag_p95"),
-    Column("report_e2e_p50", "report e2e p50", "ms", "p50", E2E_CSV),
-    Column("report_e2e_p95", "report e2e p95", "ms", "p95", E2E_CSV),
-    Column("download_success", "download success", "%", "download_success"),
+    Column("throughput", "throughput", "throughput"),
+    Column("key_p50", "key p50", "p50", KEY),
+    Column("key_p95", "key p95", "p95", KEY),
+    Column("key_p99", "key p99", "p99", KEY),
+    Column("failure_rate", "failures", "failure_rate"),
+    Column("auth_failure_rate", "auth failures", "auth_failure_rate"),
+    Column("lag_p50", "review mail lag p50", "review_lag_p50"),
+    Column("lag_p95", "review mail lag p95", "review_lag_p95"),
+    Column("report_e2e_p50", "report e2e p50", "p50", E2E_CSV),
+    Column("report_e2e_p95", "report e2e p95", "p95", E2E_CSV),
+    Column("download_success", "download success", "download_success"),
 )
 
 
@@ -186,70 +180,83 @@ def _mail_lags(mails, start: float | None, end: float | None) -> dict[str, list[
     return lags
 
 
-def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
-    """Return (endpoint, metric, value) for one repeat folder; endpoint "" is stage-level."""
-    out: list[tuple[str, str, float]] = []
-    stats = _read_csv(folder / "locust_stats.csv")
-    if not stats.empty:
-        for r in stats.to_dict("records"):
-            name, count, fails = r["Name"], float(r["Request Count"]), float(r["Failure Count"])
-            out += [
-                (name, "requests", count),
-                (name, "failures", fails),
-                (name, "rps", r["Requests/s"]),
-            ]
-            out.append((name, "failure_rate", 100 * fails / count if count else float("nan")))
-            out += [(name, f"p{q}", r.get(f"{q}%", float("nan"))) for q in (50, 95, 99)]
-        http = stats[(stats["Type"] != E2E_TYPE) & (stats["Name"] != AGGREGATED)]
-        # Locust's Aggregated row counts the custom E2E entries too: throughput is HTTP only.
-        http_count = http["Request Count"].sum()
-        out += [("", "throughput", http["Requests/s"].sum()), ("", "http_requests", http_count)]
-        if http_count:
-            out.append(("", "failure_rate", 100 * http["Failure Count"].sum() / http_count))
-        authed = http.loc[http["Name"] != LOGIN, "Request Count"].sum()
-        failures = _read_csv(folder / "locust_failures.csv")
-        auth = 0.0
-        if not failures.empty:
-            is_auth = failures["Error"].map(failure_message).str.startswith("auth:")
-            auth = failures.loc[is_auth, "Occurrences"].sum()
-        if authed:
-            out.append(("", "auth_failure_rate", 100 * auth / authed))
-        download = stats[stats["Name"] == DOWNLOAD]
-        if not download.empty and download["Request Count"].sum():
-            ok = download["Request Count"].sum() - download["Failure Count"].sum()
-            out.append(("", "download_success", 100 * ok / download["Request Count"].sum()))
+def _locust_figures(stats: pd.DataFrame, failures: pd.DataFrame) -> list[tuple]:
+    """Return per-endpoint and HTTP-wide figures from Locust's stats and failures."""
+    out = []
+    for r in stats.to_dict("records"):
+        name, count, fails = r["Name"], float(r["Request Count"]), float(r["Failure Count"])
+        out += [
+            (name, "requests", count),
+            (name, "failures", fails),
+            (name, "rps", r["Requests/s"]),
+        ]
+        out.append((name, "failure_rate", 100 * fails / count if count else float("nan")))
+        out += [(name, f"p{q}", r.get(f"{q}%", float("nan"))) for q in (50, 95, 99)]
+    # Locust's Aggregated row counts the custom E2E entries too: HTTP figures leave them out.
+    http = stats[(stats["Type"] != E2E_TYPE) & (stats["Name"] != AGGREGATED)]
+    count = http["Request Count"].sum()
+    out += [("", "throughput", http["Requests/s"].sum()), ("", "http_requests", count)]
+    if count:
+        out.append(("", "failure_rate", 100 * http["Failure Count"].sum() / count))
+    authed = http.loc[http["Name"] != LOGIN, "Request Count"].sum()
+    auth = 0
+    if not failures.empty:
+        is_auth = failures["Error"].map(failure_message).str.startswith("auth:")
+        auth = failures.loc[is_auth, "Occurrences"].sum()
+    if authed:
+        out.append(("", "auth_failure_rate", 100 * auth / authed))
+    download = stats[stats["Name"] == DOWNLOAD]
+    tried = download["Request Count"].sum()
+    if tried:
+        out.append(
+            ("", "download_success", 100 * (tried - download["Failure Count"].sum()) / tried)
+        )
+    return out
 
-    stage = _read_json(folder / "stage.json", {})
-    lags = _mail_lags(
-        _read_json(folder / "mails.json", []), stage.get("measure_start"), stage.get("measure_end")
-    )
+
+def _mail_figures(mails, stage: dict, accepted_reviews: float) -> list[tuple]:
+    """Return queue lag percentiles of review and report mails, and review mail delivery."""
+    lags = _mail_lags(mails, stage.get("measure_start"), stage.get("measure_end"))
+    out = []
     for kind, values in lags.items():
         out.append(("", f"{kind}_lag_n", len(values)))
         if values:
             out += [("", f"{kind}_lag_{k}", v) for k, v in _percentiles(values).items()]
+    if accepted_reviews:
+        # Capped: a review committed just before Locust stopped has its mail but no counted 201.
+        delivered = min(100.0, 100 * len(lags["review"]) / accepted_reviews)
+        out.append(("", "review_mail_success", delivered))
+    return out
 
-    cpu = _read_json(folder / "cpu.json", {})
-    window = cpu.get("window_seconds")
-    total = 0.0
+
+def _cpu_figures(cpu: dict) -> list[tuple]:
+    """Return the cores used by each process group, and their total."""
+    window, out = cpu.get("window_seconds"), []
     for group, g in (cpu.get("groups") or {}).items():
         cores = g.get("cores")
         if cores is None and window:
             cores = g.get("cpu_seconds", 0) / window
         if cores is not None:
             out.append(("", f"cpu_{group}", cores))
-            total += cores
-    if cpu.get("groups"):
-        out.append(("", "cpu_total", total))
-
-    accepted = stats.loc[stats["Name"] == POST_REVIEW] if not stats.empty else stats
-    accepted = (accepted["Request Count"] - accepted["Failure Count"]).sum() if len(accepted) else 0
-    if accepted:
-        # Capped: a review committed just before Locust stopped has its mail but no counted 201.
-        out.append(("", "review_mail_success", min(100.0, 100 * len(lags["review"]) / accepted)))
-
-    for name, value in (_read_json(folder / "counters.json", {}) or {}).items():
-        out.append(("", f"counter_{name}", value))
+    if out:
+        out.append(("", "cpu_total", sum(v for _, _, v in out)))
     return out
+
+
+def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
+    """Return (endpoint, metric, value) for one repeat folder; endpoint "" is stage-level."""
+    stats = _read_csv(folder / "locust_stats.csv")
+    review = stats[stats["Name"] == POST_REVIEW] if not stats.empty else stats
+    accepted = (review["Request Count"] - review["Failure Count"]).sum() if len(review) else 0
+    counters = _read_json(folder / "counters.json", {}) or {}
+    return (
+        (_locust_figures(stats, _read_csv(folder / "locust_failures.csv")) if len(stats) else [])
+        + _mail_figures(
+            _read_json(folder / "mails.json", []), _read_json(folder / "stage.json", {}), accepted
+        )
+        + _cpu_figures(_read_json(folder / "cpu.json", {}))
+        + [("", f"counter_{k}", v) for k, v in counters.items() if isinstance(v, int | float)]
+    )
 
 
 def repeat_history(folder: Path) -> pd.DataFrame:

@@ -441,6 +441,12 @@ def warnings(run) -> list[str]:
         out.append("Quick run: short and small, the numbers only show the direction of effects.")
     if run.meta.get("git_dirty"):
         out.append("The working tree had uncommitted changes when this run was measured.")
+    load = (run.meta.get("loadavg_at_start") or [0])[0]
+    if run.cpu_count and load > run.cpu_count / 2:
+        out.append(
+            f"The machine was already busy when the run started (load average {load} on "
+            f"{run.cpu_count} CPUs): other work may have taken CPU from the stages."
+        )
     if run.meta.get("interrupted"):
         out.append("The run was interrupted: some stages or repeats may be missing.")
     out += [f"{stage}: {text}." for stage, text in run.problems]
@@ -482,6 +488,16 @@ def method(run) -> str:
     )
 
 
+def setup_line(run) -> str:
+    """Return the run's setup in one line, for the top of the page and summary.md."""
+    m, s = run.meta, run.meta.get("settings") or {}
+    return (
+        f"{m.get('cpu_count', '?')} CPUs · {m.get('database', '?')} · {s.get('users', '?')} users "
+        f"× {s.get('duration_s', '?')} s · repeats: {s.get('repeats', '?')}"
+        + (" · quick run" if m.get("quick") else "")
+    )
+
+
 def environment(run) -> list[tuple[str, str]]:
     """Return (label, value) pairs describing where and how the run was measured."""
     m = run.meta
@@ -492,6 +508,7 @@ def environment(run) -> list[tuple[str, str]]:
         ("run", f"{run.run_id} ({m.get('started_at', '?')} → {m.get('finished_at', '?')})"),
         ("git commit", commit),
         ("machine", f"{m.get('cpu_count', '?')} CPUs, {m.get('platform', '?')}"),
+        ("load average at start", " / ".join(str(x) for x in m.get("loadavg_at_start") or ["?"])),
         ("Python", str(m.get("python", "?"))),
         ("database / Redis", f"{m.get('database', '?')} / {m.get('redis', '?')}"),
         ("settings", settings or "?"),
@@ -524,8 +541,7 @@ def summary_markdown(run) -> str:
     lines = [
         f"# Results of run {run.run_id}",
         "",
-        f"{run.meta.get('cpu_count', '?')} CPUs, {run.meta.get('database', '?')}, "
-        f"repeats: {(run.meta.get('settings') or {}).get('repeats', '?')}. "
+        f"{setup_line(run)}. "
         "Median (min–max over repeats); ⚠ = repeats differ by more than "
         f"{an.WIDE_SPREAD:.0%}; {DASH} = not measured.",
         "",
@@ -603,7 +619,7 @@ def page(run, charts: dict[str, str]) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>Scaling lab — run {_e(run.run_id)}</title><style>{CSS}</style></head><body>",
         f"<h1>Scaling lab: seven architecture stages, measured</h1><p>Run <b>{_e(run.run_id)}"
-        f"</b> · stages measured: {_e(', '.join(run.stages))}</p>",
+        f"</b> · {_e(setup_line(run))}<br>Stages measured: {_e(', '.join(run.stages))}</p>",
     ]
     parts += [f"<div class=warn>⚠ {_e(w)}</div>" for w in warnings(run)]
 
