@@ -1,0 +1,114 @@
+"""Tests for the bench: the Locust scenario's names and tasks, its checks, and one real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench import csv_problem, new_run_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = ["list_specialists", "get_specialist", "list_reviews", "create_review", "highest_rated"]
+
+
+def results_md_names() -> set[str]:
+    """Return the request names of the table in docs/RESULTS.md."""
+    text = (ROOT / "docs" / "RESULTS.md").read_text()
+    table = text.split("Request names used by the Locust scenario", 1)[1]
+    return set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.M))
+
+
+def locustfile_facts(features: str) -> dict:
+    """Import the locustfile in a child process: Locust monkey-patches with gevent on import."""
+    code = (
+        "import json, benchmarks.locustfile as m; "
+        "print(json.dumps({'names': m.NAMES, "
+        "'tasks': sorted(t.__name__ for t in set(m.LabUser.tasks)), "
+        "'base': m.LabUser.__mro__[1].__name__}))"
+    )
+    env = {**os.environ, "LAB_FEATURES": features}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_locustfile_uses_exactly_the_documented_request_names():
+    facts = locustfile_facts("")
+    assert set(facts["names"]) == results_md_names()
+    assert facts["base"] == "FastHttpUser"
+
+
+def test_report_task_exists_only_with_the_reports_feature():
+    assert locustfile_facts("")["tasks"] == sorted(TASKS)
+    assert locustfile_facts("reports")["tasks"] == sorted([*TASKS, "report"])
+
+
+def test_csv_check_wants_a_name_header_and_ten_rows():
+    rows = "".join(f"{i},Dr. {i},9.{i}\n" for i in range(1, 11))
+    assert csv_problem("rank,name,average_rating\n" + rows) is None
+    assert "header" in csv_problem("rank,who,average_rating\n" + rows)
+    assert "9 data rows" in csv_problem("rank,name\n" + "".join(rows.splitlines(True)[:9]))
+    assert csv_problem("<html>not found</html>") is not None
+
+
+def test_a_run_folder_is_never_reused(tmp_path):
+    first, second = new_run_dir(tmp_path), new_run_dir(tmp_path)
+    assert first != second and first.is_dir() and second.is_dir()
+
+
+@pytest.mark.slow
+def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench",
+        "legacy",
+        "--duration",
+        "3",
+        "--warmup",
+        "1",
+        "--users",
+        "2",
+        "--specialists",
+        "20",
+        "--reviews-per-specialist",
+        "20",
+        "--out",
+        str(tmp_path),
+        "--no-report",
+    ]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["stages"] == ["legacy"] and meta["settings"]["scale"] == "20x20"
+    folder = run / "legacy" / "r1"
+    for name in ("locust_stats.csv", "verify.json", "cpu.json", "mails.json", "stage.json"):
+        assert (folder / name).is_file(), name
+
+    assert all(check["ok"] for check in json.loads((folder / "verify.json").read_text()))
+    stats = (folder / "locust_stats.csv").read_text().splitlines()
+    aggregated = next(line for line in stats if line.startswith(",Aggregated,"))
+    requests, failures = map(int, aggregated.split(",")[2:4])
+    assert requests > 0 and failures == 0
+    assert any(line.startswith("POST,POST /api/specialists/{id}/reviews,") for line in stats)
+
+    cpu = json.loads((folder / "cpu.json").read_text())
+    assert cpu["window_seconds"] > 0 and {"app", "mail", "locust"} <= set(cpu["groups"])
+    mails = json.loads((folder / "mails.json").read_text())["messages"]
+    assert any("X-Lab-Review-Id" in m["headers"] for m in mails)
+    stage = json.loads((folder / "stage.json").read_text())
+    assert stage["measure_start"] < stage["measure_end"]
