@@ -37,6 +37,10 @@ class Settings:
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
     link_ttl_seconds: int = 300
+    outbox_sweep_seconds: float = 5.0     # how often the worker's sweeper looks for unsent mail
+    outbox_grace_seconds: float = 30.0    # how long a mail may stay unsent before it is re-queued
+    login_max_failures: int = 5           # failed logins per account per window, then 429
+    login_window_seconds: int = 60
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -63,4 +67,8 @@ class Settings:
             s3_secret_key=_env("LAB_S3_SECRET_KEY", ""),
             s3_region=_env("LAB_S3_REGION", "us-east-1"),
             link_ttl_seconds=int(_env("LAB_LINK_TTL", "300")),
+            outbox_sweep_seconds=float(_env("LAB_OUTBOX_SWEEP_SECONDS", "5")),
+            outbox_grace_seconds=float(_env("LAB_OUTBOX_GRACE_SECONDS", "30")),
+            login_max_failures=int(_env("LAB_LOGIN_MAX_FAILURES", "5")),
+            login_window_seconds=int(_env("LAB_LOGIN_WINDOW_SECONDS", "60")),
         )

@@ -70,4 +70,27 @@ class Report(BaseModel):
         table_name = "reports"
 
 
-ALL_MODELS = [User, Specialist, Review, Report]
+class MailOutbox(BaseModel):
+    """A mail still owed, written in the same transaction as the row it is about (shared.outbox).
+
+    huey alone delivers at most once; this row is what makes delivery at least once.
+    """
+
+    kind = peewee.CharField(max_length=32)              # which mail: "review"
+    ref = peewee.CharField(max_length=64)               # what it is about: the review id
+    status = peewee.CharField(max_length=16, default="pending")  # pending | sent | dropped
+    attempts = peewee.IntegerField(default=0)
+    queued_at = peewee.DateTimeField(default=utcnow)    # last handed to the queue (or tried)
+    claimed_until = peewee.DateTimeField(null=True)     # a worker is sending it until then
+    sent_at = peewee.DateTimeField(null=True)
+    last_error = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "mail_outbox"
+        indexes = (
+            (("kind", "ref"), True),
+            (("status", "queued_at"), False),
+        )
+
+
+ALL_MODELS = [User, Specialist, Review, Report, MailOutbox]

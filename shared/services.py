@@ -7,7 +7,7 @@ import uuid
 
 import peewee
 
-from shared import validation
+from shared import outbox, validation
 from shared.db import database
 from shared.models import Review, Specialist, User, utcnow
 from shared.passwords import verify_password
@@ -136,11 +136,15 @@ def get_review(specialist_id: uuid.UUID, review_id: uuid.UUID) -> Review:
 
 
 def create_review(specialist_id: uuid.UUID, payload) -> Review:
-    """Validate and commit a review; the caller then tells the mailer."""
+    """Validate and commit a review with the mail it owes; the caller then tells the mailer."""
     specialist = get_specialist(specialist_id)
     fields = validation.review(payload)
+    outbox.ensure_table()
     with database.atomic():
-        return Review.create(specialist=specialist.id, **fields)
+        review = Review.create(specialist=specialist.id, **fields)
+        # Same transaction: a committed review always has its mail on record (shared.outbox).
+        outbox.add(outbox.REVIEW, review.id)
+        return review
 
 
 def update_review(specialist_id: uuid.UUID, review_id: uuid.UUID, payload, *, partial: bool) -> Review:

@@ -10,14 +10,23 @@ import falcon
 from shared import services, validation
 from shared.api import resources
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
+from shared.throttle import LoginThrottle
 
 log = logging.getLogger("lab.api")
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Accept application/json and the +json types, with or without a charset."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
 
 
 class RequestGuard:
-    """Refuse oversized bodies before reading them, and name the replica that answered."""
+    """Refuse bodies that are too large (before reading them) or not JSON; name the replica."""
 
     def __init__(self, replica: str):
         self.replica = replica
@@ -25,9 +34,22 @@ class RequestGuard:
     def process_request(self, req, resp):
         resp.set_header("X-Replica", self.replica)
         if req.content_length and req.content_length > MAX_BODY_BYTES:
-            raise falcon.HTTPPayloadTooLarge(
+            raise falcon.HTTPContentTooLarge(
                 title="Body too large",
                 description=f"The body is {req.content_length} bytes; the limit is {MAX_BODY_BYTES}.")
+        if req.method not in BODY_METHODS:
+            return
+        if req.content_length is None and req.get_header("Transfer-Encoding"):
+            # A chunked body has no size to check up front (and would be read as empty).
+            raise falcon.HTTPLengthRequired(
+                title="Length required",
+                description="Send the body with a Content-Length header (not chunked).")
+        if req.content_length and not _is_json(req.content_type):
+            # Without this a form-encoded body would be parsed and half-understood.
+            raise falcon.HTTPUnsupportedMediaType(
+                title="Unsupported media type",
+                description=f"The body is {req.content_type or 'of no declared type'}; send "
+                            "JSON with Content-Type: application/json.")
 
 
 class AuthRequired:
@@ -65,8 +87,9 @@ def _unexpected(req, resp, exc: Exception, params):
 
 
 def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: TopRatedQuery,
-               replica: str = "app-1", extra_routes: dict | None = None) -> falcon.App:
-    """Wire the resources to the adapters a stage chose."""
+               replica: str = "app-1", extra_routes: dict | None = None,
+               login_throttle: LoginThrottle | None = None) -> falcon.App:
+    """Wire the resources to the adapters a stage chose (the login throttle: from LAB_* if None)."""
     app = falcon.App(middleware=[RequestGuard(replica), AuthRequired(auth)])
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(Exception, _unexpected)
@@ -75,7 +98,7 @@ def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: T
 
     app.add_route("/health", resources.Health(replica))
     app.add_route("/api/test", resources.Test())
-    app.add_route("/api/login", resources.Login(auth))
+    app.add_route("/api/login", resources.Login(auth, login_throttle or LoginThrottle.from_env()))
     app.add_route("/api/user", resources.CurrentUser())
     app.add_route("/api/specialists", resources.Specialists())
     highest = resources.HighestRated(top_rated)

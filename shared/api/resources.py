@@ -8,6 +8,7 @@ import falcon
 
 from shared import services, validation
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
+from shared.throttle import LoginThrottle
 
 log = logging.getLogger("lab.api")
 
@@ -29,17 +30,27 @@ class Public:
 
 
 class Login(Public):
-    def __init__(self, auth: Authenticator):
+    def __init__(self, auth: Authenticator, throttle: LoginThrottle):
         self.auth = auth
+        self.throttle = throttle
 
     def on_post(self, req, resp):
         """Check the credentials and start a session or issue a token."""
         email, password = validation.credentials(body(req))
+        wait = self.throttle.retry_after(email)
+        if wait:
+            # Refused before the password is checked: a right guess gets the same answer.
+            raise falcon.HTTPTooManyRequests(
+                title="Too many failed logins",
+                description=f"Too many failed logins for this account; try again in {wait} s.",
+                retry_after=wait)
         user = services.authenticate(email, password)
         if user is None:
+            self.throttle.failed(email)
             # One answer for an unknown email and a wrong password: no user enumeration.
             raise falcon.HTTPUnauthorized(title="Invalid credentials",
                                           description="The email or the password is wrong.")
+        self.throttle.succeeded(email)
         resp.media = self.auth.login(resp, user.id)
 
 

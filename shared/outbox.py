@@ -1,0 +1,180 @@
+"""The mail outbox: delivery that survives a killed worker, a lost queue and a provider outage.
+
+huey alone delivers a task at most once: a task that was running when its worker died is gone,
+and a queue server that restarts without its data forgets every queued task. So each mail the
+domain owes is first a row in `mail_outbox`, written in the SAME transaction as the review it
+is about (services.create_review): if the review is committed, so is the mail it owes.
+
+- Whoever sends it (the worker's task, or the legacy request) first *claims* the row for a
+  lease, sends, then marks it sent. A copy of the task that finds the row sent, or claimed by
+  someone else, does nothing: re-queuing is always safe.
+- A sweeper thread in the worker process re-queues what is still pending a grace period after
+  it was last queued or tried: tasks lost with a killed worker or a restarted queue server,
+  and mails whose huey retries ran out while the provider was down. A row is re-queued at most
+  once per grace period, so a long outage is no hot loop.
+
+Delivery is at least once: a worker killed after the provider accepted a mail but before the
+row was marked sent sends it again. A duplicate, never a loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from datetime import timedelta
+
+import peewee
+
+from shared.db import database
+from shared.models import MailOutbox, utcnow
+
+log = logging.getLogger("lab.outbox")
+
+REVIEW = "review"            # the kind of the "You have a new review" mail
+PENDING, SENT, DROPPED = "pending", "sent", "dropped"
+SWEEP_BATCH = 500
+
+_ready: weakref.WeakSet = weakref.WeakSet()
+_ready_lock = threading.Lock()
+
+
+def ensure_table() -> None:
+    """Create the outbox table if this database predates it (e.g. an older seed template)."""
+    db = database.obj
+    if db is None or db in _ready:
+        return
+    with _ready_lock:
+        if db in _ready:
+            return
+        try:
+            MailOutbox.create_table(safe=True)
+        except peewee.DatabaseError:
+            if not MailOutbox.table_exists():  # not a race with another process: a real error
+                raise
+        _ready.add(db)
+
+
+def add(kind: str, ref) -> MailOutbox:
+    """Record a mail owed; call it inside the transaction that writes what the mail is about."""
+    return MailOutbox.create(kind=kind, ref=str(ref))
+
+
+def _row(kind: str, ref: str):
+    return (MailOutbox.kind == kind) & (MailOutbox.ref == ref)
+
+
+def deliver(kind: str, ref, send: Callable[[], None], *, lease_seconds: float) -> str:
+    """Send one owed mail unless it is already sent or being sent; return what happened.
+
+    The lease must outlast the slowest send (the SMTP timeout): a worker that dies while it holds
+    the lease leaves the row to the sweeper once the lease has run out.
+    """
+    ensure_table()
+    ref = str(ref)
+    now = utcnow()
+    free = MailOutbox.claimed_until.is_null() | (MailOutbox.claimed_until < now)
+    claimed = (MailOutbox
+               .update(claimed_until=now + timedelta(seconds=lease_seconds),
+                       attempts=MailOutbox.attempts + 1)
+               .where(_row(kind, ref) & (MailOutbox.status == PENDING) & free)
+               .execute())
+    if not claimed:
+        if MailOutbox.select().where(_row(kind, ref)).exists():
+            return "skipped"  # sent, dropped, or another worker is sending it right now
+        send()  # owed before the outbox existed: send it as before, with nothing to mark
+        return SENT
+    try:
+        send()
+    except peewee.DoesNotExist:
+        # The review was deleted before its mail went out: nothing left to tell.
+        _finish(kind, ref, DROPPED, "dropped: the review no longer exists")
+        return DROPPED
+    except Exception as exc:
+        # Free the row for huey's retry; the sweeper waits a grace period before stepping in.
+        (MailOutbox.update(claimed_until=None, queued_at=utcnow(),
+                           last_error=f"{type(exc).__name__}: {exc}"[:1000])
+         .where(_row(kind, ref)).execute())
+        raise
+    _finish(kind, ref, SENT)
+    return SENT
+
+
+def _finish(kind: str, ref: str, status: str, error: str | None = None) -> None:
+    fields = {"status": status, "claimed_until": None, "sent_at": utcnow()}
+    if error:
+        fields["last_error"] = error
+    MailOutbox.update(**fields).where(_row(kind, ref)).execute()
+
+
+def pending(kind: str | None = None) -> int:
+    """Count the mails still owed (of one kind, or all)."""
+    ensure_table()
+    query = MailOutbox.select().where(MailOutbox.status == PENDING)
+    if kind:
+        query = query.where(MailOutbox.kind == kind)
+    return query.count()
+
+
+class Sweeper:
+    """Re-queue the mails still pending a grace period after they were last queued or tried.
+
+    It runs as one daemon thread in the worker process (started by a huey startup hook), so it
+    lives and dies with the worker it backs up.
+    """
+
+    def __init__(self, requeue: dict[str, Callable[[str], object]], *, interval: float,
+                 grace: float):
+        self.requeue = requeue          # kind -> enqueue function (a huey task: calling enqueues)
+        self.interval = max(0.05, float(interval))
+        self.grace = timedelta(seconds=max(0.0, float(grace)))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.requeued = 0
+
+    def start(self) -> None:
+        """Start the sweeping thread, once per process however often it is called."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="outbox-sweeper", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def sweep_once(self) -> int:
+        """Re-queue every overdue pending mail (up to a batch); return how many were queued."""
+        ensure_table()
+        now = utcnow()
+        overdue = (MailOutbox
+                   .select(MailOutbox.id, MailOutbox.kind, MailOutbox.ref)
+                   .where((MailOutbox.status == PENDING)
+                          & (MailOutbox.queued_at < now - self.grace)
+                          & MailOutbox.kind.in_(list(self.requeue))
+                          & (MailOutbox.claimed_until.is_null()
+                             | (MailOutbox.claimed_until < now)))
+                   .order_by(MailOutbox.queued_at)
+                   .limit(SWEEP_BATCH))
+        count = 0
+        for row in list(overdue):
+            self.requeue[row.kind](row.ref)  # raises while the queue is down: try next round
+            MailOutbox.update(queued_at=utcnow()).where(MailOutbox.id == row.id).execute()
+            count += 1
+        self.requeued += count
+        return count
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                count = self.sweep_once()
+            except Exception as exc:  # the queue or the database is down: try again next round
+                log.warning("outbox sweep failed (%s: %s); retrying in %.1f s",
+                            type(exc).__name__, exc, self.interval)
+                continue
+            if count:
+                log.warning("outbox: re-queued %d mail(s) still unsent after %.0f s", count,
+                            self.grace.total_seconds())
