@@ -8,6 +8,7 @@ everything stops with the stack.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -24,6 +25,7 @@ import psutil
 
 import stages
 from shared import db as dbmod
+from shared.api.app import MAX_BODY_BYTES
 from shared.seed import Scale, seed_sqlite_file
 from shared.topology import Topology
 
@@ -341,6 +343,9 @@ class Stack:
 def caddyfile_for(port: int, upstreams: list[int]) -> str:
     """Return the load balancer's config: round robin, dead replicas out, idempotent retries."""
     backends = " ".join(f"{HOST}:{p}" for p in upstreams)
+    length = "{http.request.header.Content-Length}"
+    too_big = json.dumps({"title": "Body too large", "description":
+                          f"The body is {length} bytes; the limit is {MAX_BODY_BYTES}."})
     return f"""{{
 \tadmin off
 \tauto_https off
@@ -349,6 +354,14 @@ def caddyfile_for(port: int, upstreams: list[int]) -> str:
 
 http://{HOST}:{port} {{
 \tbind {HOST}
+\t# Oversized bodies are refused here, never forwarded: gunicorn answers the app's 413 with
+\t# "keep-alive" but then closes a connection it cannot drain (over 64 KiB unread), so a pooled
+\t# upstream connection would fail the next POST sent over it with a 502.
+\t@too_big expression `{length}.matches("^[0-9]+$") && int({length}) > {MAX_BODY_BYTES}`
+\thandle @too_big {{
+\t\theader Content-Type application/json
+\t\trespond `{too_big}` 413
+\t}}
 \treverse_proxy {backends} {{
 \t\tlb_policy round_robin
 \t\t# A failed connection marks a replica down for 5 s; GETs are retried on another for 2 s.
