@@ -184,6 +184,8 @@ class Stack:
         if t.needs_redis:
             self.env["LAB_REDIS_URL"] = o.redis_url or self._start_valkey()
             self.urls["redis"] = self.env["LAB_REDIS_URL"]
+        if t.needs_s3:
+            self._start_s3()
         if t.jwt:
             self.env.setdefault("LAB_JWT_SECRET", os.environ.get("LAB_JWT_SECRET", ""))
             if not self.env["LAB_JWT_SECRET"]:
@@ -274,6 +276,47 @@ class Stack:
             self._check_alive()
             time.sleep(0.05)
         raise StackError(f"valkey did not answer on port {port} within 15 s")
+
+    def _start_s3(self) -> None:
+        """Use the S3 endpoint given by LAB_S3_ENDPOINT, else start rclone; make the bucket."""
+        from shared.adapters.report_stores import S3ReportStore, s3_client  # boto3: only here
+
+        given = {**os.environ, **self.env}
+        if given.get("LAB_S3_ENDPOINT"):
+            self.env.update({k: v for k, v in given.items() if k.startswith("LAB_S3_")})
+        else:
+            self.env.update(self._start_rclone())
+        e = self.env
+        e.setdefault("LAB_S3_BUCKET", "reports")
+        client = s3_client(e["LAB_S3_ENDPOINT"], e.get("LAB_S3_ACCESS_KEY", ""),
+                           e.get("LAB_S3_SECRET_KEY", ""), e.get("LAB_S3_REGION", "us-east-1"))
+        try:
+            S3ReportStore(client, e["LAB_S3_BUCKET"]).ensure_bucket()
+        except Exception as exc:
+            raise StackError(f"object storage at {e['LAB_S3_ENDPOINT']}: cannot find or create "
+                             f"bucket {e['LAB_S3_BUCKET']!r}: {exc}") from None
+        self.urls["s3"] = e["LAB_S3_ENDPOINT"]
+
+    def _start_rclone(self) -> dict[str, str]:
+        """Serve a folder of the state dir as S3, with access keys made for this start only."""
+        port, data = free_port(), self.state / "s3"
+        data.mkdir(parents=True, exist_ok=True)
+        access, secret = secrets.token_hex(10), secrets.token_urlsafe(30)
+        # Keys go through the environment, not argv, so `ps` does not show them.
+        self._start("s3", "storage", [binary("rclone"), "serve", "s3", "--addr", f"{HOST}:{port}",
+                                      "--config", str(self.state / "rclone.conf"), str(data)],
+                    {"RCLONE_AUTH_KEY": f'"{access},{secret}"'})
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((HOST, port), timeout=0.5):
+                    return {"LAB_S3_ENDPOINT": f"http://{HOST}:{port}", "LAB_S3_ACCESS_KEY": access,
+                            "LAB_S3_SECRET_KEY": secret}
+            except OSError:
+                pass
+            self._check_alive()
+            time.sleep(0.05)
+        raise StackError(f"rclone serve s3 did not listen on port {port} within 15 s")
 
     def _start_proxy(self, ports: list[int]) -> None:
         caddyfile = self.state / "Caddyfile"

@@ -29,3 +29,13 @@ class TopRatedQuery(Protocol):
 
     def top(self, limit: int) -> list[dict]:
         """Return up to `limit` specialists by average rating, highest first."""
+
+
+class ReportStore(Protocol):
+    """Keeps finished report files: on the worker's own disk, or in object storage."""
+
+    def save(self, name: str, data: bytes) -> str:
+        """Store a whole file (never a partial one) and return its location."""
+
+    def respond(self, resp: falcon.Response, location: str, filename: str) -> None:
+        """Answer a download: send the file, or redirect to where it can be fetched."""

@@ -12,6 +12,9 @@ STAGES = {
     "async-mail": "stages.async_mail",
     "load-balanced": "stages.load_balanced",
     "token-auth": "stages.token_auth",
+    "cache": "stages.cache",
+    "async-reports": "stages.async_reports",
+    "external-storage": "stages.external_storage",
 }
 
 

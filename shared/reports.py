@@ -1,0 +1,216 @@
+"""Top-rated reports built in the background: the request, the CSV, signed links and the tasks.
+
+A report is asked for with POST /api/reports, built by a huey task from the stage's
+TopRatedQuery (the same one GET /api/specialists/highest_rated answers from, so the CSV holds
+what the API shows), stored whole by the stage's ReportStore, and announced by mail with a
+signed, expiring download link.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC
+
+from shared import services, validation
+from shared.adapters.tokens import check_secret
+from shared.config import Settings
+from shared.db import database
+from shared.mail import SmtpSender, report_mail
+from shared.models import Report, User, utcnow
+from shared.ports import ReportStore, TopRatedQuery
+
+log = logging.getLogger("lab.reports")
+
+COLUMNS = ("rank", "id", "name", "specialty", "average_rating", "reviews_count")
+DEFAULT_LIMIT = 10
+
+
+class LinkRefused(Exception):
+    """A download link is malformed, tampered with or expired; the API answers 403."""
+
+
+@dataclass(frozen=True)
+class ReportLinks:
+    """Sign and check download links: `?token=<user>.<expires>.<HMAC-SHA256>`.
+
+    The mailed link is opened outside the API client (a browser, a mail app), so it cannot
+    carry the bearer token. Its signature says which user it was made for and until when it is
+    valid; it is keyed with LAB_JWT_SECRET, which every replica and the worker already share.
+    """
+
+    secret: str
+    public_url: str
+    ttl_seconds: int = 300
+    demo: bool = True
+
+    def __post_init__(self):
+        check_secret(self.secret, demo=self.demo)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReportLinks:
+        return cls(
+            settings.jwt_secret,
+            settings.public_url.rstrip("/"),
+            settings.link_ttl_seconds,
+            settings.demo,
+        )
+
+    def _signature(self, report_id, user_id: int, expires: int) -> str:
+        # The purpose prefix keeps these signatures from meaning anything anywhere else.
+        message = f"report-download:v1:{report_id}:{user_id}:{expires}".encode()
+        digest = hmac.new(self.secret.encode(), message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def token(self, report_id, user_id: int, now: float | None = None) -> str:
+        """Return a token that lets `user_id` download `report_id` for ttl_seconds."""
+        expires = int(now if now is not None else time.time()) + self.ttl_seconds
+        return f"{user_id}.{expires}.{self._signature(report_id, user_id, expires)}"
+
+    def verify(self, report_id, token: str, now: float | None = None) -> int:
+        """Return the user a token was made for; raise LinkRefused if it is not valid now."""
+        try:
+            user_text, expires_text, signature = token.split(".")
+            user_id, expires = int(user_text), int(expires_text)
+        except ValueError:
+            raise LinkRefused("the link's token is malformed") from None
+        expected = self._signature(report_id, user_id, expires)
+        if not hmac.compare_digest(expected, signature):
+            raise LinkRefused("the link's signature does not match")
+        if (now if now is not None else time.time()) >= expires:
+            raise LinkRefused("the link has expired; GET /api/reports/{id} gives a fresh one")
+        return user_id
+
+    def status_url(self, report_id) -> str:
+        return f"{self.public_url}/api/reports/{report_id}"
+
+    def download_url(self, report_id, user_id: int, now: float | None = None) -> str:
+        return f"{self.status_url(report_id)}/download?token={self.token(report_id, user_id, now)}"
+
+
+# --- the service ---------------------------------------------------------------------------------
+
+
+def request_report(user_id: int, payload) -> Report:
+    """Validate the request and record a pending report (committed before the task is queued)."""
+    c = validation.Checker(payload)
+    c.integer("limit", low=1, high=100, required=False)
+    limit = c.done().get("limit", DEFAULT_LIMIT)
+    with database.atomic():
+        return Report.create(user=user_id, limit=limit)
+
+
+def get_report(user_id: int, report_id: uuid.UUID) -> Report:
+    """Return one of the user's reports; another user's report is as unknown as a missing one."""
+    report = Report.get_or_none((Report.id == report_id) & (Report.user == user_id))
+    if report is None:
+        raise services.NotFound(f"report {report_id}")
+    return report
+
+
+def report_json(report: Report, links: ReportLinks) -> dict:
+    data = {
+        "id": str(report.id),
+        "status": report.status,
+        "limit": report.limit,
+        "created_at": services.iso(report.created_at),
+        "updated_at": services.iso(report.updated_at),
+    }
+    if report.status == "ready":
+        data["download_url"] = links.download_url(report.id, report.user_id)
+    if report.status == "failed":
+        data["error"] = report.error
+    return data
+
+
+def report_csv(rows: list[dict]) -> bytes:
+    """Render the ranking as CSV, one row per specialist, best first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for rank, row in enumerate(rows, start=1):
+        writer.writerow(
+            [
+                rank,
+                row["id"],
+                row["name"],
+                row["specialty"],
+                row["average_rating"],
+                row["reviews_count"],
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def _set_status(report_id, status: str, **fields) -> None:
+    with database.atomic():
+        Report.update(status=status, updated_at=utcnow(), **fields).where(
+            Report.id == report_id
+        ).execute()
+
+
+def build_report(report_id, top_rated: TopRatedQuery, store: ReportStore) -> bool:
+    """Get the ranking, store the whole CSV, then mark the report ready; False if it is gone."""
+    report = Report.get_or_none(Report.id == report_id)
+    if report is None:
+        return False
+    data = report_csv(top_rated.top(report.limit))
+    location = store.save(f"{report.id}.csv", data)
+    # Ready only once the store holds the whole file.
+    _set_status(report.id, "ready", location=location, error=None)
+    return True
+
+
+def mark_failed(report_id, error: BaseException) -> None:
+    _set_status(report_id, "failed", error=f"{type(error).__name__}: {error}"[:2000])
+
+
+def ready_mail(report_id, links: ReportLinks):
+    """Build "Your report is ready" for the user who asked, with a fresh signed link."""
+    report = Report.get_by_id(report_id)
+    user = User.get_by_id(report.user_id)
+    requested_at = report.created_at.replace(tzinfo=UTC).timestamp()
+    return report_mail(
+        user.email, str(report.id), links.download_url(report.id, user.id), requested_at
+    )
+
+
+def register_report_tasks(
+    huey,
+    top_rated: TopRatedQuery,
+    store: ReportStore,
+    sender: SmtpSender,
+    links: ReportLinks,
+    retries: int = 3,
+):
+    """Register "build the report" and "mail its link"; return the build task (calling enqueues).
+
+    Pass the stage's own TopRatedQuery: behind a cache, the aggregate still runs at most once
+    per TTL however many reports are asked for, and a report never disagrees with the API.
+    """
+
+    @huey.task(retries=5, retry_delay=1, retry_backoff=2, name="send_report_mail")
+    def send_report_mail(report_id: str) -> None:
+        sender.send(ready_mail(report_id, links))
+
+    @huey.task(retries=retries, retry_delay=1, retry_backoff=2, context=True, name="build_report")
+    def build(report_id: str, task=None) -> None:
+        try:
+            built = build_report(report_id, top_rated, store)
+        except Exception as exc:
+            if not task.retries:  # the last attempt: say so, with the error, instead of pending
+                mark_failed(report_id, exc)
+            raise
+        if built:
+            send_report_mail(report_id)
+        else:
+            log.warning("report %s was deleted before it was built", report_id)
+
+    return build

@@ -1,0 +1,23 @@
+"""The queue and its tasks, imported by the web app (to enqueue) and the worker (to run)."""
+
+from shared import db
+from shared.adapters.cache import CachedTopRated
+from shared.adapters.report_stores import S3ReportStore
+from shared.config import Settings
+from shared.mail import SmtpSender
+from shared.queue import make_huey, register_review_mail
+from shared.reports import ReportLinks, register_report_tasks
+
+settings = Settings.from_env()
+db.connect(settings.database_url)
+huey = make_huey("lab", settings.redis_url)
+sender = SmtpSender.from_settings(settings)
+send_review_mail = register_review_mail(huey, sender)
+# The worker uploads to the shared bucket: every replica can hand the file out.
+build_report = register_report_tasks(
+    huey,
+    CachedTopRated.from_url(settings.redis_url, settings.cache_ttl_seconds),  # as the API's
+    S3ReportStore.from_settings(settings),
+    sender,
+    ReportLinks.from_settings(settings),
+)
