@@ -401,16 +401,21 @@ def replica_killed(stack, *, victim: str = "app-2", kill_after: int = 150,
         time.sleep(observe_seconds)  # the fixed observation window after the fault
     replies = load.replies
     failed = [r for r in replies if r.status != 200]
+    # A response the dead replica had begun (headers sent, body not) cannot be retried by any
+    # proxy: the client sees it cut short. Everything else would be the proxy's failure.
+    cut = [r for r in failed if r.error.startswith("IncompleteRead")]
     after = [r for r in replies if r.started + r.latency >= killed_at]
     retried = [r for r in after if r.latency >= 0.095]
     last_sent = max((r.started - killed_at for r in retried), default=0.0)
     relaunch(spec)
     replica_back(stack, api, victim, port)
-    values = {"gets": len(replies), "failed": len(failed), "retried_by_proxy": len(retried),
+    values = {"gets": len(replies), "failed": len(failed), "cut_mid_response": len(cut),
+              "failed_by_proxy": len(failed) - len(cut), "retried_by_proxy": len(retried),
               "proxy_stopped_after_s": round(max(0.0, last_sent), 3),
               "errors": sorted({r.error or str(r.status) for r in failed})[:5]}
-    summary = (f"failed GETs={len(failed)} of {len(replies)}; the proxy stopped sending to the "
-               f"killed replica after {values['proxy_stopped_after_s']:.2f} s "
+    summary = (f"failed GETs={len(failed)} of {len(replies)} ({len(cut)} cut mid-response by "
+               f"the kill, {len(failed) - len(cut)} refused or 5xx); the proxy stopped sending to "
+               f"the killed replica after {values['proxy_stopped_after_s']:.2f} s "
                f"({len(retried)} GETs retried on the other one)")
     return record_figure(Figure("replica-killed", summary, values, "failed GETs = 0",
                                 not failed))

@@ -1,0 +1,583 @@
+"""Hostile input, forged tokens, passwords and the login throttle, in-process (issue 7, items 7-9).
+
+The apps are the stages' own (`create_app` of legacy and token-auth) on a fresh copy of a small
+seeded SQLite database, spoken to with falcon.testing; token-auth's queue runs inline (huey
+immediate mode). A property-based fuzz run (hypothesis) throws generated requests at every
+route of both and counts the 5xx answers. Each figure is printed (FIGURE name: ...) and stored in
+LAB_FIGURES_FILE when that is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import argon2
+import falcon
+import falcon.testing
+import jwt
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.faults import Figure, record_figure
+from mailsim import MailSimulator
+from shared import db
+from shared.adapters.tokens import ISSUER, JwtAuth, WeakSecretError
+from shared.api.app import MAX_BODY_BYTES
+from shared.config import Settings
+from shared.models import Review, Specialist, User
+from shared.passwords import hash_password
+from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale, seed_sqlite_file
+from shared.throttle import LoginThrottle, MemoryCounters, RedisCounters
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "security-tests-" + "k" * 40
+FUZZ_EXAMPLES = int(os.environ.get("LAB_FUZZ_EXAMPLES", "250"))
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_file(tmp_path_factory) -> Path:
+    return seed_sqlite_file(tmp_path_factory.mktemp("security-seed") / "seed.sqlite3",
+                            Scale(20, 20))
+
+
+@pytest.fixture(scope="module")
+def mail():
+    with MailSimulator("127.0.0.1", smtp_port=0, http_port=0, delay_ms=0) as sim:
+        yield sim
+
+
+def _fresh_db(seed_file: Path, directory: Path) -> str:
+    path = directory / "lab.sqlite3"
+    shutil.copyfile(seed_file, path)
+    return f"sqlite:///{path}"
+
+
+def _settings(url: str, directory: Path, mail: MailSimulator, **extra) -> Settings:
+    return Settings(database_url=url, smtp_port=mail.smtp_port, session_dir=directory / "sessions",
+                    jwt_secret=SECRET, **extra)
+
+
+@pytest.fixture
+def legacy(seed_file, tmp_path, mail, monkeypatch):
+    """A legacy app (disk sessions, mail in the request) on its own database; no throttle state."""
+    from stages.legacy.app import create_app
+
+    monkeypatch.delenv("LAB_REDIS_URL", raising=False)  # the throttle counts in this process
+    url = _fresh_db(seed_file, tmp_path)
+    return falcon.testing.TestClient(create_app(_settings(url, tmp_path, mail)))
+
+
+@pytest.fixture(scope="module")
+def token_auth_stage(mail):
+    """token-auth's tasks module with its queue running inline (imported once per process)."""
+    # Read once, at import: if the module was imported before, its mail goes where that said
+    # (a failure there is the outbox's, not the API's).
+    saved = os.environ.get("LAB_SMTP_PORT")
+    os.environ["LAB_SMTP_PORT"] = str(mail.smtp_port)
+    try:
+        from stages.token_auth import tasks
+    finally:
+        if saved is None:
+            os.environ.pop("LAB_SMTP_PORT")
+        else:
+            os.environ["LAB_SMTP_PORT"] = saved
+
+    before = tasks.huey.immediate
+    tasks.huey.immediate = True
+    yield tasks
+    tasks.huey.immediate = before
+
+
+@pytest.fixture
+def token_app(seed_file, tmp_path, mail, token_auth_stage, monkeypatch):
+    from stages.token_auth.app import create_app
+
+    monkeypatch.delenv("LAB_REDIS_URL", raising=False)
+    url = _fresh_db(seed_file, tmp_path)
+    return falcon.testing.TestClient(create_app(_settings(url, tmp_path, mail)))
+
+
+def _login(client) -> dict[str, str]:
+    resp = client.simulate_post("/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+    assert resp.status_code == 200, resp.text
+    token = resp.json.get("token")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    return {"Cookie": resp.headers["set-cookie"].split(";", 1)[0]}
+
+
+def _a_specialist_id(client, headers) -> str:
+    return client.simulate_get("/api/specialists", headers=headers).json["data"][0]["id"]
+
+
+# --- item 7: input -------------------------------------------------------------------------
+
+
+def test_malformed_json_is_400_and_saves_nothing(legacy):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    before = Review.select().count()
+    for raw in (b'{"rating": 5,', b"{'rating': 5}", b"rating=5", b"\xff\xfe", b"[" * 50_000,
+                b'{"rating": 1' + b"0" * 5000 + b"}"):
+        resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews", body=raw,
+                                    headers={**auth, "Content-Type": "application/json"})
+        assert resp.status_code == 400, (raw[:20], resp.status_code, resp.text)
+    assert Review.select().count() == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "application/xml",
+                                          None])
+def test_a_body_that_is_not_json_is_415_on_every_writing_method(legacy, content_type):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    headers = {**auth, **({"Content-Type": content_type} if content_type else {})}
+    before = (Review.select().count(), Specialist.select().count())
+    for method, path, body in (
+            ("POST", f"/api/specialists/{sid}/reviews", "rating=5&comment=x"),
+            ("POST", "/api/specialists", '{"crm": "X-1", "name": "n", "specialty": "s", '
+                                         '"email": "x1@example.com"}'),
+            ("PUT", f"/api/specialists/{sid}", "name=n"),
+            ("PATCH", f"/api/specialists/{sid}", '{"name": "n"}'),
+            ("POST", "/api/login", "email=email%40example.com&password=12345678")):
+        resp = legacy.simulate_request(method, path, body=body, headers=headers)
+        assert resp.status_code == 415, (method, path, content_type, resp.status_code, resp.text)
+    assert (Review.select().count(), Specialist.select().count()) == before
+
+
+def test_json_with_a_charset_is_accepted(legacy):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews", body='{"rating": 7}',
+                                headers={**auth, "Content-Type": "application/json; charset=utf-8"})
+    assert resp.status_code == 201, resp.text
+
+
+class _TellingStream(io.BytesIO):
+    """A request body that records whether anyone read it."""
+
+    touched = False
+
+    def read(self, *args):
+        self.touched = True
+        return super().read(*args)
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read(legacy):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    body = json.dumps({"rating": 5, "comment": "z" * MAX_BODY_BYTES}).encode()
+    stream = _TellingStream(body)
+    env = falcon.testing.create_environ(
+        path=f"/api/specialists/{sid}/reviews", method="POST",
+        headers={**auth, "Content-Type": "application/json", "Content-Length": str(len(body))})
+    env["wsgi.input"] = stream
+    result = falcon.testing.StartResponseMock()
+    b"".join(legacy.app(env, result))
+    assert result.status.startswith("413"), result.status
+    assert not stream.touched, "the body was read before it was refused"
+
+
+def test_a_chunked_body_is_411_not_read_as_empty(legacy):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews",
+                                headers={**auth, "Content-Type": "application/json",
+                                         "Transfer-Encoding": "chunked"})
+    assert resp.status_code == 411, resp.text
+
+
+@pytest.mark.parametrize("payload", [
+    {"rating": 0}, {"rating": 11}, {"rating": -1}, {"rating": 10**30}, {"rating": "5"},
+    {"rating": "five"}, {"rating": 5.5}, {"rating": 5.0}, {"rating": None}, {"rating": True},
+    {"rating": [5]}, {"rating": {"value": 5}}, {"comment": "no rating"}, {},
+], ids=lambda p: json.dumps(p)[:30])
+def test_a_bad_rating_is_422_naming_the_field(legacy, payload):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    before = Review.select().count()
+    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews", json=payload, headers=auth)
+    assert resp.status_code == 422, resp.text
+    assert "rating" in resp.json["errors"]
+    assert Review.select().count() == before
+
+
+def test_long_text_is_stored_intact_up_to_the_limit_and_refused_beyond(legacy):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    longest = "\N{SMILING FACE WITH SMILING EYES}é" * 1000  # 2,000 characters, 6,000 bytes
+    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews",
+                                json={"rating": 9, "comment": longest}, headers=auth)
+    assert resp.status_code == 201, resp.text
+    got = legacy.simulate_get(f"/api/specialists/{sid}/reviews/{resp.json['id']}", headers=auth)
+    assert got.json["comment"] == longest, "the comment came back changed"
+
+    too_long = longest + "!"
+    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews",
+                                json={"rating": 9, "comment": too_long}, headers=auth)
+    assert resp.status_code == 422 and "comment" in resp.json["errors"]
+    for field, limit in (("name", 255), ("specialty", 255), ("crm", 32)):
+        resp = legacy.simulate_patch(f"/api/specialists/{sid}", json={field: "x" * (limit + 1)},
+                                     headers=auth)
+        assert resp.status_code == 422 and field in resp.json["errors"], (field, resp.text)
+        resp = legacy.simulate_patch(f"/api/specialists/{sid}", json={field: "y" * limit},
+                                     headers=auth)
+        assert resp.status_code == 200 and resp.json[field] == "y" * limit, (field, resp.text)
+
+
+def test_unknown_routes_are_404_and_unknown_methods_405(legacy):
+    auth = _login(legacy)
+    sid = _a_specialist_id(legacy, auth)
+    for path in ("/api/nothing", "/api/specialists/not-a-uuid", "/api/specialists/x/reviews",
+                 "/admin", "/api/../etc/passwd", "/api/specialists/%00"):
+        assert legacy.simulate_get(path, headers=auth).status_code == 404, path
+    for method, path in (("DELETE", "/api/specialists"), ("PUT", "/api/specialists"),
+                         ("DELETE", "/api/login"), ("GET", "/api/login"),
+                         ("POST", f"/api/specialists/{sid}"), ("PATCH", "/api/test"),
+                         ("POST", "/api/specialists/highest_rated")):
+        resp = legacy.simulate_request(method, path, headers=auth)
+        assert resp.status_code == 405, (method, path, resp.status_code)
+
+
+# --- item 7: the fuzz run ----------------------------------------------------------------------
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+# Every route of the two apps, with the methods it answers and the fields its body takes.
+ROUTES = [
+    ("/api/login", ["POST"], ["email", "password"]),
+    ("/api/user", ["GET"], []),
+    ("/api/test", ["GET"], []),
+    ("/health", ["GET"], []),
+    ("/api/specialists", ["GET", "POST"], ["crm", "name", "specialty", "email"]),
+    ("/api/specialists/{sid}", ["GET", "PUT", "PATCH", "DELETE"],
+     ["crm", "name", "specialty", "email"]),
+    ("/api/specialists/{sid}/reviews", ["GET", "POST"], ["rating", "comment"]),
+    ("/api/specialists/{sid}/reviews/{rid}", ["GET", "PUT", "PATCH", "DELETE"],
+     ["rating", "comment"]),
+    ("/api/specialists/highest_rated", ["GET"], []),
+    ("/api/specialists/highest_rated/{limit}", ["GET"], []),
+]
+
+hostile_text = st.sampled_from(["\ud800", "a\x00b", "\u202e", "\U0001f4a5", " ", "",
+                                "' OR 1=1 --", "<script>", "../../etc/passwd", "%s%n"])
+json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(-20, 20)
+                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
+                | hostile_text
+                | st.text(alphabet=st.characters(codec="utf-8"), min_size=250, max_size=2100))
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                           max_leaves=8)
+path_text = st.text(alphabet=st.characters(codec="ascii", exclude_characters="/?#%"),
+                    min_size=1, max_size=40)
+
+
+@st.composite
+def api_requests(draw, ids: dict):
+    """One request to one of the routes: plausible or hostile in every part."""
+    template, methods, fields = draw(st.sampled_from(ROUTES))
+    method = draw(st.sampled_from(methods) | st.sampled_from(METHODS))
+    values = {
+        "sid": draw(st.sampled_from(ids["specialists"]) | st.uuids().map(str) | path_text),
+        "rid": draw(st.sampled_from(ids["reviews"]) | st.uuids().map(str) | path_text),
+        "limit": draw(st.integers(-5, 200).map(str) | path_text),
+    }
+    path = template.format(**values)
+    query = draw(st.dictionaries(st.sampled_from(["page", "per_page", "limit", "x"]),
+                                 st.integers(-2, 10**25).map(str) | st.text(max_size=12),
+                                 max_size=3))
+    kind = draw(st.sampled_from(["none", "shaped", "json", "raw"]))
+    body, content_type = None, "application/json"
+    if kind == "shaped":
+        body = json.dumps(draw(st.fixed_dictionaries(
+            {}, optional={f: json_values for f in fields + ["extra"]}))).encode()
+    elif kind == "json":
+        body = json.dumps(draw(json_values)).encode()
+    elif kind == "raw":
+        body = draw(st.binary(max_size=300))
+    if body is not None:
+        content_type = draw(st.sampled_from(["application/json"] * 4 + [
+            "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1",
+            "application/vnd.api+json", ""]))
+    auth = draw(st.sampled_from(["valid", "valid", "none", "garbage"]))
+    return method, template, path, query, body, content_type, auth
+
+
+def _fuzz(client, app_name: str) -> Figure:
+    headers_valid = _login(client)
+    specialists = [s["id"] for s in client.simulate_get(
+        "/api/specialists", params={"per_page": 100}, headers=headers_valid).json["data"]]
+    reviews = [r["id"] for r in client.simulate_get(
+        f"/api/specialists/{specialists[0]}/reviews", headers=headers_valid).json["data"]]
+    ids = {"specialists": specialists, "reviews": reviews}
+    tried, errors = [], []
+    garbage = {"Authorization": "Bearer not.a.token", "Cookie": "lab_session=" + "A" * 43}
+
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=False,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(api_requests(ids))
+    def one(request):
+        method, template, path, query, body, content_type, auth = request
+        headers = {"valid": headers_valid, "none": {}, "garbage": garbage}[auth].copy()
+        if body is not None and content_type:
+            headers["Content-Type"] = content_type
+        resp = client.simulate_request(method, path, params=query, body=body, headers=headers)
+        tried.append((method, template))
+        if resp.status_code >= 500:
+            errors.append((method, path, resp.status_code, resp.text[:200]))
+        assert resp.status_code < 500, (method, path, query, body, content_type, resp.text)
+
+    try:
+        one()
+    finally:
+        kinds = set(tried)
+        record_figure(Figure(
+            f"fuzz-{app_name}",
+            f"requests tried={len(tried)} 5xx={len(errors)} (hypothesis, every route, "
+            f"{len(kinds)} method x route pairs)",
+            {"requests": len(tried), "5xx": len(errors), "examples": FUZZ_EXAMPLES,
+             "first_errors": errors[:3]},
+            "5xx = 0", not errors))
+
+
+def test_fuzz_every_route_of_the_legacy_app_gets_no_5xx(legacy):
+    _fuzz(legacy, "legacy")
+
+
+def test_fuzz_every_route_of_the_token_auth_app_gets_no_5xx(token_app):
+    _fuzz(token_app, "token-auth")
+
+
+# --- item 8: tokens ------------------------------------------------------------------------
+
+
+def _b64(data: dict | bytes) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _hs256_by_hand(claims: dict, key: bytes) -> str:
+    """Sign as HS256 with any key, even one PyJWT itself refuses to use (an empty one)."""
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    digest = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(digest)}"
+
+
+def _forged_tokens(good: str) -> dict[str, str]:
+    """Tokens an attacker might try, each of which the app must refuse."""
+    now = int(time.time())
+    claims = {"sub": "1", "iat": now, "exp": now + 600, "iss": ISSUER}
+    header, payload, signature = good.split(".")
+
+    def signed(c: dict, key: str = SECRET, alg: str = "HS256", **headers) -> str:
+        return jwt.encode(c, key, algorithm=alg, headers=headers or None)
+
+    without = {k: {n: v for n, v in claims.items() if n != k} for k in claims}
+    other_payload = _b64({**json.loads(base64.urlsafe_b64decode(payload + "==")), "sub": "2"})
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    return {
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "alg None (case)": f"{_b64({'alg': 'None', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "alg none, signature kept": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.{signature}",
+        "wrong key": signed(claims, "another-secret-of-the-same-length-" + "q" * 20),
+        "empty key": _hs256_by_hand(claims, b""),
+        "HS512 with the right key": signed(claims, alg="HS512"),
+        "HS384 with the right key": signed(claims, alg="HS384"),
+        "RS256 header, HMAC signature": f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{payload}."
+                                        f"{signature}",
+        "expired": signed({**claims, "iat": now - 7200, "exp": now - 3600}),
+        "expired a second ago": signed({**claims, "exp": now - 1}),
+        "missing exp": signed(without["exp"]),
+        "missing iat": signed(without["iat"]),
+        "missing sub": signed(without["sub"]),
+        "missing iss": signed(without["iss"]),
+        "wrong issuer": signed({**claims, "iss": "someone-else"}),
+        "not yet valid (nbf)": signed({**claims, "nbf": now + 3600}),
+        "issued in the future": signed({**claims, "iat": now + 3600, "exp": now + 7200}),
+        "sub not a user id": signed({**claims, "sub": "admin"}),
+        "tampered payload (sub=2)": f"{header}.{other_payload}.{signature}",
+        "tampered signature": f"{header}.{payload}.{flipped}",
+        "signature dropped": f"{header}.{payload}.",
+        "two parts": f"{header}.{payload}",
+        "payload not an object": f"{header}.{_b64(b'[1, 2]')}.{signature}",
+        "garbage": "not-a-token",
+        "empty": "",
+    }
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # our HS512 forgery
+def test_forged_tokens_are_all_401(token_app):
+    good = token_app.simulate_post(
+        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}).json["token"]
+    assert token_app.simulate_get(
+        "/api/user", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+    forged = _forged_tokens(good)
+    accepted = {}
+    for name, token in forged.items():
+        resp = token_app.simulate_get("/api/user", headers={"Authorization": f"Bearer {token}"})
+        if resp.status_code != 401:
+            accepted[name] = resp.status_code
+    # The right token in the wrong place or scheme is no login either.
+    for headers in ({"Authorization": f"Basic {good}"}, {"Authorization": good},
+                    {"Cookie": f"token={good}"}):
+        if token_app.simulate_get("/api/user", headers=headers).status_code != 401:
+            accepted[str(headers)[:40]] = "not 401"
+    total = len(forged) + 3
+    record_figure(Figure("forged-tokens", f"forged tokens accepted={len(accepted)} of {total}",
+                         {"tried": total, "accepted": len(accepted), "which": accepted},
+                         "accepted = 0", not accepted))
+    assert not accepted, accepted
+
+
+@pytest.mark.parametrize("secret", ["", "short", "x" * 31])
+def test_a_missing_or_short_secret_is_refused(secret):
+    with pytest.raises(WeakSecretError, match="LAB_JWT_SECRET"):
+        JwtAuth(secret, demo=False)
+    JwtAuth("x" * 32, demo=False)  # 32 bytes is enough
+
+
+@pytest.mark.parametrize("secret", ["", "too-short-a-secret"])
+def test_the_app_refuses_to_start_outside_demo_mode_with_a_weak_secret(secret, tmp_path):
+    env = {**os.environ, "LAB_DEMO": "0", "LAB_JWT_SECRET": secret, "PYTHONPATH": str(ROOT),
+           "LAB_DATABASE_URL": f"sqlite:///{tmp_path}/lab.sqlite3"}
+    done = subprocess.run([sys.executable, "-c", "from stages.token_auth.app import create_app; "
+                           "create_app()"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert "WeakSecretError" in done.stderr and "LAB_JWT_SECRET" in done.stderr
+
+
+# --- item 9: passwords and the login throttle -------------------------------------------------
+
+
+def test_passwords_are_argon2id_at_the_recommended_cost(seed_file):
+    recommended = argon2.profiles.RFC_9106_LOW_MEMORY
+    db.connect(f"sqlite:///{seed_file}")
+    for stored in (hash_password("a password"), User.get(User.email == DEMO_EMAIL).password_hash):
+        params = argon2.extract_parameters(stored)
+        assert params.type is argon2.Type.ID
+        assert params.time_cost >= recommended.time_cost
+        assert params.memory_cost >= recommended.memory_cost
+        # OWASP's floor for argon2id: 19 MiB of memory and 2 passes.
+        assert params.memory_cost >= 19 * 1024 and params.time_cost >= 2
+
+
+def test_unknown_email_and_wrong_password_look_the_same(seed_file, tmp_path, mail, monkeypatch):
+    from stages.legacy.app import create_app
+
+    monkeypatch.delenv("LAB_REDIS_URL", raising=False)
+    monkeypatch.setenv("LAB_LOGIN_MAX_FAILURES", "1000")  # measure the check, not the throttle
+    url = _fresh_db(seed_file, tmp_path)
+    client = falcon.testing.TestClient(create_app(_settings(url, tmp_path, mail)))
+    attempts = {"unknown email": {"email": "nobody@example.com", "password": DEMO_PASSWORD},
+                "wrong password": {"email": DEMO_EMAIL, "password": "not-the-password"}}
+    timings: dict[str, list[float]] = {name: [] for name in attempts}
+    answers = {}
+    for _ in range(7):  # interleaved, so drift hits both alike
+        for name, body in attempts.items():
+            started = time.perf_counter()
+            resp = client.simulate_post("/api/login", json=body)
+            timings[name].append(time.perf_counter() - started)
+            headers = {k: v for k, v in resp.headers.items() if k.lower() != "date"}
+            answers[name] = (resp.status_code, resp.text, headers)
+    assert answers["unknown email"] == answers["wrong password"]
+    assert answers["unknown email"][0] == 401
+    unknown, wrong = (statistics.median(timings[n]) for n in attempts)
+    ratio = unknown / wrong
+    record_figure(Figure("login-timing", f"unknown email / wrong password median time ratio="
+                         f"{ratio:.2f} ({unknown * 1000:.0f} ms vs {wrong * 1000:.0f} ms)",
+                         {"ratio": round(ratio, 3), "unknown_ms": round(unknown * 1000, 1),
+                          "wrong_ms": round(wrong * 1000, 1)}, "0.5 <= ratio <= 2",
+                         0.5 <= ratio <= 2))
+    assert 0.5 <= ratio <= 2, (unknown, wrong)
+
+
+def test_repeated_failed_logins_are_throttled_with_retry_after(legacy):
+    def login(email, password):
+        return legacy.simulate_post("/api/login", json={"email": email, "password": password})
+
+    for _ in range(5):
+        assert login(DEMO_EMAIL, "wrong").status_code == 401
+    blocked = login(DEMO_EMAIL, "wrong")
+    assert blocked.status_code == 429, blocked.text
+    assert 1 <= int(blocked.headers["retry-after"]) <= 60
+    # The right password gets the same 429: a lockout is no oracle for a correct guess.
+    assert login(DEMO_EMAIL, DEMO_PASSWORD).status_code == 429
+    assert login(DEMO_EMAIL.upper(), DEMO_PASSWORD).status_code == 429, "case is one account"
+    # An unknown email is throttled alike: the throttle does not tell which accounts exist.
+    for _ in range(5):
+        assert login("nobody@example.com", "x").status_code == 401
+    assert login("nobody@example.com", "x").status_code == 429
+    # Other accounts are not affected.
+    assert login("somebody-else@example.com", "x").status_code == 401
+
+
+def test_the_throttle_window_ends_and_a_success_clears_the_count():
+    throttle = LoginThrottle(max_failures=2, window_seconds=1)
+    throttle.failed("a@example.com")
+    assert throttle.retry_after("a@example.com") == 0
+    throttle.failed("a@example.com")
+    assert throttle.retry_after("a@example.com") == 1
+    deadline = time.monotonic() + 3
+    while throttle.retry_after("a@example.com") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert throttle.retry_after("a@example.com") == 0, "the window did not end"
+    throttle.failed("b@example.com")
+    throttle.succeeded("b@example.com")
+    throttle.failed("b@example.com")
+    assert throttle.retry_after("b@example.com") == 0
+
+
+@pytest.fixture
+def redis_client():
+    """The real Redis on 127.0.0.1:6379 (CI starts it), database 15; fails if it is not there."""
+    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc}); start it with "
+                    "redis-server --daemonize yes", pytrace=False)
+    yield client
+    client.close()
+
+
+def test_replicas_share_the_count_in_redis(redis_client):
+    prefix = f"lab-test:{uuid.uuid4().hex}:"
+    replica_1 = LoginThrottle(5, 60, RedisCounters(redis_client, prefix))
+    replica_2 = LoginThrottle(5, 60, RedisCounters(redis_client, prefix))
+    try:
+        for i in range(5):
+            (replica_1 if i % 2 else replica_2).failed("shared@example.com")
+        assert 55 <= replica_1.retry_after("shared@example.com") <= 60
+        assert replica_2.retry_after("shared@example.com") > 0
+        key = next(iter(redis_client.scan_iter(f"{prefix}*")))
+        assert b"shared" not in key, "the email itself is not stored"
+        assert 0 < redis_client.ttl(key) <= 60, "every counter expires"
+    finally:
+        for key in redis_client.scan_iter(f"{prefix}*"):
+            redis_client.delete(key)
+
+
+def test_the_throttle_counts_in_process_when_its_server_is_down():
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
+    throttle = LoginThrottle(2, 60, RedisCounters(dead))
+    throttle.failed("x@example.com")
+    throttle.failed("x@example.com")
+    assert throttle.retry_after("x@example.com") > 0
+    assert isinstance(throttle._fallback, MemoryCounters)
