@@ -38,6 +38,42 @@ def sqlite_path(url: str) -> Path:
     return Path(unquote(url[len("sqlite:///"):]))
 
 
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+def server_params(url: str) -> tuple[str, dict]:
+    """Split a PostgreSQL or MySQL URL into (database name, connection keyword arguments)."""
+    backend = backend_of(url)
+    if backend == "sqlite":
+        raise ValueError(f"{url!r} names a SQLite file, not a database server")
+    parts = urlparse(url)
+    kwargs = dict(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or DEFAULT_PORTS[backend],
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        **{k: v[0] for k, v in parse_qs(parts.query).items()},
+    )
+    if backend == "mysql":
+        kwargs["charset"] = kwargs.get("charset", "utf8mb4")
+    return unquote(parts.path.lstrip("/")), kwargs
+
+
+def with_database(url: str, name: str) -> str:
+    """Return the URL of another database on the same server (same user, options)."""
+    parts = urlparse(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def redacted(url: str) -> str:
+    """Return the URL without its password, for logs and run metadata."""
+    parts = urlparse(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{unquote(parts.username or '')}:***@{netloc}").geturl()
+
+
 def make_database(url: str) -> peewee.Database:
     """Build (but do not open) the peewee database a URL names."""
     backend = backend_of(url)
@@ -45,19 +81,10 @@ def make_database(url: str) -> peewee.Database:
         path = sqlite_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
         return peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS)
-    parts = urlparse(url)
-    options = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    kwargs = dict(
-        host=parts.hostname or "127.0.0.1",
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        **options,
-    )
-    name = parts.path.lstrip("/")
+    name, kwargs = server_params(url)
     if backend == "postgresql":
-        return peewee.PostgresqlDatabase(name, port=parts.port or 5432, **kwargs)
-    kwargs["charset"] = kwargs.get("charset", "utf8mb4")
-    return peewee.MySQLDatabase(name, port=parts.port or 3306, **kwargs)
+        return peewee.PostgresqlDatabase(name, **kwargs)
+    return peewee.MySQLDatabase(name, **kwargs)
 
 
 def connect(url: str) -> peewee.Database:
