@@ -117,6 +117,21 @@ def pending(kind: str | None = None) -> int:
     return query.count()
 
 
+def sweeper_for(huey, *, interval: float, grace: float) -> Sweeper:
+    """Return the one sweeper of this huey instance, started in its worker process.
+
+    Each kind of mail registers its task here (`sweeper.requeue[kind] = task`); the first call
+    hooks the sweeper to the worker's start and stop.
+    """
+    sweeper = getattr(huey, "_lab_outbox_sweeper", None)
+    if sweeper is None:
+        sweeper = Sweeper({}, interval=interval, grace=grace)
+        huey.on_startup("outbox_sweeper")(sweeper.start)
+        huey.on_shutdown("outbox_sweeper")(sweeper.stop)
+        huey._lab_outbox_sweeper = sweeper
+    return sweeper
+
+
 class Sweeper:
     """Re-queue the mails still pending a grace period after they were last queued or tried.
 
@@ -154,7 +169,7 @@ class Sweeper:
                    .select(MailOutbox.id, MailOutbox.kind, MailOutbox.ref)
                    .where((MailOutbox.status == PENDING)
                           & (MailOutbox.queued_at < now - self.grace)
-                          & MailOutbox.kind.in_(list(self.requeue))
+                          & MailOutbox.kind.in_(list(self.requeue) or [""])
                           & (MailOutbox.claimed_until.is_null()
                              | (MailOutbox.claimed_until < now)))
                    .order_by(MailOutbox.queued_at)

@@ -34,10 +34,7 @@ def register_review_mail(huey: RedisHuey, sender: SmtpSender, *, settings: Setti
         outbox.deliver(outbox.REVIEW, review_id, lambda: sender.send(review_mail(review_id)),
                        lease_seconds=lease)
 
-    sweeper = outbox.Sweeper({outbox.REVIEW: send_review_mail},
-                             interval=settings.outbox_sweep_seconds,
-                             grace=settings.outbox_grace_seconds)
-    huey.on_startup("outbox_sweeper")(sweeper.start)
-    huey.on_shutdown("outbox_sweeper")(sweeper.stop)
-    send_review_mail.sweeper = sweeper
+    sweeper = outbox.sweeper_for(huey, interval=settings.outbox_sweep_seconds,
+                                 grace=settings.outbox_grace_seconds)
+    sweeper.requeue[outbox.REVIEW] = send_review_mail
     return send_review_mail

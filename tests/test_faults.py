@@ -9,14 +9,25 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import faults
+from benchmarks.stack import Options, Stack, free_port
+from shared.seed import Scale
 
 pytestmark = pytest.mark.slow
 
 
+def start(stage: str, state_dir, **options) -> Stack:
+    """Start a stage on free ports at the small scale, the outbox sweeping fast."""
+    opts = dict(port=free_port(), inbox_port=free_port(), smtp_port=free_port(),
+                mail_delay_ms=20, scale=Scale(20, 20), quiet=True, state_dir=state_dir,
+                env=dict(faults.FAULT_ENV))
+    opts.update(options)
+    return Stack(stage, Options(**opts)).start()
+
+
 @pytest.fixture(scope="module")
-def stack(launch):
-    """token-auth: 2 replicas behind Caddy, valkey, a 4-thread worker; the outbox sweeps fast."""
-    stack = launch("token-auth", mail_delay_ms=20, env=dict(faults.FAULT_ENV))
+def stack(tmp_path_factory):
+    """token-auth: 2 replicas behind Caddy, valkey, a 4-thread worker."""
+    stack = start("token-auth", tmp_path_factory.mktemp("faults-token-auth"))
     yield stack
     stack.stop()
 
