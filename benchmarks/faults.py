@@ -32,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -630,6 +631,214 @@ def queue_down(stack, *, reviews: int = 10, timeout: float = 60) -> Figure:
                f"{values['mailed_after_return_s']} s after it came back")
     met = not lost and not other and created <= saved and not (saved - created)
     return record_figure(Figure("queue-down", summary, values, "mails lost = 0", met))
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cache_down(stack, *, window_seconds: float = 3.0, threads: int = 3) -> Figure:
+    """Stop the cache server under top-10 load: no 5xx, and what the latency becomes meanwhile."""
+    api = Api(stack)
+    url = stack.env["LAB_REDIS_URL"]
+    with Load(api, ["/api/specialists/highest_rated"], threads=threads) as load:
+        load.wait_for(50)  # warm: the entry is cached
+        healthy_from = time.monotonic()
+        time.sleep(window_seconds)  # the measuring windows: healthy, degraded, recovered
+        spec = kill(stack, "valkey")
+        degraded_from = time.monotonic()
+        time.sleep(window_seconds)
+        relaunch(spec)
+        wait_until(lambda: redis_up(url), 15, "the cache server to come back")
+        recovered_from = time.monotonic()
+        time.sleep(window_seconds)
+    replies = load.replies
+
+    def window(start: float, end: float) -> list[Reply]:
+        return [r for r in replies if start <= r.started < end]
+
+    healthy = window(healthy_from, degraded_from)
+    degraded = window(degraded_from, recovered_from)
+    recovered = window(recovered_from, float("inf"))
+    errors = [r for r in replies if r.status >= 500 or r.status == 0]
+
+    def p95_ms(rs):
+        value = _percentile([r.latency for r in rs if r.status == 200], 0.95)
+        return round(value * 1000, 1) if value is not None else None
+
+    values = {"gets": len(replies), "5xx": len(errors),
+              "5xx_while_degraded": sum(1 for r in degraded if r in errors),
+              "non_200": sum(1 for r in replies if r.status != 200),
+              "p95_ms_healthy": p95_ms(healthy), "p95_ms_degraded": p95_ms(degraded),
+              "p95_ms_recovered": p95_ms(recovered),
+              "gets_healthy": len(healthy), "gets_degraded": len(degraded),
+              "gets_recovered": len(recovered)}
+    summary = (f"5xx={len(errors)} of {len(replies)} top-10 GETs; p95 {values['p95_ms_healthy']} "
+               f"ms cached, {values['p95_ms_degraded']} ms with the cache server down (answered "
+               f"from the database), {values['p95_ms_recovered']} ms once it was back")
+    return record_figure(Figure("cache-down", summary, values, "5xx = 0",
+                                not errors and values["non_200"] == 0))
+
+
+def _fetch(url: str, timeout: float = 10) -> tuple[int, bytes]:
+    """GET a URL, following redirects (the 303 to storage); 4xx/5xx are returned, not raised."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError as exc:
+        return 0, str(exc).encode()
+
+
+def _complete_csv(body: bytes, rows: int) -> bool:
+    lines = body.decode(errors="replace").strip().splitlines()
+    return bool(lines) and lines[0].startswith("rank,id") and len(lines) == rows + 1
+
+
+def _report(api: Api, limit: int) -> str:
+    reply = api.call("POST", "/api/reports", {"limit": limit})
+    if reply.status != 202:
+        raise RuntimeError(f"POST /api/reports: {reply.status} {reply.body[:200]!r}")
+    return reply.json["id"]
+
+
+def _report_status(api: Api, report_id: str) -> dict:
+    return api.call("GET", f"/api/reports/{report_id}").json
+
+
+def _settled(api: Api, report_id: str, timeout: float) -> dict:
+    return wait_until(lambda: (lambda r: r if r["status"] != "pending" else None)(
+        _report_status(api, report_id)), timeout, f"report {report_id} to be ready or failed",
+        interval=0.2)
+
+
+def storage_down(stack, *, short_outage_seconds: float = 2.0, timeout: float = 60) -> Figure:
+    """Object storage stops while reports are built: each ends ready (retried) or failed, and
+    no mailed or listed link points at a missing or partial file."""
+    api = Api(stack)
+    ledger = Ledger(stack)
+    s3_port = int(stack.env["LAB_S3_ENDPOINT"].rsplit(":", 1)[1])
+
+    spec = kill(stack, "s3")
+    wait_until(lambda: not port_open(s3_port), 10, "the storage server to stop")
+    retried = _report(api, limit=7)
+    time.sleep(short_outage_seconds)  # back within the build task's retries
+    relaunch(spec)
+    wait_until(lambda: port_open(s3_port), 15, "the storage server to come back")
+    retried_end = _settled(api, retried, timeout)
+    limits = {retried: 7}
+    bad_links: list[tuple[str, int]] = []
+    checked = 0
+
+    def check_links(rid: str, end: dict) -> None:
+        """Fetch every link to this report, mailed or listed, at once (links expire)."""
+        nonlocal checked
+        links = [end["download_url"]] if "download_url" in end else []
+        if end["status"] == "ready":
+            mail = wait_until(lambda: next((m for m in ledger.mails()
+                                            if m["headers"].get("X-Lab-Report-Id") == rid),
+                                           None), 20, "the report mail")
+            links.append(mail["headers"]["X-Lab-Link"])
+        for link in links:
+            status, body = _fetch(link)
+            checked += 1
+            if status != 200 or not _complete_csv(body, limits[rid]):
+                bad_links.append((rid, status))
+
+    check_links(retried, retried_end)
+    spec = kill(stack, "s3")
+    wait_until(lambda: not port_open(s3_port), 10, "the storage server to stop")
+    try:
+        abandoned = _report(api, limit=9)
+        limits[abandoned] = 9
+        abandoned_end = _settled(api, abandoned, timeout)  # down for all of its retries
+    finally:
+        relaunch(spec)
+        wait_until(lambda: port_open(s3_port), 15, "the storage server to come back")
+    check_links(abandoned, abandoned_end)
+    ends = {retried: retried_end, abandoned: abandoned_end}
+    mails = [m for m in ledger.mails() if m["headers"].get("X-Lab-Report-Id") in limits]
+    statuses = {rid: ends[rid]["status"] for rid in limits}
+    mailed_failed = [m for m in mails if statuses[m["headers"]["X-Lab-Report-Id"]] != "ready"]
+    values = {"storage_back_within_retries": statuses[retried],
+              "storage_down_throughout": statuses[abandoned],
+              "error_of_the_failed": ends[abandoned].get("error", "")[:200],
+              "links_checked": checked, "bad_links": len(bad_links),
+              "mails_for_failed_reports": len(mailed_failed)}
+    summary = (f"report with storage back after {short_outage_seconds:.0f} s: "
+               f"{statuses[retried]}; with storage down throughout: {statuses[abandoned]}; "
+               f"links to a missing or partial file={len(bad_links)} of {checked} checked")
+    met = (not bad_links and not mailed_failed and statuses[retried] == "ready"
+           and statuses[abandoned] == "failed")
+    return record_figure(Figure("storage-down", summary, values,
+                                "no link to a missing or partial file", met))
+
+
+def report_access(stack, *, other_email: str = "other-user@example.com",
+                  other_password: str = "another-password-123") -> Figure:
+    """Hostile access to reports: another user's id, forged and expired links, an anonymous
+    look at the bucket. Needs the stage started with a short LAB_LINK_TTL (a few seconds)."""
+    from shared.models import User
+    from shared.passwords import hash_password
+
+    database = dbmod.make_database(stack.env["LAB_DATABASE_URL"])
+    try:
+        with database.bind_ctx([User]):
+            User.get_or_create(email=other_email,
+                               defaults={"password_hash": hash_password(other_password)})
+    finally:
+        database.close()
+    api = Api(stack)
+    report_id = _report(api, limit=5)
+    end = _settled(api, report_id, 60)
+    if end["status"] != "ready":
+        raise RuntimeError(f"report {report_id} ended {end}")
+    link = end["download_url"]
+    base, token = link.split("?token=")
+    user, expires, signature = token.split(".")
+    attempts: dict[str, int] = {}
+
+    login = request(api.port, "POST", "/api/login", {"email": other_email,
+                                                     "password": other_password})
+    other = {"Authorization": f"Bearer {login.json['token']}"}
+    attempts["another user's report id"] = request(api.port, "GET", f"/api/reports/{report_id}",
+                                                   headers=other).status
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    attempts["tampered signature"] = _fetch(f"{base}?token={user}.{expires}.{flipped}")[0]
+    attempts["later expiry"] = _fetch(f"{base}?token={user}.{int(expires) + 3600}.{signature}")[0]
+    attempts["another user in the token"] = _fetch(
+        f"{base}?token={int(user) + 1}.{expires}.{signature}")[0]
+    attempts["no token"] = _fetch(base)[0]
+    first_status, first_body = _fetch(link)
+    parts = urlsplit(link)
+    presigned = request(parts.port, "GET", f"{parts.path}?{parts.query}").headers.get("location")
+    s3 = stack.env["LAB_S3_ENDPOINT"]
+    bucket = stack.env.get("LAB_S3_BUCKET", "reports")
+    attempts["anonymous bucket listing"] = _fetch(f"{s3}/{bucket}")[0]
+    attempts["anonymous object read"] = _fetch(f"{s3}/{bucket}/{report_id}.csv")[0]
+    unsigned_put = request(int(s3.rsplit(":", 1)[1]), "PUT", f"/{bucket}/planted.csv",
+                           headers={"Content-Type": "text/csv"})
+    attempts["anonymous object write"] = unsigned_put.status
+    # The link and the storage URL it redirects to both stop working once they expire.
+    wait_until(lambda: _fetch(link)[0] != 200, 30, "the signed link to expire", interval=0.25)
+    attempts["expired link"] = _fetch(link)[0]
+    attempts["expired storage URL"] = _fetch(presigned)[0] if presigned else 0
+    accepted = {name: status for name, status in attempts.items()
+                if status == 200 or not 400 <= status < 500}
+    values = {"attempts": attempts, "accepted": accepted, "link_worked_first": first_status,
+              "complete_csv": _complete_csv(first_body, 5)}
+    summary = (f"hostile report accesses let through={len(accepted)} of {len(attempts)} "
+               f"(another user's id, forged/expired links, anonymous bucket list/read/write); "
+               f"the genuine link gave {first_status}")
+    met = not accepted and first_status == 200 and values["complete_csv"]
+    return record_figure(Figure("report-access", summary, values, "let through = 0", met))
 
 
 SCENARIOS = {
