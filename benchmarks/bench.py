@@ -34,10 +34,11 @@ from urllib.parse import urlsplit
 import psutil
 
 import stages
+from benchmarks.backends import sqlite_seed
 from benchmarks.stack import LAB_DIR, ROOT, Options, Stack, StackError, free_port
 from shared import db as dbmod
 from shared.config import Settings
-from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale, seed_url
+from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale
 
 LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
 PACKAGES = (
@@ -527,9 +528,7 @@ def measure_stage(stage: str, k: int, args, run_dir: Path, say) -> None:
 def _measure(stack: Stack, folder: Path, args, say) -> None:
     """Start, verify, warm up and measure one stage; write its files into folder."""
     say("starting")
-    if args.db:
-        seed_url(args.db, stack.options.scale)  # the same fresh data for every stage
-    stack.start()
+    stack.start()  # restores a fresh copy of the seed, embedded or at --db
     say("verifying")
     checks, features = verify(stack)
     write_json(folder / "verify.json", checks.items)
@@ -713,10 +712,12 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--replicas", type=int, help="app replicas (default: each stage's own)")
     p.add_argument(
         "--db",
-        help="database URL (default: embedded SQLite restored per stage); "
-        "an external database is reseeded before every stage",
+        help="database URL (default: embedded SQLite); every stage gets a fresh copy of the "
+        "seed in it (see benchmarks/backends.py)",
     )
-    p.add_argument("--redis", help="Redis URL (default: embedded valkey where needed)")
+    p.add_argument(
+        "--redis", help="Redis URL with a database of its own, flushed per stage (redis://h/15)"
+    )
     p.add_argument("--specialists", type=int, default=Scale.specialists)
     p.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
     p.add_argument("--out", type=Path, default=ROOT / "results", help="results folder")
@@ -739,6 +740,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run folder: {run_dir}", flush=True)
     # SIGTERM behaves like Ctrl-C: the running stack is stopped by measure_stage's finally.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if not args.db:
+        sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
     plan = [(k, i, s) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)]
     progress = Progress(args, len(plan))
     interrupted = False
