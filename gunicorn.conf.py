@@ -35,16 +35,21 @@ def _master_still_listening(worker) -> bool:
     return False
 
 
+def _shut(worker) -> None:
+    """Refuse new connections: the kernel stops completing them, so the proxy's dial fails."""
+    for listener in worker.sockets:
+        with contextlib.suppress(OSError):
+            getattr(listener, "sock", listener).shutdown(socket.SHUT_RD)
+
+
 def _shut_when_master_stops(worker) -> None:
     """Shut the listening sockets once the master has closed its copies (a stop, not a reload)."""
-    deadline = time.monotonic() + 1.0  # the master closes them right before it signals us
+    deadline = time.monotonic() + 1.0
     while _master_still_listening(worker):
         if time.monotonic() > deadline:
             return  # a reload, or a worker stopped on its own: the socket is still wanted
         time.sleep(0.01)
-    for listener in worker.sockets:
-        with contextlib.suppress(OSError):
-            getattr(listener, "sock", listener).shutdown(socket.SHUT_RD)
+    _shut(worker)
 
 
 def post_worker_init(worker):
@@ -60,6 +65,13 @@ def post_worker_init(worker):
                 raise
 
     def handle_exit(sig, frame):
+        if not _master_still_listening(worker):
+            # The usual order: the master closed its sockets, then signalled us. Shut them before
+            # we stop accepting, so no connection is left waiting in the backlog.
+            _shut(worker)
+            graceful_exit(sig, frame)
+            return
+        # Signalled together with the master (kill of the process group): wait for it briefly.
         graceful_exit(sig, frame)
         threading.Thread(target=_shut_when_master_stops, args=(worker,), daemon=True).start()
 

@@ -26,14 +26,16 @@ def start(stage: str, state_dir, **options) -> Stack:
     return Stack(stage, Options(**opts)).start()
 
 
+@pytest.fixture(scope="class")
+def stack(tmp_path_factory):
+    """token-auth, up for the tests of one class."""
+    stack = start("token-auth", tmp_path_factory.mktemp("faults-token-auth"))
+    yield stack
+    stack.stop()
+
+
 class TestTokenAuth:
     """Items 1-3 and 5 on token-auth: 2 replicas behind Caddy, valkey, a 4-thread worker."""
-
-    @pytest.fixture(scope="class")
-    def stack(self, tmp_path_factory):
-        stack = start("token-auth", tmp_path_factory.mktemp("faults-token-auth"))
-        yield stack
-        stack.stop()
 
     def test_replica_killed_under_get_load_fails_no_get(self, stack):
         figure = faults.replica_killed(stack)
@@ -105,15 +107,16 @@ def needs(stage: str):
     return pytest.mark.skipif(stage not in stages.names(), reason=f"no {stage} stage yet")
 
 
+@pytest.fixture(scope="class")
+def cache_stack(tmp_path_factory):
+    stack = start("cache", tmp_path_factory.mktemp("faults-cache"))
+    yield stack
+    stack.stop()
+
+
 @needs("cache")
 class TestCache:
     """Item 4 on the cache stage."""
-
-    @pytest.fixture(scope="class")
-    def cache_stack(self, tmp_path_factory):
-        stack = start("cache", tmp_path_factory.mktemp("faults-cache"))
-        yield stack
-        stack.stop()
 
     def test_cache_server_stopped_under_load_gives_no_5xx(self, cache_stack):
         figure = faults.cache_down(cache_stack)
@@ -123,17 +126,18 @@ class TestCache:
         assert figure.met
 
 
+@pytest.fixture(scope="class")
+def storage_stack(tmp_path_factory):
+    # Short-lived links, so the test can watch one expire.
+    stack = start("external-storage", tmp_path_factory.mktemp("faults-storage"),
+                  env={**faults.FAULT_ENV, "LAB_LINK_TTL": "4"})
+    yield stack
+    stack.stop()
+
+
 @needs("external-storage")
 class TestExternalStorage:
     """Items 6 and 10 on the external-storage stage."""
-
-    @pytest.fixture(scope="class")
-    def storage_stack(self, tmp_path_factory):
-        # Short-lived links, so the test can watch one expire.
-        stack = start("external-storage", tmp_path_factory.mktemp("faults-storage"),
-                      env={**faults.FAULT_ENV, "LAB_LINK_TTL": "4"})
-        yield stack
-        stack.stop()
 
     def test_storage_down_while_reports_are_built_never_links_a_missing_file(self, storage_stack):
         figure = faults.storage_down(storage_stack)
