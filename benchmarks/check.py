@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     run = an.load_run(Path(args.run_dir) if args.run_dir else an.newest_run())
     outcomes = check_run(run)
     print(f"run {run.run_id}: expected effects")
+    if run.meta.get("quick"):
+        print("note: a quick run (short, small data) may be too small to show every effect")
     for outcome in outcomes:
         print(outcome.line())
     failed = [o for o in outcomes if o.status == "fail"]

@@ -477,11 +477,12 @@ def method(run) -> str:
     """Return the method in two sentences, from the run's settings."""
     s = run.meta.get("settings", {})
     repeats = s.get("repeats", "?")
+    times = "measured once" if repeats == 1 else f"this was repeated {repeats} times"
     return (
         f"Each stage was brought up fresh on the same seeded data ({s.get('scale', '?')} "
         f"specialists x reviews) and loaded by one Locust scenario with {s.get('users', '?')} "
         f"users for {s.get('duration_s', '?')} s, after a separate {s.get('warmup_s', '?')} s "
-        f"warm-up that is discarded; this was repeated {repeats} times per stage. "
+        f"warm-up that is discarded; {times} per stage. "
         f"Figures are medians over the repeats with their min–max spread in brackets (⚠ when "
         f"the spread exceeds {an.WIDE_SPREAD:.0%} of the median); latencies are Locust's "
         f"percentiles in whole ms and throughput counts HTTP requests only."
@@ -608,6 +609,30 @@ TITLES = {
 }
 
 
+def counters_table(run) -> list[str]:
+    """Return the stages' Redis counters (e.g. top_rated_computed) as an HTML table, if any."""
+    names = sorted(
+        m.removeprefix("counter_") for m in set(run.summary["metric"]) if m.startswith("counter_")
+    )
+    if not names:
+        return []
+    rows = ["<h2>Work counted in Redis</h2><table><tr><th class=l>stage</th>"]
+    rows += [f"<th>{_e(n)}</th>" for n in names] + ["</tr>"]
+    for stage in run.stages:
+        cells = [fmt_stat(run.stat(stage, f"counter_{n}")) for n in names]
+        rows.append(
+            f"<tr><td class=l>{_e(stage)}</td>"
+            + "".join(f"<td>{_e(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    rows.append(
+        "</table><p><small>lab:counter:* keys, end minus start of the measured window: "
+        "e.g. how often the top-10 was really computed rather than served from the "
+        "cache.</small></p>"
+    )
+    return rows
+
+
 def _e(text) -> str:
     return html.escape(str(text))
 
@@ -669,6 +694,7 @@ def page(run, charts: dict[str, str]) -> str:
         "values.</small></p>"
     )
 
+    parts += counters_table(run)
     parts.append("<h2>Charts</h2>")
     for key, name in charts.items():
         title = TITLES.get(key, f"Latency: {key}")
