@@ -160,11 +160,16 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def _mail_lags(mails, start: float | None, end: float | None) -> dict[str, list[float]]:
-    """Return queue lags in ms (received_at - X-Lab-Created-At) of review and report mails."""
-    messages = mails.get("messages", []) if isinstance(mails, dict) else mails
-    lags: dict[str, list[float]] = {"review": [], "report": []}
-    for m in messages:
+def mail_lags(folder: Path) -> pd.DataFrame:
+    """Return a repeat's mails as rows: kind (review/report), t (s into the window), lag_ms.
+
+    Queue lag = received_at - X-Lab-Created-At; only work created in the measured window counts.
+    """
+    stage = _read_json(folder / "stage.json", {})
+    start, end = stage.get("measure_start"), stage.get("measure_end")
+    mails = _read_json(folder / "mails.json", [])
+    rows = []
+    for m in mails.get("messages", []) if isinstance(mails, dict) else mails:
         headers = {k.lower(): v for k, v in (m.get("headers") or {}).items()}
         created = headers.get("x-lab-created-at")
         if created is None or m.get("received_at") is None:
@@ -176,7 +181,9 @@ def _mail_lags(mails, start: float | None, end: float | None) -> dict[str, list[
         kind = "review" if "x-lab-review-id" in headers else "report"
         if kind == "report" and "x-lab-report-id" not in headers:
             continue
-        lags[kind].append((float(m["received_at"]) - created) * 1000)
+        rows.append((kind, created, (float(m["received_at"]) - created) * 1000))
+    lags = pd.DataFrame(rows, columns=["kind", "t", "lag_ms"])
+    lags["t"] -= start if start is not None else (lags["t"].min() if rows else 0)
     return lags
 
 
@@ -214,18 +221,18 @@ def _locust_figures(stats: pd.DataFrame, failures: pd.DataFrame) -> list[tuple]:
     return out
 
 
-def _mail_figures(mails, stage: dict, accepted_reviews: float) -> list[tuple]:
+def _mail_figures(lags: pd.DataFrame, accepted_reviews: float) -> list[tuple]:
     """Return queue lag percentiles of review and report mails, and review mail delivery."""
-    lags = _mail_lags(mails, stage.get("measure_start"), stage.get("measure_end"))
     out = []
-    for kind, values in lags.items():
+    for kind in ("review", "report"):
+        values = lags.loc[lags["kind"] == kind, "lag_ms"].tolist()
         out.append(("", f"{kind}_lag_n", len(values)))
         if values:
             out += [("", f"{kind}_lag_{k}", v) for k, v in _percentiles(values).items()]
     if accepted_reviews:
         # Capped: a review committed just before Locust stopped has its mail but no counted 201.
-        delivered = min(100.0, 100 * len(lags["review"]) / accepted_reviews)
-        out.append(("", "review_mail_success", delivered))
+        delivered = (lags["kind"] == "review").sum() / accepted_reviews
+        out.append(("", "review_mail_success", min(100.0, 100 * delivered)))
     return out
 
 
@@ -243,7 +250,7 @@ def _cpu_figures(cpu: dict) -> list[tuple]:
     return out
 
 
-def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
+def repeat_figures(folder: Path, lags: pd.DataFrame | None = None) -> list[tuple[str, str, float]]:
     """Return (endpoint, metric, value) for one repeat folder; endpoint "" is stage-level."""
     stats = _read_csv(folder / "locust_stats.csv")
     review = stats[stats["Name"] == POST_REVIEW] if not stats.empty else stats
@@ -251,9 +258,7 @@ def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
     counters = _read_json(folder / "counters.json", {}) or {}
     return (
         (_locust_figures(stats, _read_csv(folder / "locust_failures.csv")) if len(stats) else [])
-        + _mail_figures(
-            _read_json(folder / "mails.json", []), _read_json(folder / "stage.json", {}), accepted
-        )
+        + _mail_figures(mail_lags(folder) if lags is None else lags, accepted)
         + _cpu_figures(_read_json(folder / "cpu.json", {}))
         + [("", f"counter_{k}", v) for k, v in counters.items() if isinstance(v, int | float)]
     )
@@ -292,12 +297,12 @@ def stage_sort_key(stage: str) -> tuple[int, str]:
 
 
 def load_tree(base: Path, label: str = "stage"):
-    """Load every <label>/r<k>/ under base into (figures, history, problems).
+    """Load every <label>/r<k>/ under base into (figures, history, mails, problems).
 
-    figures and history are long tables; problems lists (group, text) for repeats that were
-    not measured or whose verification failed.
+    figures, history and mails are long tables; problems lists (group, text) for repeats that
+    were not measured or whose verification failed.
     """
-    figures, history, problems = [], [], []
+    figures, history, mails, problems = [], [], [], []
     groups = [p for p in base.iterdir() if p.is_dir() and _repeat_dirs(p)] if base.exists() else []
     for group in groups:
         for k, folder in _repeat_dirs(group):
@@ -308,12 +313,16 @@ def load_tree(base: Path, label: str = "stage"):
             if not (folder / "locust_stats.csv").exists():
                 problems.append((group.name, f"r{k} was not measured"))
                 continue
-            for endpoint, metric, value in repeat_figures(folder):
+            lags = mail_lags(folder)
+            for endpoint, metric, value in repeat_figures(folder, lags):
                 figures.append((group.name, k, endpoint, metric, float(value)))
-            history.append(repeat_history(folder).assign(**{label: group.name, "repeat": k}))
+            tag = {label: group.name, "repeat": k}
+            history.append(repeat_history(folder).assign(**tag))
+            mails.append(lags.assign(**tag))
     figs = pd.DataFrame(figures, columns=[label, "repeat", "endpoint", "metric", "value"])
     hist = pd.concat(history, ignore_index=True) if history else pd.DataFrame()
-    return figs, hist, problems
+    mails = pd.concat(mails, ignore_index=True) if mails else pd.DataFrame()
+    return figs, hist, mails, problems
 
 
 def summarise(figures: pd.DataFrame, label: str = "stage") -> pd.DataFrame:
@@ -341,7 +350,8 @@ class Run:
     path: Path
     meta: dict
     figures: pd.DataFrame
-    history: pd.DataFrame
+    history: pd.DataFrame  # Locust's time series: stage, repeat, t, name, type, rps, p50, p95
+    mails: pd.DataFrame  # one row per mail: stage, repeat, kind, t, lag_ms
     summary: pd.DataFrame
     scaling: pd.DataFrame | None = None  # summary with a "replicas" column, if scaling/ exists
     problems: list[tuple[str, str]] = field(default_factory=list)  # (stage, what went wrong)
@@ -388,18 +398,17 @@ def load_run(path: str | Path) -> Run:
     if not path.is_dir():
         raise FileNotFoundError(f"no run folder at {path}")
     meta = _read_json(path / "meta.json", {})
-    figures, history, problems = load_tree(path)
-    figures = figures[figures["stage"] != "scaling"]
+    figures, history, mails, problems = load_tree(path)
     if figures.empty:
         raise ValueError(f"{path} holds no measured <stage>/r<k>/ folders: is it a run folder?")
     scaling = None
     if (path / "scaling").is_dir():
-        sfig, _, sproblems = load_tree(path / "scaling", "replicas")
+        sfig, _, _, sproblems = load_tree(path / "scaling", "replicas")
         problems += [(f"scaling {n} replicas", text) for n, text in sproblems]
         if not sfig.empty:
             sfig["replicas"] = sfig["replicas"].astype(int)
             scaling = summarise(sfig, "replicas")
-    return Run(path, meta, figures, history, summarise(figures), scaling, problems)
+    return Run(path, meta, figures, history, mails, summarise(figures), scaling, problems)
 
 
 def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:
@@ -453,3 +462,12 @@ def timeseries(run: Run, value: str, name: str | None = None) -> pd.DataFrame:
         part = h[h["name"] == AGGREGATED]
     out = part.groupby(["stage", "t"], as_index=False)[value].median()
     return out.dropna(subset=[value])
+
+
+def lag_over_time(run: Run, kind: str = "review", bin_s: float = 1.0) -> pd.DataFrame:
+    """Return (stage, t, lag_ms): the median queue lag of mails for work created in each bin."""
+    m = run.mails
+    if m.empty:
+        return pd.DataFrame(columns=["stage", "t", "lag_ms"])
+    m = m[m["kind"] == kind].assign(t=lambda d: (d["t"] // bin_s) * bin_s)
+    return m.groupby(["stage", "t"], as_index=False)["lag_ms"].median()

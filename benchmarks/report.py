@@ -269,7 +269,8 @@ def chart_queue_lag(run, out: Path) -> str | None:
     reports = [s for s in run.stages if run.stat(s, "p50", an.E2E_MAIL)]
     if not review and not reports:
         return None
-    rows = [r for r in (review, reports) if r]
+    trend = an.lag_over_time(run)
+    rows = [r for r in (review, review, reports) if r]
     fig, axes = plt.subplots(len(rows), 1, figsize=(WIDTH_IN, 4.2 * len(rows)), squeeze=False)
     axes = list(axes[:, 0])
     if review:
@@ -277,6 +278,16 @@ def chart_queue_lag(run, out: Path) -> str | None:
         series = [("p50", "review_lag_p50", "", 0.95), ("p95", "review_lag_p95", "", 0.45)]
         stage_bars(ax, run, review, series, "review → mail in inbox (ms)")
         ax.set_title("Review mail: commit → inbox (queue lag)")
+        # A lag that grows over the window is a queue filling faster than the worker drains it.
+        ax = axes.pop(0)
+        for stage in review:
+            part = trend[trend["stage"] == stage]
+            ax.plot(part["t"], part["lag_ms"], color=colour(stage), label=stage, lw=1.8)
+        log = _auto_log(ax, trend["lag_ms"].tolist())
+        ax.set_ylabel("median lag (ms" + (", log)" if log else ")"))
+        ax.set_xlabel("seconds into the measured window (when the review was made)")
+        ax.set_title("Review mail lag over the window: is the queue keeping up?")
+        ax.legend(**LEGEND_RIGHT)
     if reports:
         ax = axes.pop(0)
         series = [
@@ -588,7 +599,8 @@ CAPTIONS = {
     "success: mailed links that returned the right CSV (async-reports < 100 %, "
     "external-storage 100 %).",
     "queue_lag": "Queue lag: the time from the review's commit (or the report request) to the "
-    "mail in the simulator's inbox, over mails of work created in the measured window.",
+    "mail in the simulator's inbox, over mails of work created in the measured window. A lag "
+    "that climbs over the window means the worker cannot keep up with the load.",
     "over_time": "Rolling p95 (Locust's ~10 s window) and requests per second, median over "
     "repeats. The p95 counts every Locust entry, the report E2E entries included.",
     "cpu": "CPU cores used by each process group over the measured window (median over "
