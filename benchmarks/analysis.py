@@ -412,14 +412,16 @@ def load_run(path: str | Path) -> Run:
 
 
 def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:
-    """Return the newest run folder (run ids sort by time) that has a meta.json."""
+    """Return the newest finished run folder (run ids sort by time), else the newest one."""
     base = Path(results_dir)
-    runs = sorted(p for p in base.glob("*/meta.json")) if base.is_dir() else []
+    runs = sorted(p.parent for p in base.glob("*/meta.json")) if base.is_dir() else []
     if not runs:
         raise FileNotFoundError(
             f"no run in {base}: measure one with `python -m benchmarks.bench` (or `nox -s bench`)"
         )
-    return runs[-1].parent
+    # A run still being measured has no finished_at yet: its report would be partial.
+    finished = [p for p in runs if _read_json(p / "meta.json", {}).get("finished_at")]
+    return (finished or runs)[-1]
 
 
 def key_endpoint(stage: str) -> str | None:

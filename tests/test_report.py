@@ -86,11 +86,16 @@ def test_summary_headline_matches_fixture(built):
     assert set(table["external-storage"].values()) == {"–", "POST report"}
 
 
-def test_newest_run_picks_the_latest_folder(tmp_path):
-    for run_id in ("20260101-120000-abc1234", "20260102-090000-def5678"):
+def test_newest_run_picks_the_latest_finished_folder(tmp_path):
+    runs = {
+        "20260101-120000-abc1234": '{"finished_at": "2026-01-01T12:20:00"}',
+        "20260102-090000-def5678": '{"finished_at": "2026-01-02T09:20:00"}',
+        "20260103-000000-running": '{"finished_at": null}',  # still being measured
+    }
+    for run_id, meta in runs.items():
         (tmp_path / run_id).mkdir()
-        (tmp_path / run_id / "meta.json").write_text("{}")
-    (tmp_path / "20260103-000000-unfinished").mkdir()  # no meta.json: not a run
+        (tmp_path / run_id / "meta.json").write_text(meta)
+    (tmp_path / "20260104-000000-nometa").mkdir()  # no meta.json: not a run
     assert an.newest_run(tmp_path).name == "20260102-090000-def5678"
 
 
