@@ -826,9 +826,13 @@ def report_access(stack, *, other_email: str = "other-user@example.com",
     unsigned_put = request(int(s3.rsplit(":", 1)[1]), "PUT", f"/{bucket}/planted.csv",
                            headers={"Content-Type": "text/csv"})
     attempts["anonymous object write"] = unsigned_put.status
-    # The link and the storage URL it redirects to both stop working once they expire.
+    # The link and the storage URL it redirects to (signed a little later) both stop working
+    # once their time is up.
     wait_until(lambda: _fetch(link)[0] != 200, 30, "the signed link to expire", interval=0.25)
     attempts["expired link"] = _fetch(link)[0]
+    if presigned:
+        wait_until(lambda: _fetch(presigned)[0] != 200, 30, "the storage URL to expire",
+                   interval=0.25)
     attempts["expired storage URL"] = _fetch(presigned)[0] if presigned else 0
     accepted = {name: status for name, status in attempts.items()
                 if status == 200 or not 400 <= status < 500}
