@@ -7,6 +7,7 @@ whether the target was met. Every load loop here is bounded in count and in time
 
     python -m benchmarks.faults                   # every scenario on token-auth, print figures
     python -m benchmarks.faults worker-killed     # one of them
+    python -m benchmarks.faults --table FILE      # the figures stored in FILE, as a table
 
 `record_figure` prints `FIGURE name: summary` and, if LAB_FIGURES_FILE is set, stores the figure
 in that JSON file (an object keyed by figure name), for the README's Reliability table.
@@ -854,6 +855,17 @@ SCENARIOS = {
 }
 
 
+def figures_table(path: str | Path) -> str:
+    """Render a LAB_FIGURES_FILE as the Markdown table of the README's Reliability section."""
+    data = json.loads(Path(path).read_text())
+    lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    for name in sorted(data):
+        f = data[name]
+        lines.append(f"| `{name}` | {f['summary']} | {f['target']} | "
+                     f"{'yes' if f['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.stack import Options, Stack, free_port
     from shared.seed import Scale
@@ -862,7 +874,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                         help=f"any of {', '.join(SCENARIOS)} (default: all, in this order)")
     parser.add_argument("--stage", default="token-auth")
+    parser.add_argument("--table", metavar="FIGURES_FILE",
+                        help="print the figures stored in FIGURES_FILE as a Markdown table")
     args = parser.parse_args(argv)
+    if args.table:
+        print(figures_table(args.table))
+        return 0
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
