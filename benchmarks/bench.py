@@ -760,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = True
         print("\ninterrupted: the stack was stopped; partial results kept", flush=True)
     finally:
+        shutil.rmtree(LAB_DIR / "bench" / run_dir.name, ignore_errors=True)  # stage state dirs
         meta["finished_at"] = datetime.now().astimezone().isoformat()
         meta["interrupted"] = interrupted
         write_json(run_dir / "meta.json", meta)
