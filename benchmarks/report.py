@@ -147,6 +147,7 @@ def stage_bars(ax, run, stages, series, ylabel, labels=True, log="auto") -> list
     """
     width = 0.8 / len(series)
     values: list[float] = []
+    tops: list[float] = []  # whisker tops: the axis must hold them and their labels
     for i, stage in enumerate(stages):
         for j, (_, metric, endpoint, alpha) in enumerate(series):
             stat = run.stat(stage, metric, endpoint)
@@ -167,6 +168,7 @@ def stage_bars(ax, run, stages, series, ylabel, labels=True, log="auto") -> list
                 ecolor="#333333",
             )
             values.append(stat.median)
+            tops.append(stat.hi)
             if labels:
                 top = stat.hi if stat.n > 1 else stat.median
                 ax.annotate(
@@ -184,7 +186,7 @@ def stage_bars(ax, run, stages, series, ylabel, labels=True, log="auto") -> list
         _auto_log(ax, values)
     if values:  # headroom for the value labels
         linear = ax.get_yscale() == "linear"
-        ax.set_ylim(0 if linear else None, max(values) * (1.25 if linear else 4) or 1)
+        ax.set_ylim(0 if linear else None, max(tops) * (1.25 if linear else 4) or 1)
     if len(series) > 1:
         ax.legend(
             handles=[Patch(facecolor="#555555", alpha=a, label=lab) for lab, _, _, a in series],
