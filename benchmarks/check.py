@@ -6,7 +6,6 @@ import argparse
 import operator
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from benchmarks import analysis as an
 
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
     args = parser.parse_args(argv)
-    run = an.load_run(Path(args.run_dir) if args.run_dir else an.newest_run())
+    run = an.load_cli_run(args.run_dir)
     outcomes = check_run(run)
     print(f"run {run.run_id}: expected effects")
     if run.meta.get("quick"):

@@ -732,9 +732,8 @@ def page(run, charts: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def build(run_dir: Path, out: Path | None = None) -> Path:
+def build(run: an.Run, out: Path | None = None) -> Path:
     """Build the charts, index.html and summary.md of a run; return the page's path."""
-    run = an.load_run(run_dir)
     out = out or REPORTS_DIR / run.run_id
     out.mkdir(parents=True, exist_ok=True)
     charts = build_charts(run, out)
@@ -749,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
     parser.add_argument("--out", type=Path, help="output folder (default: reports/<run_id>/)")
     args = parser.parse_args(argv)
-    index = build(Path(args.run_dir) if args.run_dir else an.newest_run(), args.out)
+    index = build(an.load_cli_run(args.run_dir), args.out)
     print(index)
     return 0
 
