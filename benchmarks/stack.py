@@ -183,8 +183,18 @@ class Stack:
             raise StackError(str(exc)) from None
         self.site, self.specs = self.plan(self.database.url)
         self.env = shared_env(t, o, self.site)
+        apps = [s for s in self.specs if s.group == "app"]
         for spec in self.specs:
-            self._launch(spec)
+            if spec.group != "app":
+                self._launch(spec)
+                self._wait_ready(spec)
+            elif spec is apps[0]:  # the replicas start side by side
+                if t.needs_s3:
+                    self._ensure_bucket()  # in our rclone (started just before) or external S3
+                for app in apps:
+                    self._launch(app)
+                for app in apps:
+                    self._wait_ready(app)
         self.urls["api"] = f"http://{HOST}:{o.port}/api"
         if t.needs_redis:
             self.urls["redis"] = self.env["LAB_REDIS_URL"]
@@ -248,29 +258,25 @@ class Stack:
         return secrets.token_urlsafe(48)
 
     def _launch(self, spec: ProcessSpec) -> None:
-        """Start one process of the plan and wait until it serves."""
+        """Start one process of the plan."""
         if spec.group == "proxy":
             Path(self.site.caddyfile).write_text(proxy_config(self.site))
         if spec.group == "storage":
             (self.state / "s3").mkdir(parents=True, exist_ok=True)
         self._start(spec.name, spec.group, list(spec.argv), dict(spec.env),
                     stop_signal=spec.stop_signal, stop_grace_s=spec.stop_grace_s)
-        if spec.group == "mail":
-            self._wait_http(f"http://{HOST}:{spec.port}/health", "mailsim")
-            self.urls["inbox"] = f"http://{HOST}:{spec.port}/"
-        elif spec.group == "redis":
+
+    def _wait_ready(self, spec: ProcessSpec) -> None:
+        """Wait until a started process serves (the worker has nothing to wait for)."""
+        if spec.group == "redis":
             self._wait_redis(spec.port)
         elif spec.group == "storage":
             self._wait_tcp(spec.port, "rclone serve s3")
-        elif spec.group == "app":
-            self._wait_http(f"http://{HOST}:{spec.port}/health", spec.name)
-        elif spec.group == "proxy":
-            self._wait_http(f"http://{HOST}:{spec.port}/health", "api")
-        if spec.group == "storage" or (spec.group == "mail" and self.topology.needs_s3
-                                       and self.site.s3_port is None):
-            self._ensure_bucket()  # after our rclone started, or at once for external S3
-        if spec.group == "app" and not self.replicas > 1:
-            self._wait_http(f"http://{HOST}:{self.options.port}/health", "api")
+        elif spec.health:
+            what = {"mail": "mailsim", "proxy": "api"}.get(spec.group, spec.name)
+            self._wait_http(f"http://{HOST}:{spec.port}{spec.health}", what)
+        if spec.group == "mail":
+            self.urls["inbox"] = f"http://{HOST}:{spec.port}/"
 
     def stop(self) -> None:
         """Stop every process, last started first: its stop signal (SIGTERM; SIGINT for the
