@@ -536,12 +536,17 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def measure_stage(stage: str, k: int, args, run_dir: Path, say) -> None:
-    """Bring a stage up, verify it, warm it up and measure it into <run>/<stage>/r<k>/."""
-    folder = run_dir / stage / f"r{k}"
+def measure_stage(
+    stage: str, k: int, args, run_dir: Path, say, replicas: int | None = None
+) -> None:
+    """Bring a stage up, verify it, warm it up and measure it into <run>/<stage>/r<k>/.
+
+    With `replicas`, it is a point of the scaling experiment: <run>/scaling/<replicas>/r<k>/.
+    """
+    folder = run_dir / (f"scaling/{replicas}" if replicas else stage) / f"r{k}"
     folder.mkdir(parents=True)
     scale = Scale(args.specialists, args.reviews_per_specialist)
-    state = LAB_DIR / "bench" / run_dir.name / f"{stage}-r{k}"
+    state = LAB_DIR / "bench" / run_dir.name / f"{stage}-{replicas or ''}r{k}"
     options = Options(
         port=free_port(),
         inbox_port=free_port(),
@@ -549,7 +554,7 @@ def measure_stage(stage: str, k: int, args, run_dir: Path, say) -> None:
         mail_delay_ms=args.mail_delay_ms,
         database_url=args.db,
         redis_url=args.redis,
-        replicas=args.replicas,
+        replicas=replicas or args.replicas,
         threads=args.threads,
         scale=scale,
         state_dir=state,
@@ -613,6 +618,67 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         },
     )
     say("done")
+
+
+
+# --- cross-check of the load generator -------------------------------------------------------
+
+WRK_SECONDS = 10
+
+
+def wrk_crosscheck(args, run_dir: Path, say) -> dict:
+    """Measure GET /api/test with wrk and with Locust, same stage and concurrency, side by side.
+
+    Locust spends a core of this 2-core box generating load; wrk (C, event loop) is far cheaper.
+    If wrk gets much more from the same endpoint, Locust, not the app, set the ceiling.
+    """
+    wrk = shutil.which("wrk")
+    if not wrk:
+        return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
+    stage = args.wrk_stage if args.wrk_stage in stages.names() else args.stages[-1]
+    say_label = f"[wrk cross-check {stage}]"
+    print(f"{say_label} starting", flush=True)
+    options = Options(
+        port=free_port(), inbox_port=free_port(), smtp_port=free_port(),
+        database_url=args.db, redis_url=args.redis, threads=args.threads,
+        scale=Scale(args.specialists, args.reviews_per_specialist),
+        state_dir=LAB_DIR / "bench" / run_dir.name / "wrk", quiet=True,
+    )
+    stack = Stack(stage, options)
+    try:
+        stack.start()
+        url = stack.urls["api"] + "/test"
+        out = subprocess.run(
+            [wrk, "-t", "2", "-c", str(args.users), "-d", f"{WRK_SECONDS}s", "--latency", url],
+            capture_output=True, text=True, timeout=WRK_SECONDS + 30,
+        ).stdout
+        wrk_rps = float(out.split("Requests/sec:")[1].split()[0])
+        print(f"{say_label} wrk: {wrk_rps:.0f} req/s; now Locust on the same endpoint", flush=True)
+        with tempfile.TemporaryDirectory(prefix="lab-wrk-") as tmp:
+            folder = Path(tmp)
+            os.environ["LAB_SCENARIO"] = "test-endpoint"
+            try:
+                sampler = CpuSampler()
+                run_locust(stack, [], args, WRK_SECONDS, folder, folder, sampler)
+            finally:
+                os.environ.pop("LAB_SCENARIO", None)
+            rows = list(csv.DictReader((folder / "locust_stats.csv").open()))
+            locust_rps = next(float(r["Requests/s"]) for r in rows if r["Name"] == "Aggregated")
+            locust_cores = sampler.window(None, None)["groups"].get("locust", {}).get("cores")
+        result = {"stage": stage, "endpoint": "GET /api/test", "connections": args.users,
+                  "seconds": WRK_SECONDS, "wrk_rps": round(wrk_rps, 1),
+                  "locust_rps": round(locust_rps, 1), "locust_cores": locust_cores,
+                  "ratio_wrk_to_locust": round(wrk_rps / locust_rps, 2) if locust_rps else None,
+                  "wrk_output": out}
+        write_json(run_dir / "wrk.json", result)
+        print(f"{say_label} Locust: {locust_rps:.0f} req/s (wrk/Locust = "
+              f"{result['ratio_wrk_to_locust']})", flush=True)
+        return {k: v for k, v in result.items() if k != "wrk_output"}
+    except Exception as exc:  # a cross-check must not cost the run
+        return {"skipped": f"wrk cross-check failed: {exc}"}
+    finally:
+        stack.stop()
+        shutil.rmtree(options.state_dir, ignore_errors=True)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -679,6 +745,8 @@ def make_meta(args, run_dir: Path) -> dict:
             "replicas": args.replicas,
             "cache_ttl_s": Settings.from_env().cache_ttl_seconds,
             "order": "repeats interleave stages",
+            "scaling_stage": args.scaling,
+            "scaling_replicas": args.scaling_replicas if args.scaling else [],
         },
         "stages": args.stages,
         "failed": [],
@@ -770,11 +838,29 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
     p.add_argument("--out", type=Path, default=ROOT / "results", help="results folder")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument(
+        "--scaling",
+        metavar="STAGE",
+        help="also measure STAGE at each replica count of --scaling-replicas (scaling curve)",
+    )
+    p.add_argument(
+        "--scaling-replicas",
+        default="1,2,3,4",
+        help="replica counts of the scaling experiment (default 1,2,3,4)",
+    )
+    p.add_argument(
+        "--wrk-stage",
+        default="token-auth",
+        help="stage for the wrk cross-check of Locust's throughput, when wrk is installed",
+    )
     args = p.parse_args(argv)
     unknown = [s for s in args.stages if s not in stages.names()]
     if unknown:
         p.error(f"unknown stage(s) {unknown}; choose from: {', '.join(stages.names())}")
     args.stages = args.stages or stages.names()
+    if args.scaling and args.scaling not in stages.names():
+        p.error(f"--scaling: unknown stage {args.scaling!r}")
+    args.scaling_replicas = [int(n) for n in str(args.scaling_replicas).split(",") if n.strip()]
     if args.quick:
         args.duration, args.warmup = 10, 3
     return args
@@ -790,20 +876,27 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if not args.db:
         sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
-    plan = [(k, i, s) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)]
+    plan = [(k, i, s, None) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)]
+    if args.scaling:
+        plan += [(k, i, args.scaling, n) for k in range(1, args.repeats + 1)
+                 for i, n in enumerate(args.scaling_replicas, 1)]
     progress = Progress(args, len(plan))
     interrupted = False
     try:
-        for k, i, stage in plan:
-            progress.label = f"[{i}/{len(args.stages)} {stage} r{k}]"
+        for k, i, stage, replicas in plan:
+            if replicas:
+                progress.label = f"[scaling {stage} x{replicas} r{k}]"
+            else:
+                progress.label = f"[{i}/{len(args.stages)} {stage} r{k}]"
             try:
-                measure_stage(stage, k, args, run_dir, progress.say)
+                measure_stage(stage, k, args, run_dir, progress.say, replicas)
             except StageFailed as exc:
-                meta["failed"].append(f"{stage} r{k}")
+                meta["failed"].append(f"{stage}{f' x{replicas}' if replicas else ''} r{k}")
                 print(
                     f"\n!!! {stage} r{k} FAILED, not measured: {exc}\n", file=sys.stderr, flush=True
                 )
             progress.finished += 1
+        meta["wrk"] = wrk_crosscheck(args, run_dir, progress.say)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: the stack was stopped; partial results kept", flush=True)

@@ -283,6 +283,10 @@ class LabUser(FastHttpUser):
             context={},
         )
 
+    def test_endpoint(self) -> None:
+        with self.client.get("/api/test", name="GET /api/test", catch_response=True) as resp:
+            check(resp, 200)
+
     tasks = {
         list_specialists: 20,
         get_specialist: 20,
@@ -292,3 +296,6 @@ class LabUser(FastHttpUser):
     }
     if "reports" in FEATURES:
         tasks[report] = 1
+    if os.environ.get("LAB_SCENARIO") == "test-endpoint":
+        # Only the cheapest endpoint: the bench's cross-check of Locust against wrk.
+        tasks = {test_endpoint: 1}
