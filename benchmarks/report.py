@@ -463,6 +463,10 @@ def warnings(run) -> list[str]:
     if run.meta.get("interrupted"):
         out.append("The run was interrupted: some stages or repeats may be missing.")
     out += [f"{stage}: {text}." for stage, text in run.problems]
+    known = {f"{stage} {text.split()[0]}" for stage, text in run.problems}
+    failed = [f for f in run.meta.get("failed") or [] if f not in known]
+    if failed:
+        out.append(f"The bench could not measure: {', '.join(failed)}.")
     for stage in run.stages:
         mails = run.stat(stage, "review_mail_success")
         if mails and mails.lo < 100:
@@ -565,6 +569,9 @@ def summary_markdown(run) -> str:
     for stage, key, cells in headline_cells(run):
         texts = [f"**{fmt_stat(st)}**" if focus and st else fmt_stat(st) for st, focus in cells]
         lines.append(f"| {stage} | {key} | " + " | ".join(texts) + " |")
+    caveats = warnings(run)
+    if caveats:
+        lines += ["", "Caveats:", ""] + [f"- {w}" for w in caveats]
     lines += [
         "",
         "| compared with the course | course (published) | this run (median) |",

@@ -144,3 +144,15 @@ def test_check_exact_claims_hold_in_every_repeat(tmp_path, capsys):
         csv.writer(f).writerow(["GET", an.LIST, "CatchResponseError('auth: 401')", 3, "", ""])
     assert check.main([str(run)]) == 1
     assert "FAIL  token-auth:" in capsys.readouterr().out
+
+
+def test_report_survives_missing_files(tmp_path):
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    (run / "cache/r1/locust_stats.csv").unlink()  # the bench failed to measure this repeat
+    (run / "async-mail/r1/cpu.json").unlink()
+    (run / "legacy/r2/locust_stats_history.csv").unlink()
+    out = tmp_path / "report"
+    report.main([str(run), "--out", str(out)])
+    rows = summary_rows((out / "summary.md").read_text())
+    assert set(rows["cache"][1:]) == {"–"}
+    assert "cache: r1 was not measured." in (out / "index.html").read_text()
