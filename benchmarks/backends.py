@@ -201,14 +201,8 @@ def restore_postgresql(url: str, scale: Scale, quiet: bool = False) -> Restored:
             cur.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"scaling-lab:{template}",))
             cur.execute("SHOW server_version")
             server = f"PostgreSQL {cur.fetchone()[0]}"
-            cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                        "WHERE datname = %s", (template,))
-            row = cur.fetchone()
-            seeded = None
-            if not row or row[0] != marker:
-                seeded = _pg_seed_template(cur, url, template, marker, scale, quiet)
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone():
+            if cur.fetchone():  # refuse someone else's database before any work
                 foreign = _pg_tables(url) - LAB_TABLES
                 if foreign:
                     raise BackendError(
@@ -217,6 +211,12 @@ def restore_postgresql(url: str, scale: Scale, quiet: bool = False) -> Restored:
                         "database on every run, so it will not touch this one. Name a database "
                         "of the lab's own in the URL (it is created if missing), e.g. "
                         f"{dbmod.redacted(dbmod.with_database(url, 'lab'))}")
+            cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                        "WHERE datname = %s", (template,))
+            row = cur.fetchone()
+            seeded = None
+            if not row or row[0] != marker:
+                seeded = _pg_seed_template(cur, url, template, marker, scale, quiet)
             started = time.perf_counter()
             _pg_drop(cur, name)
             cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -278,6 +278,15 @@ def restore_mysql(url: str, scale: Scale, quiet: bool = False) -> Restored:
             cur.execute("SELECT VERSION()")
             server = f"MySQL {cur.fetchone()[0]}"
             cur.execute("SELECT table_name FROM information_schema.tables "
+                        "WHERE table_schema = %s", (name,))
+            foreign = {r[0] for r in cur.fetchall()} - LAB_TABLES
+            if foreign:  # refuse someone else's database before any work
+                raise BackendError(
+                    f"database {name!r} holds tables the lab did not make "
+                    f"({', '.join(sorted(foreign)[:8])}); the lab drops and recreates its run "
+                    "database on every run, so it will not touch this one. Name a database of "
+                    "the lab's own in the URL (it is created if missing).")
+            cur.execute("SELECT table_name FROM information_schema.tables "
                         "WHERE table_schema = %s", (template,))
             seeded = None
             have = None
@@ -286,15 +295,6 @@ def restore_mysql(url: str, scale: Scale, quiet: bool = False) -> Restored:
                 have = (cur.fetchone() or [None])[0]
             if have != wanted:
                 seeded = _my_seed_template(cur, url, template, wanted, scale, quiet)
-            cur.execute("SELECT table_name FROM information_schema.tables "
-                        "WHERE table_schema = %s", (name,))
-            foreign = {r[0] for r in cur.fetchall()} - LAB_TABLES
-            if foreign:
-                raise BackendError(
-                    f"database {name!r} holds tables the lab did not make "
-                    f"({', '.join(sorted(foreign)[:8])}); the lab drops and recreates its run "
-                    "database on every run, so it will not touch this one. Name a database of "
-                    "the lab's own in the URL (it is created if missing).")
             started = time.perf_counter()
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")

@@ -118,7 +118,7 @@ def test_postgres_stale_seed_is_remade(pg_run, postgres_admin, tmp_path):
     assert _pg(pg_run, "SELECT count(*) FROM users") == [(1,)]
 
 
-def test_postgres_refuses_someone_elses_database(postgres_url, tmp_path):
+def test_postgres_refuses_someone_elses_database(postgres_url, pg_seed_cleanup, tmp_path):
     _pg(postgres_url, "CREATE TABLE invoices (id int)")
     with pytest.raises(BackendError, match="invoices"):
         restore_database(postgres_url, TINY, tmp_path / "x", quiet=True)
@@ -131,13 +131,19 @@ def test_postgres_refuses_someone_elses_database(postgres_url, tmp_path):
 # --- MariaDB ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def my_seed_cleanup(mysql_admin):
+    yield
+    with mysql_admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{backends.template_name(TINY)}`")
+
+
 @pytest.fixture
-def my_run(mysql_admin):
+def my_run(mysql_admin, my_seed_cleanup):
     name = _name()
     yield f"{MY}/{name}"
     with mysql_admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cur.execute(f"DROP DATABASE IF EXISTS `{backends.template_name(TINY)}`")
 
 
 def _my(url: str, sql: str):
@@ -165,7 +171,7 @@ def test_mariadb_each_run_gets_a_fresh_copy_of_the_seed(my_run, tmp_path):
     assert _my(my_run, "SELECT count(*) FROM users") == ((1,),)
 
 
-def test_mariadb_refuses_someone_elses_database(mysql_url, tmp_path):
+def test_mariadb_refuses_someone_elses_database(mysql_url, my_seed_cleanup, tmp_path):
     _my(mysql_url, "CREATE TABLE invoices (id int)")
     with pytest.raises(BackendError, match="invoices"):
         restore_database(mysql_url, TINY, tmp_path / "x", quiet=True)
