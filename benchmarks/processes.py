@@ -135,7 +135,7 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
             port=site.s3_port))
     gunicorn = ("-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
                 "--threads", str(o.threads), "--graceful-timeout", str(GRACE_S), "--timeout",
-                "60", "--log-level", "warning")
+                "60", "--log-level", "warning", "-c", "python:benchmarks.gunicorn_conf")
     copies = range(1, replicas + 1) if site.per_replica else [None]
     for i, port in zip(copies, site.app_ports, strict=True):
         owner = f"app-{i}" if i else "app"

@@ -1,4 +1,4 @@
-"""gunicorn settings every app replica of the lab picks up (gunicorn reads ./gunicorn.conf.py).
+"""gunicorn settings of every app replica (`-c python:benchmarks.gunicorn_conf`, in both runners).
 
 One thing only: a graceful stop that the load balancer can route around.
 
