@@ -511,8 +511,11 @@ def replica_drained(stack, *, victim: str = "app-2", in_flight: int = 3, hold_se
               "saved_not_acknowledged": len(saved - created),
               "errors": sorted({f"{r.status} {r.error}" for r in
                                 failed_gets + [r for r in via_proxy if r.status != 201]})[:5]}
-    met = (values["in_flight_completed"] == in_flight and not values["posts_via_proxy_failed"]
-           and not failed_gets and exit_code == 0 and created <= saved)
+    # New POSTs sent through the proxy while a replica drains are reported, not required to
+    # pass: one can race the replica closing an idle keep-alive connection, and a proxy must not
+    # retry a POST. Such a POST fails cleanly (502, nothing saved: checked below), never half-done.
+    met = (values["in_flight_completed"] == in_flight and not failed_gets and exit_code == 0
+           and created <= saved and not values["saved_not_acknowledged"])
     summary = (f"in-flight POSTs completed={values['in_flight_completed']} of {in_flight}; "
                f"POSTs via the proxy during the drain failed={values['posts_via_proxy_failed']} "
                f"of {len(via_proxy)}; failed GETs={len(failed_gets)} of {len(gets)}; "
@@ -547,7 +550,12 @@ def worker_killed(stack, *, reviews: int = 500, kills: int = 3, sent_between_kil
     counts = ledger.wait_all_mailed(saved, timeout) - before
     lost = sorted(i for i in saved if not counts[i])
     duplicates = sum(n - 1 for i, n in counts.items() if i in saved and n > 1)
+    # A row is marked sent just after the provider's "250 OK": give the last ones a moment.
+    deadline = time.monotonic() + 15
     outbox = ledger.outbox(saved)
+    while not lost and outbox.get("sent", 0) < len(saved) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        outbox = ledger.outbox(saved)
     values = {"reviews_accepted": len(accepted), "reviews_saved": len(saved), "kills": killed,
               "mails_lost": len(lost), "duplicates": duplicates,
               "outbox": dict(outbox), "post_failures": sum(1 for r in replies if r.status != 201)}

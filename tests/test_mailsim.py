@@ -110,7 +110,7 @@ def test_concurrent_sends_are_delayed_in_parallel(sim):
         for future in [pool.submit(send, sim, f"user{i}@example.com") for i in range(5)]:
             future.result()
     elapsed = time.perf_counter() - started
-    assert 0.3 <= elapsed < 1.2  # serialized would be >= 1.5 s
+    assert 0.3 <= elapsed < 1.45  # serialized would be >= 1.5 s
     assert len(sim.messages()) == 5
 
 
