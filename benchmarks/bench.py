@@ -747,6 +747,7 @@ def make_meta(args, run_dir: Path) -> dict:
             "order": "repeats interleave stages",
             "scaling_stage": args.scaling,
             "scaling_replicas": args.scaling_replicas if args.scaling else [],
+            "scaling_repeats": args.scaling_repeats if args.scaling else 0,
         },
         "stages": args.stages,
         "failed": [],
@@ -849,6 +850,9 @@ def parse_args(argv: list[str] | None):
         help="replica counts of the scaling experiment (default 1,2,3,4)",
     )
     p.add_argument(
+        "--scaling-repeats", type=int, default=1, help="runs per point of the scaling curve"
+    )
+    p.add_argument(
         "--wrk-stage",
         default="token-auth",
         help="stage for the wrk cross-check of Locust's throughput, when wrk is installed",
@@ -878,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
         sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
     plan = [(k, i, s, None) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)]
     if args.scaling:
-        plan += [(k, i, args.scaling, n) for k in range(1, args.repeats + 1)
+        plan += [(k, i, args.scaling, n) for k in range(1, args.scaling_repeats + 1)
                  for i, n in enumerate(args.scaling_replicas, 1)]
     progress = Progress(args, len(plan))
     interrupted = False
