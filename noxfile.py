@@ -38,6 +38,22 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def check(session: nox.Session) -> None:
+    """Compare a stored run with each stage's expected effect; fail naming what does not hold."""
+    install(session)
+    session.run("python", "-m", "benchmarks.check", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def reference(session: nox.Session) -> None:
+    """Regenerate the committed reference report: a full run, 3 repeats, the scaling curve."""
+    install(session)
+    session.run("python", "-m", "benchmarks.bench", "--repeats", "3", "--scaling", "cache",
+                "--no-report", *session.posargs)
+    session.run("python", "-m", "benchmarks.report", "--out", "reports/reference")
+
+
+@nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite (needs PostgreSQL on 127.0.0.1:5432; pass -m 'not slow' to go fast)."""
     install(session, "dev")
