@@ -134,7 +134,7 @@ def test_check_fails_naming_the_broken_stage(tmp_path, capsys):
     assert check.main([str(run)]) == 1
     captured = capsys.readouterr()
     assert "FAIL  cache:" in captured.out
-    assert "cache (top-10 p50 at least 100x lower" in captured.err
+    assert "cache (top-10 p50 under load at least 100x lower" in captured.err
     assert "FAIL  async-mail" not in captured.out
 
 
