@@ -590,7 +590,7 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
     if not checks.ok:
         raise StageFailed("verification failed: " + "; ".join(checks.failed()))
     say("probing one request at a time")
-    write_json(folder / "probe.json", probe(stack, features))
+    write_json(folder / "probe.json", probe(stack, features, args.probe_samples))
     inbox = stack.urls["inbox"].rstrip("/")
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         say(f"warm-up {args.warmup}s")
@@ -827,7 +827,9 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--duration", type=int, default=30, help="measured seconds (default 30)")
     p.add_argument("--warmup", type=int, default=5, help="discarded warm-up seconds (default 5)")
     p.add_argument("--repeats", type=int, default=1, help="measured runs per stage (default 1)")
-    p.add_argument("--quick", action="store_true", help="smoke run: duration 10 s, warm-up 3 s")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: duration 8 s, warm-up 2 s, 5 probes"
+    )
     p.add_argument("--mail-delay-ms", type=int, default=100, help="simulated mail latency")
     p.add_argument("--threads", type=int, default=4, help="threads per app replica")
     p.add_argument("--replicas", type=int, help="app replicas (default: each stage's own)")
@@ -869,8 +871,9 @@ def parse_args(argv: list[str] | None):
     if args.scaling and args.scaling not in stages.names():
         p.error(f"--scaling: unknown stage {args.scaling!r}")
     args.scaling_replicas = [int(n) for n in str(args.scaling_replicas).split(",") if n.strip()]
+    args.probe_samples = PROBE_SAMPLES
     if args.quick:
-        args.duration, args.warmup = 10, 3
+        args.duration, args.warmup, args.probe_samples = 8, 2, 5
     return args
 
 
