@@ -887,7 +887,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if not args.db:
         sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
-    plan = [(k, i, s, None) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)]
+    plan = [(k, i, s, None) for k in range(1, args.repeats + 1)
+            for i, s in enumerate(args.stages, 1)]
     if args.scaling:
         plan += [(k, i, args.scaling, n) for k in range(1, args.scaling_repeats + 1)
                  for i, n in enumerate(args.scaling_replicas, 1)]

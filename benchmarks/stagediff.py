@@ -1,7 +1,7 @@
-"""Show exactly what changed between two stages: `python -m benchmarks.stagediff load-balanced token-auth`.
+"""Show exactly what changed between two stages.
 
-Both stages' files are compared side by side; each stage's own package name is written as
-`stages.<stage>` so the diff shows the architectural change, not the rename.
+`python -m benchmarks.stagediff load-balanced token-auth`: both stages' files side by side, each
+stage's own package name written as `stages.<stage>`, so the diff shows the architectural change.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def stage_files(name: str) -> dict[str, str]:
     files = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in {".py", ".md"} and "__pycache__" not in path.parts:
-            files[str(path.relative_to(folder))] = path.read_text().replace(package, "stages.<stage>")
+            text = path.read_text().replace(package, "stages.<stage>")
+            files[str(path.relative_to(folder))] = text
     return files
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.old and not args.new:
         args.old, args.new = None, args.old
     pairs = ([(names[names.index(args.new) - 1], args.new)] if args.new and not args.old
-             else [(args.old, args.new)] if args.old else list(zip(names, names[1:])))
+             else [(args.old, args.new)] if args.old else list(zip(names, names[1:], strict=False)))
     for old, new in pairs:
         if old == new or names.index(new) == 0:
             parser.error(f"{new} is the first stage; nothing comes before it")

@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             dead = stack.dead()
             if dead:
-                names = ", ".join(f"{p.name} (exit {p.popen.returncode}, log {p.log})" for p in dead)
+                names = ", ".join(
+                    f"{p.name} (exit {p.popen.returncode}, log {p.log})" for p in dead)
                 print(f"stopping: {names} died", file=sys.stderr)
                 return 1
             time.sleep(0.5)

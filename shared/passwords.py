@@ -1,4 +1,4 @@
-"""Password hashing with argon2id at argon2-cffi's recommended cost (RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id at argon2-cffi's recommended cost (RFC 9106 low-memory)."""
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError

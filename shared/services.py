@@ -1,4 +1,4 @@
-"""Domain operations on specialists, reviews and users. Resources call these; adapters are passed in."""
+"""Domain operations on specialists, reviews and users; resources call these."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def _save_unique(write):
             return write()
     except peewee.IntegrityError as exc:
         field = "crm" if "crm" in str(exc).lower() else "email"
-        raise validation.ValidationError({field: ["is already taken by another specialist"]}) from None
+        taken = ["is already taken by another specialist"]
+        raise validation.ValidationError({field: taken}) from None
 
 
 def list_specialists(page: int, per_page: int) -> dict:
@@ -114,7 +115,7 @@ def update_specialist(specialist_id: uuid.UUID, payload, *, partial: bool) -> Sp
 def delete_specialist(specialist_id: uuid.UUID) -> None:
     specialist = get_specialist(specialist_id)
     with database.atomic():
-        # Explicit, so the cascade holds on every backend (SQLite needs foreign_keys=ON for FK cascade).
+        # Explicit, so the cascade holds on every backend (SQLite needs foreign_keys=ON for it).
         Review.delete().where(Review.specialist == specialist.id).execute()
         specialist.delete_instance()
 
@@ -147,7 +148,9 @@ def create_review(specialist_id: uuid.UUID, payload) -> Review:
         return review
 
 
-def update_review(specialist_id: uuid.UUID, review_id: uuid.UUID, payload, *, partial: bool) -> Review:
+def update_review(
+    specialist_id: uuid.UUID, review_id: uuid.UUID, payload, *, partial: bool
+) -> Review:
     review = get_review(specialist_id, review_id)
     fields = validation.review(payload, partial=partial)
     for name, value in fields.items():

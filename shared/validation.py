@@ -115,7 +115,9 @@ def credentials(payload) -> tuple[str, str]:
     return clean["email"], payload["password"]
 
 
-def page_params(page: str | None, per_page: str | None, default_per_page: int = 15) -> tuple[int, int]:
+def page_params(
+    page: str | None, per_page: str | None, default_per_page: int = 15
+) -> tuple[int, int]:
     """Parse ?page= and ?per_page= (1-based page, per_page 1..100)."""
     errors: dict[str, list[str]] = {}
     values = []

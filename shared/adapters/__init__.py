@@ -1,1 +1,1 @@
-"""Adapters a stage chooses between: mail delivery, authentication, top-rated queries, report storage."""
+"""Adapters a stage chooses between: mail, authentication, top-rated queries, report storage."""

@@ -1,4 +1,4 @@
-"""Server-side sessions kept as files on this instance's own disk (the legacy app's file sessions)."""
+"""Server-side sessions kept as files on this instance's own disk (the legacy file sessions)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class WeakSecretError(RuntimeError):
 
 
 def check_secret(secret: str, *, demo: bool) -> None:
-    """Refuse to run with a missing or short secret (outside demo mode the runner won't make one)."""
+    """Refuse a missing or short secret (outside demo mode the runner won't make one)."""
     if len(secret.encode()) < MIN_SECRET_BYTES:
         mode = "demo mode" if demo else "LAB_DEMO=0"
         raise WeakSecretError(

@@ -36,7 +36,8 @@ class RequestGuard:
         if req.content_length and req.content_length > MAX_BODY_BYTES:
             raise falcon.HTTPContentTooLarge(
                 title="Body too large",
-                description=f"The body is {req.content_length} bytes; the limit is {MAX_BODY_BYTES}.")
+                description=f"The body is {req.content_length} bytes; "
+                            f"the limit is {MAX_BODY_BYTES}.")
         if req.method not in BODY_METHODS:
             return
         if req.content_length is None and req.get_header("Transfer-Encoding"):

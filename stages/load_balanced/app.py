@@ -9,7 +9,7 @@ from shared.config import Settings
 
 
 def create_app(settings: Settings | None = None):
-    """Build one replica: the same app as async-mail; its sessions live on this replica's disk only."""
+    """Build one replica: async-mail's app; its sessions live on this replica's disk only."""
     from stages.load_balanced import tasks
 
     settings = settings or Settings.from_env()
