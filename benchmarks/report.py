@@ -385,36 +385,42 @@ def chart_scaling(run, out: Path) -> str | None:
     s = run.scaling
     if s is None or s.empty:
         return None
-
-    def series(metric, endpoint=""):
-        part = s[(s["metric"] == metric) & (s["endpoint"] == endpoint)].sort_values("replicas")
-        return part["replicas"].tolist(), part
-
     settings = run.meta.get("settings") or {}
     stage = run.meta.get("scaling_stage") or settings.get("scaling_stage") or "the app"
-    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH_IN, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH_IN, 4.0))
     fig.suptitle(f"Scaling {stage}: more replicas, same load", fontweight="bold", fontsize=14)
-    n, tp = series("throughput")
-    if len(tp):
-        errs = [tp["median"] - tp["lo"], tp["hi"] - tp["median"]]
-        left.errorbar(
-            n, tp["median"], yerr=errs, marker="o", capsize=3, label="measured", color=colour(stage)
-        )
-        base = tp["median"].iloc[0] / n[0]
-        left.plot(n, [base * k for k in n], ls="--", color="#999999", label="ideal (linear)")
-        left.legend(frameon=False)
-    n, p95 = series("p95", an.AGGREGATED)
-    if len(p95):
-        errs = [p95["median"] - p95["lo"], p95["hi"] - p95["median"]]
-        right.errorbar(n, p95["median"], yerr=errs, marker="o", capsize=3, color="#C44E52")
-    for ax in (left, right):
+    panels = (
+        ("Throughput", "HTTP requests per second", "throughput", "", colour(stage)),
+        ("p95 latency", "p95, all requests (ms)", "p95", an.AGGREGATED, "#C44E52"),
+        ("CPU used", "cores (load generator included)", "cpu_total", "", "#555555"),
+    )
+    for ax, (title, ylabel, metric, endpoint, line) in zip(axes, panels, strict=True):
+        part = s[(s["metric"] == metric) & (s["endpoint"] == endpoint)].sort_values("replicas")
+        n = part["replicas"].tolist()
+        if n:
+            errs = [part["median"] - part["lo"], part["hi"] - part["median"]]
+            ax.errorbar(
+                n, part["median"], yerr=errs, marker="o", capsize=3, color=line, label="measured"
+            )
+        if metric == "throughput" and n:
+            base = part["median"].iloc[0] / n[0]
+            ax.plot(n, [base * k for k in n], ls="--", color="#999999", label="ideal (linear)")
+            ax.legend(frameon=False, fontsize=10)
+        if metric == "cpu_total" and run.cpu_count:
+            ax.axhline(run.cpu_count, color="#B22222", ls="--", lw=1.5)
+            ax.annotate(
+                f"{run.cpu_count} cores",
+                (n[0] if n else 1, run.cpu_count),
+                xytext=(0, 3),
+                textcoords="offset points",
+                color="#B22222",
+                fontsize=10,
+            )
+        ax.set_title(title, fontsize=12)
+        ax.set_ylabel(ylabel, fontsize=11)
         ax.set_xlabel("app replicas")
         ax.set_xticks(sorted(s["replicas"].unique()))
-        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)  # room for the top marker
-    left.set_ylabel("HTTP requests per second")
-    left.set_title("Throughput", fontsize=12)
-    right.set_ylabel("p95, all requests (ms)")
-    right.set_title("p95 latency", fontsize=12)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the top marker
     return _save(fig, out, "scaling.png")
 
 
