@@ -146,7 +146,9 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
                  # Empty in containers: the image's entrypoint names the replica by its hostname.
                  "LAB_REPLICA": owner if i else "",
                  "LAB_SESSION_DIR": site.disk(owner, "sessions"),
-                 "LAB_REPORT_DIR": site.disk(owner, "reports")},
+                 "LAB_REPORT_DIR": site.disk(owner, "reports"),
+                 # Embedded, the proxy is 127.0.0.1: believe its X-Forwarded-For (shared.api.clients).
+                 **({"LAB_TRUSTED_PROXIES": site.bind} if i and replicas > 1 else {})},
             replicas=1 if i else replicas, port=port, health="/health"))
     if replicas > 1:
         specs.append(ProcessSpec(

@@ -41,7 +41,7 @@ from shared.config import Settings
 from shared.models import Review, Specialist, User
 from shared.passwords import hash_password
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale, seed_sqlite_file
-from shared.throttle import LoginThrottle, MemoryCounters, RedisCounters
+from shared.throttle import LoginThrottle, MemoryCounters, RedisCounters, Refused
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "security-tests-" + "k" * 40
@@ -528,20 +528,24 @@ def test_repeated_failed_logins_are_throttled_with_retry_after(legacy):
     assert login("somebody-else@example.com", "x").status_code == 401
 
 
+def _fail(throttle: LoginThrottle, email: str, client: str = "198.51.100.1") -> None:
+    throttle.attempt(email, client).failed()
+
+
 def test_the_throttle_window_ends_and_a_success_clears_the_count():
     throttle = LoginThrottle(max_failures=2, window_seconds=1)
-    throttle.failed("a@example.com")
-    assert throttle.retry_after("a@example.com") == 0
-    throttle.failed("a@example.com")
-    assert throttle.retry_after("a@example.com") == 1
+    _fail(throttle, "a@example.com")
+    assert throttle.retry_after("a@example.com", "198.51.100.1") == 0
+    _fail(throttle, "a@example.com")
+    assert throttle.retry_after("a@example.com", "198.51.100.1") == 1
     deadline = time.monotonic() + 3
-    while throttle.retry_after("a@example.com") and time.monotonic() < deadline:
+    while throttle.retry_after("a@example.com", "198.51.100.1") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert throttle.retry_after("a@example.com") == 0, "the window did not end"
-    throttle.failed("b@example.com")
-    throttle.succeeded("b@example.com")
-    throttle.failed("b@example.com")
-    assert throttle.retry_after("b@example.com") == 0
+    assert throttle.retry_after("a@example.com", "198.51.100.1") == 0, "the window did not end"
+    _fail(throttle, "b@example.com")
+    throttle.attempt("b@example.com", "198.51.100.1").succeeded()
+    _fail(throttle, "b@example.com")
+    assert throttle.retry_after("b@example.com", "198.51.100.1") == 0
 
 
 @pytest.fixture
@@ -563,12 +567,16 @@ def test_replicas_share_the_count_in_redis(redis_client):
     replica_2 = LoginThrottle(5, 60, RedisCounters(redis_client, prefix))
     try:
         for i in range(5):
-            (replica_1 if i % 2 else replica_2).failed("shared@example.com")
-        assert 55 <= replica_1.retry_after("shared@example.com") <= 60
-        assert replica_2.retry_after("shared@example.com") > 0
-        key = next(iter(redis_client.scan_iter(f"{prefix}*")))
-        assert b"shared" not in key, "the email itself is not stored"
-        assert 0 < redis_client.ttl(key) <= 60, "every counter expires"
+            _fail(replica_1 if i % 2 else replica_2, "shared@example.com")
+        assert 55 <= replica_1.retry_after("shared@example.com", "198.51.100.1") <= 60
+        assert replica_2.retry_after("shared@example.com", "198.51.100.1") > 0
+        with pytest.raises(Refused) as refused:
+            replica_1.attempt("shared@example.com", "198.51.100.1")
+        assert refused.value.status == 429
+        keys = list(redis_client.scan_iter(f"{prefix}*"))
+        assert keys and not any(b"shared" in k or b"198.51" in k for k in keys), \
+            "neither the email nor the address is stored"
+        assert all(0 < redis_client.ttl(k) <= 60 for k in keys), "every counter expires"
     finally:
         for key in redis_client.scan_iter(f"{prefix}*"):
             redis_client.delete(key)
@@ -577,7 +585,7 @@ def test_replicas_share_the_count_in_redis(redis_client):
 def test_the_throttle_counts_in_process_when_its_server_is_down():
     dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
     throttle = LoginThrottle(2, 60, RedisCounters(dead))
-    throttle.failed("x@example.com")
-    throttle.failed("x@example.com")
-    assert throttle.retry_after("x@example.com") > 0
+    _fail(throttle, "x@example.com")
+    _fail(throttle, "x@example.com")
+    assert throttle.retry_after("x@example.com", "198.51.100.1") > 0
     assert isinstance(throttle._fallback, MemoryCounters)
