@@ -147,7 +147,7 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
                  "LAB_REPLICA": owner if i else "",
                  "LAB_SESSION_DIR": site.disk(owner, "sessions"),
                  "LAB_REPORT_DIR": site.disk(owner, "reports"),
-                 # Embedded, the proxy is 127.0.0.1: believe its X-Forwarded-For (shared.api.clients).
+                 # Embedded, the proxy is on 127.0.0.1: believe its X-Forwarded-For.
                  **({"LAB_TRUSTED_PROXIES": site.bind} if i and replicas > 1 else {})},
             replicas=1 if i else replicas, port=port, health="/health"))
     if replicas > 1:

@@ -7,8 +7,8 @@ import logging
 import falcon
 
 from shared import services, validation
-from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
 from shared.api.clients import client_address
+from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
 from shared.throttle import LoginThrottle, Refused
 
 log = logging.getLogger("lab.api")
