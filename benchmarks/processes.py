@@ -147,8 +147,10 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
                  "LAB_REPLICA": owner if i else "",
                  "LAB_SESSION_DIR": site.disk(owner, "sessions"),
                  "LAB_REPORT_DIR": site.disk(owner, "reports"),
-                 # Embedded, the proxy is on 127.0.0.1: believe its X-Forwarded-For.
-                 **({"LAB_TRUSTED_PROXIES": site.bind} if i and replicas > 1 else {})},
+                 # Whose X-Forwarded-For names the client (shared.api.clients): the proxy's
+                 # address, 127.0.0.1 embedded, Docker's private range in containers.
+                 **({"LAB_TRUSTED_PROXIES": "127.0.0.1" if i else "172.16.0.0/12"}
+                    if replicas > 1 else {})},
             replicas=1 if i else replicas, port=port, health="/health"))
     if replicas > 1:
         specs.append(ProcessSpec(
