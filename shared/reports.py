@@ -78,11 +78,14 @@ class ReportLinks:
         """Return the user a token was made for; raise LinkRefused if it is not valid now."""
         try:
             user_text, expires_text, signature = token.split(".")
+            if not (user_text.isascii() and expires_text.isascii()):
+                raise ValueError("not ASCII digits")  # int() would take "١٢" (Arabic digits)
             user_id, expires = int(user_text), int(expires_text)
         except ValueError:
             raise LinkRefused("the link's token is malformed") from None
         expected = self._signature(report_id, user_id, expires)
-        if not hmac.compare_digest(expected, signature):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
             raise LinkRefused("the link's signature does not match")
         if (now if now is not None else time.time()) >= expires:
             raise LinkRefused("the link has expired; GET /api/reports/{id} gives a fresh one")
@@ -130,22 +133,27 @@ def report_json(report: Report, links: ReportLinks) -> dict:
     return data
 
 
+# A cell starting with one of these is read as a formula by spreadsheet programs (OWASP, "CSV
+# Injection"): `=HYPERLINK(...)` in a specialist's name would run in whoever opens the report.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value):
+    """Return a text cell a spreadsheet shows as text: a leading apostrophe before a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def report_csv(rows: list[dict]) -> bytes:
-    """Render the ranking as CSV, one row per specialist, best first."""
+    """Render the ranking as CSV, one row per specialist, best first; text cells made inert."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for rank, row in enumerate(rows, start=1):
-        writer.writerow(
-            [
-                rank,
-                row["id"],
-                row["name"],
-                row["specialty"],
-                row["average_rating"],
-                row["reviews_count"],
-            ]
-        )
+        writer.writerow([inert(cell) for cell in (
+            rank, row["id"], row["name"], row["specialty"], row["average_rating"],
+            row["reviews_count"])])
     return buffer.getvalue().encode("utf-8")
 
 
