@@ -22,6 +22,7 @@ import falcon.testing
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_storage import s3  # noqa: F401 - the real S3 server fixture (tests/ is on sys.path)
 
 import stages
 from benchmarks.faults import Figure, record_figure
@@ -30,7 +31,6 @@ from mailsim import MailSimulator
 from shared.adapters.report_stores import S3ReportStore, s3_client
 from shared.config import Settings
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale, seed_sqlite_file
-from test_storage import s3  # noqa: F401 - the real S3 server fixture (tests/ is on sys.path)
 
 SECRET = "fuzz-tests-" + "k" * 40
 FUZZ_EXAMPLES = int(os.environ.get("LAB_FUZZ_EXAMPLES", "260"))  # per stage, over its routes

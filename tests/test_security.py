@@ -29,8 +29,6 @@ import falcon.testing
 import jwt
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from benchmarks.faults import Figure, record_figure
 from mailsim import MailSimulator
