@@ -9,6 +9,7 @@ import shutil
 import smtplib
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -246,3 +247,33 @@ def test_the_dead_letter_listing_runs_as_a_command(database):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "0 dead letter(s)" in done.stdout
+
+
+def test_a_dead_letter_is_counted_in_the_queue_servers_counters(database, mail, tmp_path,
+                                                                 monkeypatch):
+    """lab:counter:outbox_dead_letters, which the bench copies into the report's counters."""
+    import redis
+    from huey import RedisHuey
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
+    huey = RedisHuey(f"outbox-count-{uuid.uuid4().hex[:8]}", url="redis://127.0.0.1:6379/15")
+    huey.storage.conn.delete("lab:counter:outbox_dead_letters")
+    sender = SmtpSender("127.0.0.1", mail.smtp_port, "no-reply@lab.test", timeout=5)
+    task = register_review_mail(huey, sender, settings=FAST)
+    review = services.create_review(Specialist.select().first().id, {"rating": 4})
+
+    def refused(self, message):
+        raise smtplib.SMTPRecipientsRefused({"x@example.com": (550, b"5.1.1 no such user")})
+
+    monkeypatch.setattr(SmtpSender, "send", refused)
+    try:
+        task(str(review.id))
+        huey.execute(huey.dequeue())
+        assert int(huey.storage.conn.get("lab:counter:outbox_dead_letters") or 0) == 1
+    finally:
+        huey.storage.conn.delete("lab:counter:outbox_dead_letters")
+        huey.flush()
