@@ -1,7 +1,7 @@
 """Faults under load, as real processes on 127.0.0.1 (issue 7, items 1-6 and 10).
 
 token-auth (items 1-3, 5), cache (4) and external-storage (6, 10): each stage is started once
-for its test class; each scenario (benchmarks/faults.py) puts back what it broke.
+for its test class; each scenario (benchmarks/faults/) puts back what it broke.
 Each prints its figure (FIGURE name: ...) and stores it in LAB_FIGURES_FILE when that is set.
 """
 

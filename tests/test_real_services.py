@@ -41,8 +41,8 @@ from test_contract import (  # noqa: F401
 )
 
 import stages
-from benchmarks import backends
-from benchmarks.backends import BackendError, prepare_redis, restore_database
+from benchmarks.stack import backends
+from benchmarks.stack.backends import BackendError, prepare_redis, restore_database
 from shared.seed import Scale
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -257,7 +257,7 @@ def stack(request, launch, postgres_admin, mysql_admin):
 
 def test_a_short_bench_of_every_stage_on_postgresql_and_redis(tmp_path):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "benchmarks.bench", "--duration", "3", "--warmup", "1",
+    cmd = [sys.executable, "-m", "benchmarks.measure.bench", "--duration", "3", "--warmup", "1",
            "--users", "2", "--specialists", "50", "--reviews-per-specialist", "50",
            "--db", f"{PG}/lab_ci", "--redis", f"{REDIS}/15", "--no-report", "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,

@@ -1,4 +1,4 @@
-"""Bring one stage up and keep it running until Ctrl-C: `python -m benchmarks.up legacy`."""
+"""Bring one stage up and keep it running until Ctrl-C: `python -m benchmarks.stack.up legacy`."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 `process_specs(topology, options, site)` turns a stage's declared topology (shared.topology) and
 the run's options into the processes to run: command, environment, copies, how to stop them.
 The embedded runner (benchmarks.stack) starts exactly these as local processes; the compose
-generator (benchmarks.compose) writes exactly these as services. A `Site` says only *where*:
+generator (benchmarks.tools.compose) writes exactly these as services. A `Site` says only *where*:
 addresses, ports, paths, executables, and the settings whose values depend on where things run
 (the database URL, secrets). tests/test_compose.py proves that both sides agree.
 """
@@ -135,7 +135,7 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
             port=site.s3_port))
     gunicorn = ("-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
                 "--threads", str(o.threads), "--graceful-timeout", str(GRACE_S), "--timeout",
-                "60", "--log-level", "warning", "-c", "python:benchmarks.gunicorn_conf")
+                "60", "--log-level", "warning", "-c", "python:benchmarks.stack.gunicorn_conf")
     copies = range(1, replicas + 1) if site.per_replica else [None]
     for i, port in zip(copies, site.app_ports, strict=True):
         owner = f"app-{i}" if i else "app"

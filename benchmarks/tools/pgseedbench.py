@@ -1,7 +1,7 @@
 """Seeding speed on PostgreSQL: the lab's seeder vs `pgbench -i`, side by side, same row count.
 
-    python -m benchmarks.pgseedbench                       # 1,000,000 reviews vs pgbench -s 10
-    python -m benchmarks.pgseedbench --repeats 7 --url postgresql://user@host:5432/postgres
+    python -m benchmarks.tools.pgseedbench                 # 1,000,000 reviews vs pgbench -s 10
+    python -m benchmarks.tools.pgseedbench --repeats 7 --url postgresql://user@host:5432/postgres
 
 The lab seeds 1,000 specialists x 1,000 reviews (its real entry point, `shared.seed.seed_url`:
 drop, create, binary COPY, keys and indexes, the demo user, ANALYZE); pgbench seeds the same

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "results"
+from benchmarks.paths import RESULTS_DIR, ROOT  # noqa: F401 - ROOT: used by readers of a run
 
 # The course's order; a run may hold only some of them.
 STAGE_ORDER = ("legacy", "async-mail", "load-balanced", "token-auth", "cache", "async-reports",
@@ -434,7 +433,7 @@ def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:
     runs = sorted(p.parent for p in base.glob("*/meta.json")) if base.is_dir() else []
     if not runs:
         raise FileNotFoundError(
-            f"no run in {base}: measure one with `python -m benchmarks.bench` (or `nox -s bench`)"
+            f"no run in {base}: measure one with `python -m benchmarks.measure.bench` (or `nox -s bench`)"
         )
     # A run still being measured has no finished_at yet: its report would be partial.
     finished = [p for p in runs if _read_json(p / "meta.json", {}).get("finished_at")]

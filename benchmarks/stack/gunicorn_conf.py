@@ -1,4 +1,4 @@
-"""gunicorn settings of every app replica (`-c python:benchmarks.gunicorn_conf`, in both runners).
+"""gunicorn settings of every app replica (`-c python:benchmarks.stack.gunicorn_conf`).
 
 One thing only: a graceful stop that the load balancer can route around.
 

@@ -35,12 +35,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from benchmarks.paths import LAB_DIR
 from shared import db as dbmod
 from shared.models import ALL_MODELS
 from shared.seed import Scale, fingerprint, seed_sqlite_file, seed_url
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED_DIR = ROOT / ".lab" / "seed"
+SEED_DIR = LAB_DIR / "seed"
 LAB_TABLES = frozenset(m._meta.table_name for m in ALL_MODELS)
 SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1", "mysql", "sys",
                               "information_schema", "performance_schema"})

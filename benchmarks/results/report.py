@@ -1,4 +1,4 @@
-"""Build charts and a report page from stored results: `python -m benchmarks.report [RUN_DIR]`."""
+"""Build charts and a report page from stored results: `python -m benchmarks.results.report [RUN_DIR]`."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from benchmarks import analysis as an  # noqa: E402
-from benchmarks.check import check_run  # noqa: E402
+from benchmarks.results import analysis as an  # noqa: E402
+from benchmarks.results.check import check_run  # noqa: E402
 
-REPORTS_DIR = an.ROOT / "reports"
 WIDTH_IN = 9.0  # charts are viewed ~900 px wide; saved at 2x for sharp text
 DPI = 200
 LOG_RANGE = 30  # a chart spanning more than this factor gets a log axis
@@ -802,7 +801,7 @@ def page(run, charts: dict[str, str]) -> str:
     parts.append(f"<h2>Environment and method</h2><p>{_e(method(run))}</p><dl>")
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in environment(run)]
     parts.append(
-        f"</dl><p><small>Built by <code>python -m benchmarks.report</code> from "
+        f"</dl><p><small>Built by <code>python -m benchmarks.results.report</code> from "
         f"<code>{_e(run.path)}</code>.</small></p></body></html>"
     )
     return "\n".join(parts)

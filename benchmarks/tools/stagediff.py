@@ -1,6 +1,7 @@
 """Show exactly what changed between two stages.
 
-`python -m benchmarks.stagediff load-balanced token-auth`: both stages' files side by side, each
+`python -m benchmarks.tools.stagediff load-balanced token-auth`: both stages' files side by side,
+each
 stage's own package name written as `stages.<stage>`, so the diff shows the architectural change.
 """
 
@@ -9,11 +10,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from pathlib import Path
 
 import stages
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.paths import ROOT
 
 
 def stage_files(name: str) -> dict[str, str]:

@@ -1,13 +1,14 @@
 """Bring one stage up as real local processes (embedded mode), following its declared topology.
 
-Order: database restored from the seed (benchmarks.backends), mail simulator, Redis-protocol
+Order: database restored from the seed (benchmarks.stack.backends), mail simulator, Redis-protocol
 server, object storage, app replicas, load balancer, worker. The processes are
-benchmarks.processes.process_specs(topology, options, site): the same list the compose files are
+benchmarks.stack.processes.process_specs(topology, options, site): the same list the compose files
+are
 generated from. Everything binds to 127.0.0.1 and everything stops with the stack.
 
 A database URL (PostgreSQL, MySQL/MariaDB, SQLite) or a Redis URL in the options replaces the
 embedded SQLite file or valkey: each run then gets a fresh copy of the seed in that database,
-and a flushed Redis database of its own (the rules: benchmarks/backends.py).
+and a flushed Redis database of its own (the rules: benchmarks/stack/backends.py).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from pathlib import Path
 import psutil
 
 import stages
-from benchmarks import backends
-from benchmarks.processes import (  # noqa: F401 - caddyfile_for: re-exported, stack's own name
+from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
+from benchmarks.stack import backends
+from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-exported, stack's own name
     ProcessSpec,
     Site,
     caddyfile_for,
@@ -41,8 +43,6 @@ from shared import db as dbmod
 from shared.seed import Scale
 from shared.topology import Topology
 
-ROOT = Path(__file__).resolve().parent.parent
-LAB_DIR = ROOT / ".lab"
 HOST = "127.0.0.1"
 
 

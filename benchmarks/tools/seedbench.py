@@ -25,9 +25,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.paths import ROOT
 from shared.seed import Scale, review_rows, seed_sqlite_file, specialist_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 2.0
 # The seeder's own pragmas (shared/seed.py), given to the baseline too.
 PRAGMAS = ("journal_mode=off", "synchronous=off", "cache_size=-256000")

@@ -1,4 +1,4 @@
-"""Check a run against each stage's expected effect: `python -m benchmarks.check [RUN_DIR]`."""
+"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN_DIR]`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import operator
 import sys
 from dataclasses import dataclass
 
-from benchmarks import analysis as an
+from benchmarks.results import analysis as an
 
 
 @dataclass(frozen=True)
