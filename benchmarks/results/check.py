@@ -1,4 +1,4 @@
-"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN_DIR]`."""
+"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN]`."""
 
 from __future__ import annotations
 
