@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 DEMO_EMAIL = "email@example.com"
 DEMO_PASSWORD = "12345678"
@@ -28,7 +29,7 @@ class Reply:
 
     status: int
     body: bytes
-    headers: dict[str, str]  # lower-case names; every Set-Cookie line kept, "\n"-joined
+    headers: CaseInsensitiveDict  # every Set-Cookie line kept, "\n"-joined
     started: float = 0.0  # time.monotonic() when the request went out
     latency: float = 0.0  # seconds until the whole body was read
     error: str = ""
@@ -44,7 +45,7 @@ class Reply:
         return self.body.decode("utf-8", "replace")
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
+        return self.headers.get(name)
 
     def json_or_none(self) -> Any:
         try:
@@ -59,11 +60,17 @@ class LabClient:
     Credentials are explicit headers, never a cookie jar: a call with `auth=False` is truly
     anonymous, and a redirect to another host (a presigned object-storage URL) carries neither
     the bearer token nor the cookie (requests drops both when the host changes).
+
+    Each request gets a connection of its own unless `keep_alive=True`: a pooled connection
+    that the server closed after an early answer (413 before the body was read, a replica
+    killed by a fault scenario) would fail the *next* request, and a retry would hide exactly
+    the failures the harness counts.
     """
 
-    def __init__(self, base: str, timeout: float = 15):
+    def __init__(self, base: str, timeout: float = 15, keep_alive: bool = False):
         self.base = base.rstrip("/")
         self.timeout = timeout
+        self.keep_alive = keep_alive
         self.auth_headers: dict[str, str] = {}
         self.login_body: dict | None = None
         self.session = requests.Session()
@@ -72,7 +79,7 @@ class LabClient:
 
     def clone(self) -> LabClient:
         """The same base and credentials on a connection pool of its own (one per thread)."""
-        other = LabClient(self.base, self.timeout)
+        other = LabClient(self.base, self.timeout, self.keep_alive)
         other.auth_headers, other.login_body = dict(self.auth_headers), self.login_body
         return other
 
@@ -96,6 +103,8 @@ class LabClient:
     ) -> Reply:
         """Send one request; never raises for an HTTP status or a network failure."""
         all_headers = dict(self.auth_headers) if auth else {}
+        if not self.keep_alive:
+            all_headers["Connection"] = "close"
         if payload is not None:
             body = json.dumps(payload).encode()
             all_headers["Content-Type"] = "application/json"
@@ -107,9 +116,9 @@ class LabClient:
                 timeout=timeout or self.timeout, allow_redirects=allow_redirects,
             )
         except requests.RequestException as exc:
-            return Reply(0, b"", {}, started, time.monotonic() - started,
+            return Reply(0, b"", CaseInsensitiveDict(), started, time.monotonic() - started,
                          f"{type(exc).__name__}: {exc}")
-        got = {k.lower(): v for k, v in resp.headers.items()}
+        got = CaseInsensitiveDict(resp.headers)
         cookies = resp.raw.headers.getlist("Set-Cookie") if resp.raw is not None else []
         if cookies:
             got["set-cookie"] = "\n".join(cookies)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.measure.meta import new_run_dir
-from benchmarks.measure.verify import csv_problem
+from benchmarks.measure.report_csv import csv_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["list_specialists", "get_specialist", "list_reviews", "create_review", "highest_rated"]

@@ -249,7 +249,7 @@ def test_the_compose_caddyfile_is_valid_for_caddy(tmp_path):
 def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
     """Caddy with the compose files' `dynamic a` upstream, pointed at a DNS name this machine
     resolves (localhost), forwards to the server behind it."""
-    import urllib.request
+    from benchmarks.client import LabClient
 
     backend, front = free_port(), free_port()
     caddyfile = tmp_path / "Caddyfile"
@@ -262,11 +262,7 @@ def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
                               stderr=subprocess.DEVNULL)]
     try:
         def answered():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{front}/health", timeout=2) as r:
-                    return r.status == 200
-            except OSError:
-                return False
+            return LabClient(f"http://127.0.0.1:{front}", timeout=2).get("/health").status == 200
         poll(answered, timeout=20, what="caddy to proxy /health through a dynamic upstream")
     finally:
         for proc in procs:

@@ -22,18 +22,18 @@ Nothing is imported from the repo: Locust patches everything with gevent when it
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import random
 import time
-import urllib.request
 from urllib.parse import urlsplit
 
 import gevent
 import locust.stats
 from locust import FastHttpUser, constant, events
+
+from benchmarks.client import LabClient
+from benchmarks.measure.report_csv import csv_problem
 
 EMAIL, PASSWORD = "email@example.com", "12345678"
 INBOX_URL = os.environ.get("LAB_INBOX_URL", "http://127.0.0.1:8025").rstrip("/")
@@ -98,21 +98,13 @@ def top_shape(data) -> str | None:
     return None if data["data"] else "empty top list"
 
 
-def csv_problem(text: str) -> str | None:
-    """Say what is wrong with a downloaded report, or None if it is the expected CSV."""
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
-    if not rows or "name" not in [c.strip().lower() for c in rows[0]]:
-        return f"no CSV header row with 'name': {text[:80]!r}"
-    if len(rows) - 1 != REPORT_ROWS:
-        return f"{len(rows) - 1} data rows, expected {REPORT_ROWS}"
-    return None
-
-
 def inbox(since_id: int, limit: int | None = None) -> list[dict]:
     """Read the mail simulator directly: polling is not API load, so it is not a Locust entry."""
     query = f"to={EMAIL}&since_id={since_id}" + (f"&limit={limit}" if limit else "")
-    with urllib.request.urlopen(f"{INBOX_URL}/api/messages?{query}", timeout=10) as resp:
-        return json.load(resp)["messages"]
+    reply = LabClient(INBOX_URL, timeout=10).get(f"/api/messages?{query}")
+    if reply.status != 200:
+        raise RuntimeError(f"mail simulator: {reply.status} {reply.error}".rstrip())
+    return reply.json["messages"]
 
 
 @events.test_start.add_listener
@@ -264,7 +256,7 @@ class LabUser(FastHttpUser):
             problem = (
                 f"status {resp.status_code}"
                 if resp.status_code != 200
-                else csv_problem(resp.text or "")
+                else csv_problem(resp.text or "", REPORT_ROWS)
             )
             if problem:
                 resp.failure(problem)

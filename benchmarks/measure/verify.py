@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks.client import LabClient, LoginFailed
 from benchmarks.measure.inbox import MAIL_DEADLINE_S, wait_for_mail
+from benchmarks.measure.report_csv import csv_problem
 from benchmarks.stack import Stack
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD
-
-
-def csv_problem(text: str, rows_expected: int = 10) -> str | None:
-    """Say what is wrong with a downloaded report (the locustfile checks the same)."""
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    if not rows or "name" not in [c.strip().lower() for c in rows[0]]:
-        return f"no CSV header row with 'name': {text[:80]!r}"
-    if len(rows) - 1 != rows_expected:
-        return f"{len(rows) - 1} data rows, expected {rows_expected}"
-    return None
-
 
 
 def call(c: LabClient, method: str, url: str, body: Any = None, anonymous: bool = False,

