@@ -2,6 +2,6 @@
 
 import sys
 
-from benchmarks.faults.scenarios import main
+from benchmarks.faults.cli import main
 
 sys.exit(main())
