@@ -91,6 +91,7 @@ class Database(ABC):
     def from_url(url: str | None, scale: Scale, sqlite_target: Path,
                  quiet: bool = False) -> Database:
         """The backend object for a URL; no URL: the embedded SQLite file at sqlite_target."""
+        # Imported here: the backends' modules import this one.
         from benchmarks.stack.databases.mysql import MysqlDatabase
         from benchmarks.stack.databases.postgresql import PostgresDatabase
         from benchmarks.stack.databases.sqlite import SqliteDatabase
