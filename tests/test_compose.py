@@ -348,5 +348,5 @@ def test_the_build_context_installs_every_stage(tmp_path):
         if t.worker:
             tasks = t.worker.rsplit(".", 1)[0]
             assert tasks.rsplit(".", 1)[0] in installed and module_file(tasks).exists()
-    for module in ("benchmarks.stack.backends", "mailsim.__main__", "shared.seed"):
+    for module in ("benchmarks.stack.databases.__main__", "mailsim.__main__", "shared.seed"):
         assert module.rsplit(".", 1)[0] in installed and module_file(module).exists()

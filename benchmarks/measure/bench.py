@@ -25,7 +25,7 @@ from benchmarks.measure.progress import Progress, summary
 from benchmarks.measure.stage import measure_stage
 from benchmarks.measure.wrk import wrk_crosscheck
 from benchmarks.paths import LAB_DIR, ROOT
-from benchmarks.stack.backends import sqlite_seed
+from benchmarks.stack.databases import sqlite_seed
 from shared.seed import Scale
 
 
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None):
     p.add_argument(
         "--db",
         help="database URL (default: embedded SQLite); every stage gets a fresh copy of the "
-        "seed in it (see benchmarks/stack/backends.py)",
+        "seed in it (see benchmarks/stack/databases/)",
     )
     p.add_argument(
         "--redis", help="Redis URL with a database of its own, flushed per stage (redis://h/15)"

@@ -1,6 +1,6 @@
 """Bring one stage up as real local processes (embedded mode), following its declared topology.
 
-Order: database restored from the seed (benchmarks.stack.backends), mail simulator, Redis-protocol
+Order: database restored from the seed (benchmarks.stack.databases), mail simulator, Redis-protocol
 server, object storage, app replicas, load balancer, worker. The processes are
 benchmarks.stack.processes.process_specs(topology, options, site): the same list the compose files
 are
@@ -8,7 +8,8 @@ generated from. Everything binds to 127.0.0.1 and everything stops with the stac
 
 A database URL (PostgreSQL, MySQL/MariaDB, SQLite) or a Redis URL in the options replaces the
 embedded SQLite file or valkey: each run then gets a fresh copy of the seed in that database,
-and a flushed Redis database of its own (the rules: benchmarks/stack/backends.py).
+and a flushed Redis database of its own (the rules: benchmarks/stack/databases/ and
+benchmarks/stack/redis_db.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import psutil
 import stages
 from benchmarks.client import LabClient
 from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
-from benchmarks.stack import backends
+from benchmarks.stack.databases import BackendError, Database, Restored
 from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's front
     HOST,
     StackError,
@@ -46,19 +47,9 @@ from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-expor
     proxy_config,
     shared_env,
 )
-from shared import db as dbmod
+from benchmarks.stack.redis_db import RedisPrepared, prepare_redis
 from shared.seed import Scale
 from shared.topology import Topology
-
-
-def seed_template(scale: Scale) -> Path:
-    """Return the seeded SQLite template for a scale, seeding it once if it is missing or stale."""
-    return backends.sqlite_seed(scale)[0]
-
-
-def restore_sqlite(scale: Scale, target: Path) -> str:
-    """Copy the seed template to a fresh database file, so no run sees another run's writes."""
-    return backends.restore_sqlite(scale, target).url
 
 
 @dataclass
@@ -104,8 +95,8 @@ class Stack:
         self.replica_ports: list[int] = []
         self.specs: list[ProcessSpec] = []
         self.site: Site | None = None
-        self.database: backends.Restored | None = None
-        self.redis: backends.RedisPrepared | None = None
+        self.database: Restored | None = None
+        self.redis: RedisPrepared | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -138,11 +129,12 @@ class Stack:
     def _start_all(self) -> None:
         o, t = self.options, self.topology
         try:
-            self.database = backends.restore_database(
-                o.database_url, o.scale, self.state / "db" / "lab.sqlite3", quiet=o.quiet)
+            database = Database.from_url(o.database_url, o.scale,
+                                         self.state / "db" / "lab.sqlite3", quiet=o.quiet)
+            self.database = database.restore()
             if t.needs_redis and o.redis_url:
-                self.redis = backends.prepare_redis(o.redis_url)
-        except backends.BackendError as exc:
+                self.redis = prepare_redis(o.redis_url)
+        except BackendError as exc:
             raise StackError(str(exc)) from None
         self.site, self.specs = self.plan(self.database.url)
         self.env = shared_env(t, o, self.site)
@@ -368,7 +360,7 @@ class Stack:
         return {"stage": t.stage, "replicas": self.replicas,
                 "workers": (o.workers or t.workers) if t.worker else 0,
                 "threads_per_replica": o.threads,
-                "database": dbmod.backend_of(self.env["LAB_DATABASE_URL"]),
+                "database": self.database.backend if self.database else None,
                 "redis": ("external" if o.redis_url else "embedded valkey")
                 if t.needs_redis else None,
                 "backends": {"database": {"mode": "external" if o.database_url else "embedded",

@@ -120,7 +120,7 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
     services["seed"] = {
         **_lab_image(),
         # Every `up` seeds afresh: each run starts from the same data, as in embedded mode.
-        "command": ["python", "-m", "benchmarks.stack.backends", "prepare",
+        "command": ["python", "-m", "benchmarks.stack.databases", "prepare",
                     "--specialists", "${LAB_SPECIALISTS:-1000}",
                     "--reviews-per-specialist", "${LAB_REVIEWS_PER_SPECIALIST:-1000}"],
         "environment": seed_env,
