@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import analysis as an
-from benchmarks import check, report
+from benchmarks.results import analysis as an
+from benchmarks.results import check, report
 
 FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "runs"
 RUN_ID = "20260101-120000-abc1234"
