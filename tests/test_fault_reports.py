@@ -1,13 +1,14 @@
 """Reports survive a worker SIGKILLed again and again (issue 12, item 5), on async-reports run for
 real (2 replicas behind Caddy, valkey, a 4-thread worker). The scenario is
-benchmarks/fault_reports.py; its figure is printed and stored in LAB_FIGURES_FILE when set.
+benchmarks/faults/reports_killed.py; its figure is printed and stored in LAB_FIGURES_FILE when set.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import fault_reports, faults
+from benchmarks import faults
+from benchmarks.faults import reports_killed
 from benchmarks.stack import Options, Stack, free_port
 from shared.seed import Scale
 
@@ -25,7 +26,7 @@ def stack(tmp_path_factory):
 
 
 def test_reports_asked_for_while_the_worker_is_killed_are_all_built_and_mailed(stack):
-    figure = fault_reports.reports_worker_killed(stack, reports=120, kills=3)
+    figure = reports_killed.reports_worker_killed(stack, reports=120, kills=3)
     v = figure.values
     assert v["kills"] == 3 and v["accepted_202"] == 120, figure.summary
     assert v["stuck"] == 0 and v["failed"] == 0, figure.summary

@@ -4,9 +4,9 @@ Every report asked for must end built and announced: 0 reports stuck (still pend
 for no reason of their own), 0 ready mails lost. Reports go through the outbox (shared.reports,
 shared.outbox): the worker's sweeper re-queues the ones whose task died with the worker.
 
-    python -m benchmarks.fault_reports            # on async-reports, print the figure
+    python -m benchmarks.faults.reports_killed    # on async-reports, print the figure
 
-Reuses benchmarks.faults (Figure, Api, Ledger, kill/relaunch, wait_until, FAULT_ENV); the
+Built on the room's helpers (Figure, Api, Ledger, kill/relaunch, wait_until, FAULT_ENV); the
 figure is stored in LAB_FIGURES_FILE when that is set.
 """
 
@@ -17,16 +17,10 @@ import threading
 import time
 from collections import Counter
 
-from benchmarks.faults import (
-    FAULT_ENV,
-    Api,
-    Figure,
-    Ledger,
-    kill,
-    record_figure,
-    relaunch,
-    wait_until,
-)
+from benchmarks.faults.figures import Figure, record_figure
+from benchmarks.faults.kill import kill, relaunch
+from benchmarks.faults.ledger import Ledger
+from benchmarks.faults.load import FAULT_ENV, Api, wait_until
 
 
 def _report_mail_counts(ledger: Ledger) -> Counter:
@@ -42,14 +36,18 @@ def _ask(api: Api, count: int, threads: int = 4) -> list:
     left = iter(range(count))
 
     def client():
-        while True:
-            with lock:
-                i = next(left, None)
-            if i is None:
-                return
-            reply = api.call("POST", "/api/reports", {"limit": 1 + i % 10})
-            with lock:
-                replies.append(reply)
+        own = api.client.clone()  # a connection pool per thread
+        try:
+            while True:
+                with lock:
+                    i = next(left, None)
+                if i is None:
+                    return
+                reply = own.post("/api/reports", {"limit": 1 + i % 10})
+                with lock:
+                    replies.append(reply)
+        finally:
+            own.close()
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
     for w in workers:
@@ -113,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.stack import Options, Stack, free_port
     from shared.seed import Scale
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.faults.reports_killed",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="async-reports")
     parser.add_argument("--reports", type=int, default=120)
     parser.add_argument("--kills", type=int, default=3)

@@ -6,9 +6,9 @@
   cost a full argon2id hash): how many hashes ran, how fast the refusals (429 per address, 503
   past the per-replica hash cap) came back, and what it did to other requests meanwhile.
 
-    python -m benchmarks.fault_logins             # both, on token-auth, print the figures
+    python -m benchmarks.faults.logins            # both, on token-auth, print the figures
 
-Reuses benchmarks.faults (Figure, request, wait_until); figures go to LAB_FIGURES_FILE if set.
+Figures go to LAB_FIGURES_FILE if set (benchmarks/faults/figures.py).
 Both leave failures counted against 127.0.0.1 for the throttle's window: run them on a stack
 started with a short LAB_LOGIN_WINDOW_SECONDS (LOGIN_ENV), or last.
 """
@@ -22,7 +22,9 @@ import time
 import uuid
 from collections import Counter
 
-from benchmarks.faults import FAULT_ENV, Figure, record_figure, request
+from benchmarks.client import LabClient
+from benchmarks.faults.figures import Figure, record_figure
+from benchmarks.faults.load import FAULT_ENV, base_url
 
 # A short window, so the scenarios' failures from 127.0.0.1 do not outlive them for long.
 LOGIN_ENV = {**FAULT_ENV, "LAB_LOGIN_WINDOW_SECONDS": "8"}
@@ -45,12 +47,16 @@ def _at_once(count: int, call) -> list:
     return results
 
 
+def _anonymous(stack) -> LabClient:
+    """A client of the stage's front door, not logged in, a connection per request."""
+    return LabClient(base_url(stack.options.port))
+
+
 def login_concurrent(stack, *, guesses: int = 20) -> Figure:
     """`guesses` wrong passwords for one account at once: at most the limit are verified."""
-    port = stack.options.port
     email = f"victim-{uuid.uuid4().hex[:8]}@example.com"
-    replies = _at_once(guesses, lambda i: request(port, "POST", "/api/login",
-                                                  {"email": email, "password": f"guess-{i}"}))
+    replies = _at_once(guesses, lambda i: _anonymous(stack).post(
+        "/api/login", {"email": email, "password": f"guess-{i}"}, auth=False))
     statuses = Counter(r.status for r in replies)
     replicas = sorted({r.headers.get("x-replica", "?") for r in replies})
     limit = int(stack.env.get("LAB_LOGIN_MAX_FAILURES", "5"))
@@ -68,23 +74,24 @@ def login_concurrent(stack, *, guesses: int = 20) -> Figure:
 def login_spray(stack, *, clients: int = 8, per_client: int = 12) -> Figure:
     """`clients` threads from one address each log in `per_client` times with unknown emails,
     while one more thread times GET /api/test: hashes run, refusal latency, collateral."""
-    port = stack.options.port
     probe: list[float] = []
     stop = threading.Event()
+    watcher_client = _anonymous(stack)
 
     def prober():
         while not stop.is_set():
-            reply = request(port, "GET", "/api/test")
+            reply = watcher_client.get("/api/test", auth=False)
             probe.append(reply.latency if reply.status == 200 else float("inf"))
 
-    baseline = [request(port, "GET", "/api/test").latency for _ in range(30)]
+    baseline = [watcher_client.get("/api/test", auth=False).latency for _ in range(30)]
     watcher = threading.Thread(target=prober, daemon=True)
     watcher.start()
     started = time.monotonic()
 
     def sprayer(i):
-        return [request(port, "POST", "/api/login",
-                        {"email": f"spray-{uuid.uuid4().hex[:10]}@example.com", "password": "x"})
+        own = _anonymous(stack)
+        return [own.post("/api/login", {"email": f"spray-{uuid.uuid4().hex[:10]}@example.com",
+                                        "password": "x"}, auth=False)
                 for _ in range(per_client)]
 
     replies = [r for batch in _at_once(clients, sprayer) for r in batch]
@@ -130,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.stack import Options, Stack, free_port
     from shared.seed import Scale
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.faults.logins",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="token-auth")
     args = parser.parse_args(argv)
     options = Options(port=free_port(), inbox_port=free_port(), smtp_port=free_port(),
