@@ -37,9 +37,9 @@ def test_concurrent_wrong_passwords_for_one_account_verify_at_most_the_limit(sta
 def test_a_spray_of_unknown_emails_is_refused_at_once_past_the_limits(stack):
     figure = logins.login_spray(stack, clients=8, per_client=12)
     v = figure.values
-    # Per address: at most its limit (20) hashes in the window, plus those the cap refunded.
-    assert v["verified_401"] <= 20, figure.summary
-    assert v["refused_429"] > 0 and v["busy_503"] > 0, figure.summary
+    # Per address: at most its limit (20) hashes per window (30 s here).
+    assert v["verified_401"] <= 20 * v["windows"], figure.summary
+    assert v["refused_429"] + v["busy_503"] >= 96 - 20 * v["windows"], figure.summary
     assert v["missing_retry_after"] == 0
     assert v["refusal_ms_median"] < v["verify_ms_median"], "refusals waited for a hash"
     assert figure.met

@@ -26,8 +26,9 @@ from benchmarks.client import LabClient
 from benchmarks.faults.figures import Figure, record_figure
 from benchmarks.faults.load import FAULT_ENV, base_url
 
-# A short window, so the scenarios' failures from 127.0.0.1 do not outlive them for long.
-LOGIN_ENV = {**FAULT_ENV, "LAB_LOGIN_WINDOW_SECONDS": "8"}
+# A window shorter than the default minute, so the failures the scenarios leave counted against
+# 127.0.0.1 do not outlive them for long, yet longer than a spray takes on a busy machine.
+LOGIN_ENV = {**FAULT_ENV, "LAB_LOGIN_WINDOW_SECONDS": "30"}
 
 
 def _at_once(count: int, call) -> list:
@@ -118,6 +119,8 @@ def login_spray(stack, *, clients: int = 8, per_client: int = 12) -> Figure:
               "test_ms_p95_before": ms(baseline, 0.95), "test_ms_p95_during": ms(probe, 0.95),
               "test_failed_during": sum(1 for p in probe if p == float("inf")),
               "duration_s": round(took, 1),
+              # The address limit holds per window: a spray longer than one gets it again.
+              "windows": 1 + int(took // int(stack.env.get("LAB_LOGIN_WINDOW_SECONDS", "60"))),
               "address_limit": int(stack.env.get("LAB_LOGIN_ADDRESS_MAX_FAILURES", "20")),
               "hash_cap_per_replica": int(stack.env.get("LAB_LOGIN_MAX_HASHES", "2"))}
     summary = (f"{len(replies)} logins with unknown emails from one address ({clients} at once):"
@@ -126,7 +129,7 @@ def login_spray(stack, *, clients: int = 8, per_client: int = 12) -> Figure:
                f"{values['verify_ms_median']} ms for a hash); GET /api/test p95 "
                f"{values['test_ms_p95_before']} ms before, {values['test_ms_p95_during']} ms "
                f"during")
-    met = (values["verified_401"] <= values["address_limit"] + 2 * values["hash_cap_per_replica"]
+    met = (values["verified_401"] <= values["address_limit"] * values["windows"]
            and not values["other"] and not missing_retry_after and refused
            and statistics.median(refused) < statistics.median(verified or [1.0]))
     return record_figure(Figure("login-spray", summary, values,
