@@ -34,6 +34,7 @@ ENDPOINT_ORDER = (LOGIN, LIST, SPECIALIST, REVIEWS, POST_REVIEW, HIGHEST_RATED, 
 ENDPOINT_ORDER += (DOWNLOAD, E2E_MAIL, E2E_CSV)
 
 CPU_GROUPS = ("app", "worker", "proxy", "redis", "mail", "storage", "locust")
+EXACT_METRICS = ("p50", "p95", "p99", "p999", "max")  # latency.json's (benchmarks/latency.py)
 WIDE_SPREAD = 0.25  # (max - min) / median above this: the repeats disagree too much to compare
 LOCUST_CORE_LIMIT = 0.8  # above this, the load generator itself may be what limits throughput
 
@@ -98,7 +99,7 @@ HEADLINE_COLUMNS = (
 
 def unit_of(metric: str) -> str:
     """Return the unit of a metric name."""
-    if metric in ("p50", "p95", "p99") or re.search(r"(^|_)(lag|alone)_(p\d+|max)$", metric):
+    if metric in EXACT_METRICS or re.search(r"(^|_)(lag|alone)_(p\d+|max)$", metric):
         return "ms"
     if metric.endswith(("_rate", "_success")):
         return "%"
@@ -228,6 +229,14 @@ def _locust_figures(stats: pd.DataFrame, failures: pd.DataFrame) -> list[tuple]:
     return out
 
 
+def _exact_latencies(figures: list[tuple], exact: dict) -> list[tuple]:
+    """Replace Locust's rounded percentiles by latency.json's exact ones where a name has them."""
+    names = {n for n, e in exact.items() if isinstance(e, dict) and e.get("count")}
+    kept = [f for f in figures if not (f[0] in names and f[1] in ("p50", "p95", "p99"))]
+    exact_figures = [(n, m, exact[n][m]) for n in sorted(names) for m in EXACT_METRICS]
+    return kept + [f for f in exact_figures if f[2] is not None]
+
+
 def _mail_figures(lags: pd.DataFrame, accepted_reviews: float) -> list[tuple]:
     """Return queue lag percentiles of review and report mails, and review mail delivery."""
     out = []
@@ -272,8 +281,9 @@ def repeat_figures(folder: Path, lags: pd.DataFrame | None = None) -> list[tuple
     review = stats[stats["Name"] == POST_REVIEW] if not stats.empty else stats
     accepted = (review["Request Count"] - review["Failure Count"]).sum() if len(review) else 0
     counters = _read_json(folder / "counters.json", {}) or {}
+    locust = _locust_figures(stats, _read_csv(folder / "locust_failures.csv")) if len(stats) else []
     return (
-        (_locust_figures(stats, _read_csv(folder / "locust_failures.csv")) if len(stats) else [])
+        _exact_latencies(locust, _read_json(folder / "latency.json", {}))
         + _mail_figures(mail_lags(folder) if lags is None else lags, accepted)
         + _cpu_figures(_read_json(folder / "cpu.json", {}))
         + _probe_figures(_read_json(folder / "probe.json", {}))
