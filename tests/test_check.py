@@ -62,9 +62,9 @@ def set_latency(run: Path, stage: str, name: str, column: str, value) -> None:
         set_cells(run / stage / "r1" / file, name, **{column: value})
 
 
-def outcomes(run: Path) -> dict[tuple[str, str], str]:
+def outcomes(run: Path | an.Run) -> dict[tuple[str, str], str]:
     """Return {(stage, says): status} of every expectation."""
-    found = check.check_run(an.load_run(run))
+    found = check.check_run(run if isinstance(run, an.Run) else an.load_run(run))
     return {(o.expectation.stage, o.expectation.says): o.status for o in found if o.expectation}
 
 
@@ -273,11 +273,17 @@ def tightened(e: check.Expectation) -> check.Expectation:
     return replace(e, threshold=e.threshold / 1e6)
 
 
+@pytest.fixture(scope="module")
+def healthy() -> an.Run:
+    return an.load_run(RUN)
+
+
 @pytest.mark.parametrize("index", range(len(check.EXPECTATIONS)), ids=IDS)
-def test_mutation_each_threshold_change_is_noticed(index, tmp_path, monkeypatch):
+def test_mutation_each_threshold_change_is_noticed(index, tmp_path, monkeypatch, healthy):
     original = check.EXPECTATIONS[index]
-    broken = copy_run(tmp_path)
-    BREAKERS[key(original)](broken)
+    path = copy_run(tmp_path)
+    BREAKERS[key(original)](path)
+    broken = an.load_run(path)
     for mutant, healthy_should, broken_should in (
         (loosened(original), "pass", "pass"),  # the missing effect would go unnoticed...
         (tightened(original), "fail", "fail"),  # ...or the healthy run would fail
@@ -285,6 +291,6 @@ def test_mutation_each_threshold_change_is_noticed(index, tmp_path, monkeypatch)
         patched = tuple(mutant if i == index else e for i, e in enumerate(check.EXPECTATIONS))
         monkeypatch.setattr(check, "EXPECTATIONS", patched)
         assert outcomes(broken)[key(original)] == broken_should
-        assert outcomes(RUN)[key(original)] == healthy_should
+        assert outcomes(healthy)[key(original)] == healthy_should
     # So: test_each_effect_fails_when_missing fails under the loosened threshold, and
     # test_fixture_holds_every_effect_and_check_exits_0 under the tightened one.
