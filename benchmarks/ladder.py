@@ -13,7 +13,7 @@ against a running stage (e.g. `python -m benchmarks.up legacy --port N`) and pri
 `--show ladder.json` prints a stored one.
 
 ladder.json: [{"offered_rps", "achieved_rps", "p50", "p99", "failures_pct", "behind_schedule",
-               "requests", "late_pct", "max_late_ms", "unanswered"}, ...] (ms, %).
+               "requests", "late_pct", "max_late_ms", "unanswered", "blocked"}, ...] (ms, %).
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ from benchmarks import latency
 
 ROOT = Path(__file__).resolve().parent.parent
 LADDERFILE = ROOT / "benchmarks" / "ladderfile.py"
-LATE_MS = 50.0  # a request sent this much after its scheduled time was sent late...
-LATE_LIMIT_PCT = 1.0  # ...and more than this share of late sends marks the step behind schedule
+# The generator is behind schedule in a step when an arrival found every in-flight slot taken (k6
+# calls these "dropped iterations"), or when more than LATE_LIMIT_PCT of its sends left LATE_MS
+# or more after their scheduled time (a starved generator CPU). A few late sends on a busy
+# machine are not a fall behind: their lateness is in the latency anyway (timed from schedule).
+LATE_MS = 50.0
+LATE_LIMIT_PCT = 10.0
 SLO_MS, MAX_FAILURES_PCT = 500.0, 1.0
 
 
@@ -106,6 +110,7 @@ class Step:
         self.late = 0
         self.max_late_ms = 0.0
         self.without_request = 0  # tasks that ended before their first request
+        self.blocked = 0  # arrivals that found the in-flight limit reached
 
     @property
     def unanswered(self) -> int:
@@ -142,6 +147,9 @@ class Recorder:
     def no_request(self, step: int) -> None:
         self.steps[step].without_request += 1
 
+    def blocked(self, step: int) -> None:
+        self.steps[step].blocked += 1
+
     def points(self) -> list[dict]:
         ends = np.array(self.ends)
         out = []
@@ -158,11 +166,12 @@ class Recorder:
                     "p50": _ms(figs["p50"]),
                     "p99": _ms(figs["p99"]),
                     "failures_pct": round(100 * failed / sent, 3) if sent else None,
-                    "behind_schedule": bool(late_pct > LATE_LIMIT_PCT),
+                    "behind_schedule": bool(s.blocked or late_pct > LATE_LIMIT_PCT),
                     "requests": sent,
                     "late_pct": round(late_pct, 3),
                     "max_late_ms": round(s.max_late_ms, 1),
                     "unanswered": s.unanswered,
+                    "blocked": s.blocked,
                 }
             )
         return out

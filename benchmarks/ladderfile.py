@@ -65,7 +65,8 @@ class LadderUser(scenario.LabUser):
             for offset in ladder.arrivals(rate, CONFIG.step_s, CONFIG.arrivals, rng):
                 scheduled = start + offset
                 gevent.sleep(max(0.0, scheduled - time.time()))
-                # A full pool blocks here: the send is late, and the Recorder sees it (late_pct).
+                if pool.full():  # every in-flight slot taken: this send will be late
+                    RECORDER.blocked(step)
                 pool.wait_available()
                 RECORDER.scheduled(step)
                 pool.spawn(self.arrival, step, scheduled)

@@ -74,6 +74,8 @@ def test_recorder_times_from_the_schedule_and_marks_late_sends():
     assert first["achieved_rps"] == pytest.approx(10.0)
     assert second["p50"] == pytest.approx(205.0, rel=1e-3)  # coordinated omission would say 5
     assert second["behind_schedule"] and second["late_pct"] == 100.0
+    rec.blocked(on_time)  # one arrival found every in-flight slot taken
+    assert rec.points()[0]["behind_schedule"]
     assert second["unanswered"] == 1 and second["failures_pct"] == pytest.approx(100 / 21, rel=1e-3)
 
 
@@ -99,7 +101,7 @@ def test_ladder_against_a_real_stage(legacy, tmp_path):
                          "behind_schedule"}  # fmt: skip
     assert easy["requests"] == 15 and easy["failures_pct"] == 0 and not easy["behind_schedule"]
     assert easy["achieved_rps"] == pytest.approx(5.0, abs=1.0)
-    assert hard["behind_schedule"] and hard["late_pct"] > 50
+    assert hard["behind_schedule"] and hard["blocked"] > 0 and hard["late_pct"] > 50
     assert ladder.capacity_at_slo(points) == 5.0
     assert "capacity at SLO (p99 < 500 ms, failures < 1 %): 5 req/s" in ladder.table(points)
 
