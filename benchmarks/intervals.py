@@ -50,6 +50,8 @@ class Interval:
 
     def text(self, unit: str = "") -> str:
         u = f" {unit}" if unit else ""
+        if self.units == 1:
+            return f"no interval (one {self.kind.removesuffix('s')}: {self.lo:.4g}{u})"
         return (
             f"{self.confidence * 100:.0f} % CI {self.lo:.4g}-{self.hi:.4g}{u} "
             f"(bootstrap over {self.units} {self.kind})"
@@ -187,6 +189,10 @@ def _median(values, axis=-1):
     return np.median(values, axis=axis)
 
 
+def _mean(values, axis=-1):
+    return np.mean(values, axis=axis)
+
+
 def _rate(num, den, axis=-1):
     return 100 * np.sum(num, axis=axis) / np.sum(den, axis=axis)
 
@@ -211,6 +217,10 @@ def sample(run: an.Run, stage: str, metric: str, endpoint: str = "") -> Sample |
         if q is not None and len(ms):
             pick = lambda x, axis=-1: np.percentile(x, q, axis=axis)  # noqa: E731
             return Sample((ms,), pick, "probe requests")
+    if metric in ("throughput", "ok_throughput") and lat is not None:
+        rates = _throughput_slices(folders, metric == "ok_throughput")
+        if len(rates) >= 2:
+            return Sample((np.array(rates),), _mean, "hdr slices")
     if metric in ("auth_failure_rate", "download_success") and lat is not None:
         rate = _rate_slices(lat, metric)
         if rate is not None:
@@ -246,11 +256,50 @@ def _rate_slices(lat: list[dict], metric: str) -> Sample | None:
     return Sample((np.array(num), np.array(den)), _rate, "hdr slices")
 
 
+def _throughput_slices(folders: list[Path], ok_only: bool) -> list[float]:
+    """Return HTTP requests per second in each slice of each repeat (E2E entries left out)."""
+    rates = []
+    for folder in folders:
+        data = _read_json(folder / "latency.json")
+        window = data.get(latency.WINDOW_KEY) or {}
+        start, stop, width = window.get("start"), window.get("stop"), window.get("slice_s")
+        if start is None or stop is None or not width:
+            continue
+        per_t: dict[float, float] = {}
+        for name, entry in data.items():
+            if name == latency.WINDOW_KEY or name.startswith("E2E"):
+                continue
+            for s in entry.get("slices", []):
+                done = s["count"] - (s["failures"] if ok_only else 0)
+                t = round(s["t"], 6)
+                per_t[t] = per_t.get(t, 0) + done
+        for t in np.arange(0, stop - start, width):
+            seconds = min(width, stop - start - t)  # the last slice may be shorter
+            if seconds >= width / 2:  # a sliver of a slice says little about a rate
+                rates.append(per_t.get(round(float(t), 6), 0) / seconds)
+    return rates
+
+
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
 def figure_interval(run: an.Run, stage: str, metric: str, endpoint: str = "") -> Interval | None:
-    """Return the 95 % interval of a headline figure (to show beside its median)."""
+    """Return the 95 % interval of a figure of a stage (to show beside its median)."""
     s = sample(run, stage, metric, endpoint)
     return bootstrap(s) if s is not None else None
+
+
+def headline_intervals(run: an.Run) -> dict[tuple[str, str], Interval]:
+    """Return {(stage, column name): interval} for every cell of an.headline(run) with a figure."""
+    out = {}
+    for stage in run.stages:
+        key = an.key_endpoint(stage)
+        for col in an.HEADLINE_COLUMNS:
+            endpoint = key if col.endpoint is an.KEY else col.endpoint
+            if endpoint is None:
+                continue
+            interval = figure_interval(run, stage, col.metric, endpoint)
+            if interval is not None:
+                out[(stage, col.name)] = interval
+    return out

@@ -135,3 +135,19 @@ def _write(tmp_path: Path, samples) -> Path:
     out.mkdir()
     recorded(out, samples)
     return out / "latency.json"
+
+
+def test_throughput_slices_and_headline_intervals(tmp_path):
+    run_dir = Path(shutil.copytree(RUN, tmp_path / RUN.name))
+    samples = [(t, an.LIST, 20.0, None) for t in np.arange(0.25, 30, 0.5)]  # 2 req/s
+    samples += [(t, an.E2E_CSV, 900.0, None) for t in np.arange(0.5, 30, 1.0)]  # not HTTP
+    shutil.copy(_write(tmp_path, samples), run_dir / "external-storage/r1/latency.json")
+    run = an.load_run(run_dir)
+    s = iv.sample(run, "external-storage", "throughput")
+    assert s.kind == "hdr slices" and s.units == 6 and s.value() == pytest.approx(2.0)
+    cells = iv.headline_intervals(run)
+    assert cells[("external-storage", "throughput")] == iv.Interval(2.0, 2.0, 6, "hdr slices")
+    cache = cells[("cache", "key_p50")]
+    assert cache.kind == "history slices" and cache.lo <= 5 <= cache.hi
+    one = cells[("load-balanced", "auth_failure_rate")]
+    assert one.text("%") == "no interval (one repeat: 25 %)"
