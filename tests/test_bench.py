@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench import csv_problem, new_run_dir
+from benchmarks.measure.meta import new_run_dir
+from benchmarks.measure.report_csv import csv_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["list_specialists", "get_specialist", "list_reviews", "create_review", "highest_rated"]
@@ -27,7 +28,7 @@ def results_md_names() -> set[str]:
 def locustfile_facts(features: str) -> dict:
     """Import the locustfile in a child process: Locust monkey-patches with gevent on import."""
     code = (
-        "import json, benchmarks.locustfile as m; "
+        "import json, benchmarks.measure.locustfile as m; "
         "print(json.dumps({'names': m.NAMES, "
         "'tasks': sorted(t.__name__ for t in set(m.LabUser.tasks)), "
         "'base': m.LabUser.__mro__[1].__name__}))"
@@ -74,7 +75,7 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     argv = [
         sys.executable,
         "-m",
-        "benchmarks.bench",
+        "benchmarks.measure.bench",
         "legacy",
         "--duration",
         "3",

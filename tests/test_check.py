@@ -1,6 +1,7 @@
-"""The check (benchmarks/check.py) on the doctored fixture run: every expected effect, when it holds
-and when it is missing, the three outcomes and their exit codes, the gate on unmeasured stages, and
-a mutation check proving these tests notice a threshold made vacuous or impossible."""
+"""The check (benchmarks/results/check.py) on the doctored fixture run: every expected effect,
+when it holds and when it is missing, the three outcomes and their exit codes, the gate on
+unmeasured stages, and a mutation check proving these tests notice a threshold made vacuous or
+impossible."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import analysis as an
-from benchmarks import check, latency
+from benchmarks.measure import latency
+from benchmarks.results import analysis as an
+from benchmarks.results import check
 
 RUN = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
 
@@ -229,7 +231,7 @@ def test_exact_claims_hold_in_every_repeat(tmp_path, capsys):
 
 @pytest.mark.parametrize("which", ["decide", "exit_code"])
 def test_decision_rules(which):
-    from benchmarks.intervals import Interval
+    from benchmarks.results.intervals import Interval
 
     if which == "decide":
         iv = Interval(2.0, 4.0, 9, "repeats")

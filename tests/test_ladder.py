@@ -1,4 +1,4 @@
-"""The offered-load ladder (benchmarks/ladder.py, ladderfile.py); latency.json from real Locust."""
+"""The offered-load ladder (measure/ladder.py, ladderfile.py); latency.json from real Locust."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import ladder, latency
+from benchmarks.measure import ladder, latency
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,7 +110,7 @@ def test_ladder_against_a_real_stage(legacy, tmp_path):
 def test_locustfile_writes_exact_latencies_matching_locusts_counts(legacy, tmp_path):
     env = {**os.environ, "LAB_INBOX_URL": legacy.urls["inbox"].rstrip("/"),
            "LAB_LATENCY_FILE": str(tmp_path / "latency.json")}  # fmt: skip
-    cmd = [sys.executable, "-m", "locust", "-f", "benchmarks/locustfile.py", "--headless",
+    cmd = [sys.executable, "-m", "locust", "-f", "benchmarks/measure/locustfile.py", "--headless",
            "-u", "4", "-r", "4", "-t", "4s", "--host", legacy.urls["api"].removesuffix("/api"),
            "--only-summary", "--csv", str(tmp_path / "locust")]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)

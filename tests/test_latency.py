@@ -1,4 +1,4 @@
-"""Exact latencies (benchmarks/latency.py) and their 95 % intervals (benchmarks/intervals.py)."""
+"""Exact latencies (measure/latency.py) and their 95 % intervals (results/intervals.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import analysis as an
-from benchmarks import intervals as iv
-from benchmarks import latency
+from benchmarks.measure import latency
+from benchmarks.results import analysis as an
+from benchmarks.results import intervals as iv
 
 RUN = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
 

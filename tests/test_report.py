@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import analysis as an
-from benchmarks import report
+from benchmarks.results import analysis as an
+from benchmarks.results import report
 
 FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "runs"
 RUN_ID = "20260101-120000-abc1234"

@@ -1,0 +1,66 @@
+"""Bring one stage up and keep it running until Ctrl-C: `python -m benchmarks.stack.up legacy`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+import stages
+from benchmarks.stack import Options, Stack, StackError
+from shared.seed import Scale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("stage", choices=stages.names())
+    parser.add_argument("--port", type=int, default=8123, help="API port (default 8123)")
+    parser.add_argument("--inbox-port", type=int, default=8025, help="mail inbox port")
+    parser.add_argument("--smtp-port", type=int, default=1025)
+    parser.add_argument("--mail-delay-ms", type=int, default=100,
+                        help="simulated mail provider latency per message")
+    parser.add_argument("--replicas", type=int, help="app replicas (default: the stage's)")
+    parser.add_argument("--workers", type=int, help="queue worker threads (default: the stage's)")
+    parser.add_argument("--db", help="database URL (default: embedded SQLite, freshly restored)")
+    parser.add_argument("--redis", help="Redis URL (default: embedded valkey when needed)")
+    parser.add_argument("--specialists", type=int, default=Scale.specialists)
+    parser.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
+    args = parser.parse_args(argv)
+    options = Options(port=args.port, inbox_port=args.inbox_port, smtp_port=args.smtp_port,
+                      mail_delay_ms=args.mail_delay_ms, replicas=args.replicas,
+                      workers=args.workers, database_url=args.db, redis_url=args.redis,
+                      scale=Scale(args.specialists, args.reviews_per_specialist))
+    stack = Stack(args.stage, options)
+    # SIGTERM behaves like Ctrl-C: every process the stack started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        t = stack.topology
+        print(f"\n{t.stage}: {t.title}")
+        print(f"  API     {stack.urls['api']}   (demo login: email@example.com / 12345678)")
+        print(f"  inbox   {stack.urls['inbox']}")
+        for name, group in stack.describe()["processes"].items():
+            print(f"  process {name:<8} ({group})")
+        print(f"  logs    {stack.state / 'logs'}")
+        print("Ctrl-C stops every process.", flush=True)
+        while True:
+            dead = stack.dead()
+            if dead:
+                names = ", ".join(
+                    f"{p.name} (exit {p.popen.returncode}, log {p.log})" for p in dead)
+                print(f"stopping: {names} died", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
