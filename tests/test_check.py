@@ -242,6 +242,7 @@ def test_decision_rules(which):
         assert check.decide(">", iv, 1) == "pass"
         assert check.decide(">", iv, 3) == "inconclusive"
         assert check.decide(">", iv, 4) == "fail"
+        assert check.decide("<", Interval(float("nan"), 1.0, 9, "repeats"), 5) == "inconclusive"
     else:
         o = {s: check.Outcome(None, s, "") for s in check.EXIT}
         assert check.exit_code([o["pass"]]) == 0

@@ -11,6 +11,7 @@ stage not in the run).
 from __future__ import annotations
 
 import argparse
+import math
 import operator
 import sys
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ def _fmt(stat: an.Stat) -> str:
 
 def decide(op: str, interval: iv.Interval, threshold: float) -> str:
     """PASS when the whole interval meets the threshold, FAIL when none of it does."""
+    if math.isnan(interval.lo) or math.isnan(interval.hi):
+        return "inconclusive"  # e.g. a ratio over a reference figure of 0: nothing to decide on
     if op in ("<", "<="):
         good, bad = OPS[op](interval.hi, threshold), not OPS[op](interval.lo, threshold)
     elif op in (">", ">="):
