@@ -97,8 +97,11 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     meta = json.loads((run / "meta.json").read_text())
     assert meta["stages"] == ["legacy"] and meta["settings"]["scale"] == "20x20"
     folder = run / "legacy" / "r1"
-    for name in ("locust_stats.csv", "verify.json", "cpu.json", "mails.json", "stage.json"):
+    for name in ("locust_stats.csv", "verify.json", "cpu.json", "mails.json", "stage.json",
+                 "latency.json"):  # fmt: skip
         assert (folder / name).is_file(), name
+    exact = json.loads((folder / "latency.json").read_text())
+    assert exact["POST /api/specialists/{id}/reviews"]["count"] > 0
 
     assert all(check["ok"] for check in json.loads((folder / "verify.json").read_text()))
     stats = (folder / "locust_stats.csv").read_text().splitlines()

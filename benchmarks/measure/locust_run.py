@@ -55,6 +55,8 @@ def run_locust(
         "LAB_FEATURES": ",".join(features),
         "LAB_WINDOW_FILE": str(window_file),
     }
+    if folder:  # exact latencies of the measured window (benchmarks/measure/latency.py)
+        env["LAB_LATENCY_FILE"] = str(folder / "latency.json")
     log_path = (folder or workdir) / "locust.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -16,8 +16,10 @@ the course's 10 connections hammering the API):
             (poll up to 30 s), download the mailed link; records E2E request -> mail and -> csv.
 
 Environment: LAB_INBOX_URL (mail simulator base URL), LAB_FEATURES (comma separated),
-LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as JSON).
-Nothing is imported from the repo: Locust patches everything with gevent when it is imported.
+LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as JSON),
+LAB_LATENCY_FILE (optional: exact latencies of the window, benchmarks/measure/latency.py).
+Locust patches everything with gevent when it is imported: what this imports from the repo
+(client, report_csv, latency) stays plain Python without threads.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import locust.stats
 from locust import FastHttpUser, constant, events
 
 from benchmarks.client import LabClient
+from benchmarks.measure import latency
 from benchmarks.measure.report_csv import csv_problem
 
 EMAIL, PASSWORD = "email@example.com", "12345678"
@@ -106,6 +109,9 @@ def inbox(since_id: int, limit: int | None = None) -> list[dict]:
     if reply.status != 200:
         raise RuntimeError(f"mail simulator: {reply.status} {reply.error}".rstrip())
     return reply.json["messages"]
+
+
+latency.install(events)
 
 
 @events.test_start.add_listener

@@ -19,6 +19,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     E2E_MAIL,
     E2E_TYPE,
     ENDPOINT_ORDER,
+    EXACT_METRICS,
     FOCUS,
     HEADLINE_COLUMNS,
     HIGHEST_RATED,
@@ -132,6 +133,14 @@ def _locust_figures(stats: pd.DataFrame, failures: pd.DataFrame) -> list[tuple]:
     return out
 
 
+def _exact_latencies(figures: list[tuple], exact: dict) -> list[tuple]:
+    """Replace Locust's rounded percentiles by latency.json's exact ones where a name has them."""
+    names = {n for n, e in exact.items() if isinstance(e, dict) and e.get("count")}
+    kept = [f for f in figures if not (f[0] in names and f[1] in ("p50", "p95", "p99"))]
+    exact_figures = [(n, m, exact[n][m]) for n in sorted(names) for m in EXACT_METRICS]
+    return kept + [f for f in exact_figures if f[2] is not None]
+
+
 def _mail_figures(lags: pd.DataFrame, accepted_reviews: float) -> list[tuple]:
     """Return queue lag percentiles of review and report mails, and review mail delivery."""
     out = []
@@ -176,8 +185,9 @@ def repeat_figures(folder: Path, lags: pd.DataFrame | None = None) -> list[tuple
     review = stats[stats["Name"] == POST_REVIEW] if not stats.empty else stats
     accepted = (review["Request Count"] - review["Failure Count"]).sum() if len(review) else 0
     counters = _read_json(folder / "counters.json", {}) or {}
+    locust = _locust_figures(stats, _read_csv(folder / "locust_failures.csv")) if len(stats) else []
     return (
-        (_locust_figures(stats, _read_csv(folder / "locust_failures.csv")) if len(stats) else [])
+        _exact_latencies(locust, _read_json(folder / "latency.json", {}))
         + _mail_figures(mail_lags(folder) if lags is None else lags, accepted)
         + _cpu_figures(_read_json(folder / "cpu.json", {}))
         + _probe_figures(_read_json(folder / "probe.json", {}))

@@ -30,7 +30,7 @@ td:not(.l) small,td.l b,td.key{white-space:nowrap}td.missing{color:#aaa}
 .scroll{overflow-x:auto}table.headline{font-size:12px}table.headline td small{font-size:10px}
 table.headline th,table.headline td{padding:3px 4px}table.headline td:not(.l){white-space:nowrap}
 .warn{background:#fff1f0;border-left:4px solid #c0392b;padding:.5em 1em;margin:.4em 0}
-.pass{color:#1e7b34}.fail{color:#c0392b;font-weight:600}.skip{color:#888}
+.pass{color:#1e7b34}.fail{color:#c0392b;font-weight:600}.skip{color:#888}.inconclusive{color:#b9770e}
 figure{margin:1.5em 0}figure img{width:100%;max-width:900px;border:1px solid #eee}
 figcaption{font-size:13px;color:#555;max-width:900px}
 dl{display:grid;grid-template-columns:10em 1fr;gap:2px 1em;font-size:13px}dt{font-weight:600}
@@ -190,8 +190,9 @@ def page(run, charts: dict[str, str]) -> str:
     parts.append("<h2>Expected effects</h2><ul>")
     for o in check_run(run):
         parts.append(
-            f"<li class={o.status}>{o.status.upper()} — <b>{_e(o.expectation.stage)}"
-            f"</b>: {_e(o.expectation.says)}. <small>{_e(o.detail)}</small></li>"
+            f"<li class={o.status}>{o.status.upper()} — <b>{_e(o.stage or o.expectation.stage)}"
+            f"</b>: {_e(o.expectation.says if o.expectation else o.detail)}. "
+            f"<small>{_e(o.detail if o.expectation else '')}</small></li>"
         )
     parts.append("</ul>")
 
