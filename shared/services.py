@@ -169,6 +169,10 @@ def delete_review(specialist_id: uuid.UUID, review_id: uuid.UUID) -> None:
 
 # --- the expensive one ----------------------------------------------------------------------
 
+# The fields of one row of the ranking (highest_rated), in order.
+RANKING_FIELDS = ("id", "name", "specialty", "average_rating", "reviews_count")
+
+
 def highest_rated(limit: int) -> list[dict]:
     """Compute the top specialists by average rating over every review (a full aggregate)."""
     average = peewee.fn.AVG(Review.rating)
