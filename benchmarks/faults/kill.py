@@ -15,6 +15,7 @@ import socket
 import subprocess
 from contextlib import closing
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import psutil
 
@@ -73,12 +74,23 @@ def port_open(port: int) -> bool:
 
 def redis_up(url: str) -> bool:
     """Whether the queue/cache server at a redis:// URL answers PING (a raw socket: no client
-    library to reconnect or retry behind our back)."""
-    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    library to reconnect or retry behind our back), after AUTH when the URL has a password."""
+    parts = urlsplit(url)
+    commands = [["PING"]]
+    if parts.password:
+        commands.insert(0, ["AUTH", unquote(parts.password)])
+    wire = b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode())
+                                                 for a in c) for c in commands)
     try:
-        with socket.create_connection((host, int(port)), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+        with socket.create_connection((parts.hostname, parts.port or 6379), timeout=0.5) as s:
+            s.sendall(wire)
+            answer = b""
+            while answer.count(b"\r\n") < len(commands):
+                chunk = s.recv(256)
+                if not chunk:
+                    return False
+                answer += chunk
+            return answer.split(b"\r\n")[len(commands) - 1].startswith(b"+PONG")
     except OSError:
         return False
 

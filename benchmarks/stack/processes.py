@@ -75,6 +75,7 @@ class Site:
     tools: Mapping[str, str]          # executables: caddy, rclone, valkey-server
     per_replica: bool = True          # embedded: one spec per replica, each with its own disk
     public_host: str | None = "127.0.0.1"  # the proxy's site address (None: any host)
+    redis_config: str = ""            # where the queue/cache server's config file is
 
     def disk(self, owner: str, what: str) -> str:
         """A folder on the disk of `owner` (a machine): embedded, a folder per replica in the
@@ -121,7 +122,9 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
     if t.needs_redis and site.redis_port is not None:  # None: an external Redis, given by URL
         specs.append(ProcessSpec(
             "valkey", "redis",
-            (site.tools["valkey-server"], "--port", str(site.redis_port), "--bind", site.bind,
+            # The config file (first) holds the password: not in argv, where `ps` shows it.
+            (site.tools["valkey-server"], site.redis_config, "--port", str(site.redis_port),
+             "--bind", site.bind,
              "--save", "", "--appendonly", "no", "--dir", site.state_dir),
             port=site.redis_port))
     if t.needs_s3 and site.s3_port is not None:  # None: external S3 storage, given by env
@@ -166,6 +169,12 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
             env={**env, "LAB_REPLICA": "worker", "LAB_REPORT_DIR": site.disk("app-1", "reports")},
             stop_signal="SIGINT", stop_grace_s=WORKER_GRACE_S))
     return specs
+
+
+def redis_config(site: Site) -> str:
+    """The queue/cache server's config file: a password. huey's tasks are pickles, so whoever
+    can write to this server can run code in the worker; nobody without the password can."""
+    return f"requirepass {site.values['LAB_REDIS_PASSWORD']}\n"
 
 
 def proxy_config(site: Site) -> str:

@@ -45,9 +45,11 @@ from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-expor
     caddyfile_for,
     process_specs,
     proxy_config,
+    redis_config,
     shared_env,
 )
 from benchmarks.stack.redis_db import RedisPrepared, prepare_redis
+from shared.db import redacted
 from shared.seed import Scale
 from shared.topology import Topology
 
@@ -167,7 +169,10 @@ class Stack:
                 values["LAB_REDIS_URL"] = o.redis_url
             else:
                 redis_port = free_port()
-                values["LAB_REDIS_URL"] = f"redis://{HOST}:{redis_port}/0"
+                # A password made for this start only (URL-safe: it goes into the URL as is).
+                values["LAB_REDIS_PASSWORD"] = secrets.token_urlsafe(24)
+                values["LAB_REDIS_URL"] = (f"redis://:{values['LAB_REDIS_PASSWORD']}@{HOST}:"
+                                           f"{redis_port}/0")
         s3_port = None
         if t.needs_s3:
             given = {**os.environ, **o.env}
@@ -197,7 +202,7 @@ class Stack:
             smtp_port=o.smtp_port, inbox_port=o.inbox_port, api_port=o.port, app_ports=ports,
             redis_port=redis_port, s3_port=s3_port, state_dir=str(self.state),
             caddyfile=str(self.state / "Caddyfile"), upstreams=ports, values=values,
-            tools=tools)
+            tools=tools, redis_config=str(self.state / "valkey.conf"))
         return site, process_specs(t, o, site)
 
     def _jwt_secret(self) -> str:
@@ -218,13 +223,17 @@ class Stack:
             Path(self.site.caddyfile).write_text(proxy_config(self.site))
         if spec.group == "storage":
             (self.state / "s3").mkdir(parents=True, exist_ok=True)
+        if spec.group == "redis":
+            config = Path(self.site.redis_config)
+            config.touch(mode=0o600)  # only we may read the password
+            config.write_text(redis_config(self.site))
         self._start(spec.name, spec.group, list(spec.argv), dict(spec.env),
                     stop_signal=spec.stop_signal, stop_grace_s=spec.stop_grace_s)
 
     def _wait_ready(self, spec: ProcessSpec) -> None:
         """Wait until a started process serves (the worker has nothing to wait for)."""
         if spec.group == "redis":
-            self._wait_redis(spec.port)
+            self._wait_redis(self.site.values["LAB_REDIS_URL"])
         elif spec.group == "storage":
             self._wait_tcp(spec.port, "rclone serve s3")
         elif spec.health:
@@ -297,19 +306,26 @@ class Stack:
                 raise StackError(f"{proc.name} exited with code {code} while starting; its log "
                                  f"({proc.log}) ends with:\n{tail}")
 
-    def _wait_redis(self, port: int, timeout: float = 15) -> None:
+    def _wait_redis(self, url: str, timeout: float = 15) -> None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((HOST, port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if client.ping():
                         return
-            except OSError:
-                pass
-            self._check_alive()
-            time.sleep(0.05)
-        raise StackError(f"valkey did not answer on port {port} within {timeout:.0f} s")
+                except redis.AuthenticationError as exc:
+                    raise StackError(f"valkey at {redacted(url)} refused the password: "
+                                     f"{exc}") from None
+                except (redis.ConnectionError, redis.TimeoutError):
+                    pass  # not listening yet
+                self._check_alive()
+                time.sleep(0.05)
+        finally:
+            client.close()
+        raise StackError(f"valkey did not answer at {redacted(url)} within {timeout:.0f} s")
 
     def _wait_tcp(self, port: int, what: str, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -366,4 +382,5 @@ class Stack:
                 "backends": {"database": {"mode": "external" if o.database_url else "embedded",
                                           **(self.database.describe() if self.database else {})},
                              "redis": redis},
-                "processes": {p.name: p.group for p in self.procs}, "urls": self.urls}
+                "processes": {p.name: p.group for p in self.procs},
+                "urls": {k: redacted(v) for k, v in self.urls.items()}}

@@ -35,6 +35,7 @@ from benchmarks.stack.processes import (
     command_shape,
     process_specs,
     proxy_config,
+    redis_config,
 )
 from benchmarks.tools.yaml_writer import to_yaml
 from shared.topology import Topology
@@ -53,7 +54,11 @@ SECRET_HINT = "run `python -m benchmarks.tools.compose secrets > .env` (see docs
 REQUIRED = {
     "LAB_JWT_SECRET": f"${{LAB_JWT_SECRET:?set LAB_JWT_SECRET (32+ random bytes): {SECRET_HINT}}}",
     "LAB_S3_SECRET_KEY": f"${{LAB_S3_SECRET_KEY:?set LAB_S3_SECRET_KEY: {SECRET_HINT}}}",
+    # It goes into LAB_REDIS_URL as is: letters, digits, - and _ only (what `secrets` makes).
+    "LAB_REDIS_PASSWORD": f"${{LAB_REDIS_PASSWORD:?set LAB_REDIS_PASSWORD (URL-safe): "
+                          f"{SECRET_HINT}}}",
 }
+REDIS_CONFIG = "/usr/local/etc/valkey/valkey.conf"
 # Groups only containers have: the database server (embedded mode uses a SQLite file or the
 # --db URL, no process) and the one-shot job that seeds it (embedded mode seeds in-process).
 COMPOSE_ONLY_GROUPS = ("database", "seed")
@@ -66,7 +71,9 @@ def compose_site(topology: Topology) -> Site:
         # The database container is never published: its password guards nothing reachable.
         "LAB_DATABASE_URL": "postgresql://lab:${LAB_DB_PASSWORD:-lab}@db:5432/lab",
         "LAB_PUBLIC_URL": f"http://127.0.0.1:{API_PORT}",
-        "LAB_REDIS_URL": f"redis://valkey:{REDIS_PORT}/0",  # a server of its own: db 0 is fine
+        # A server of its own (db 0 is fine), with a password: the queue's tasks are pickles.
+        "LAB_REDIS_URL": f"redis://:{REQUIRED['LAB_REDIS_PASSWORD']}@valkey:{REDIS_PORT}/0",
+        "LAB_REDIS_PASSWORD": REQUIRED["LAB_REDIS_PASSWORD"],
         "LAB_JWT_SECRET": REQUIRED["LAB_JWT_SECRET"],
     }
     if topology.needs_s3:
@@ -82,7 +89,7 @@ def compose_site(topology: Topology) -> Site:
         redis_port=REDIS_PORT, s3_port=S3_PORT, state_dir="/data",
         caddyfile="/etc/caddy/Caddyfile", upstreams=Dynamic("app", APP_PORT), values=values,
         tools={"caddy": "caddy", "rclone": "rclone", "valkey-server": "valkey-server"},
-        per_replica=False, public_host=None)
+        per_replica=False, public_host=None, redis_config=REDIS_CONFIG)
 
 
 def _lab_image() -> dict:
@@ -148,10 +155,15 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
     services["mailsim"] = service(
         mail, _lab_image(), ports=[f"127.0.0.1:{INBOX_PORT}:{INBOX_PORT}"],
         healthcheck=_http_check(INBOX_PORT, "/health", python=True))
+    configs = {}
     if "redis" in specs:
         services["valkey"] = service(
             specs["redis"], {"image": IMAGES["valkey"]},
-            healthcheck={"test": ["CMD", "valkey-cli", "ping"], **HEALTH})
+            configs=[{"source": "valkey_conf", "target": REDIS_CONFIG}],
+            # Any answer means it serves (NOAUTH: it does, and it wants the password).
+            healthcheck={"test": ["CMD-SHELL", "valkey-cli ping 2>&1 | grep -q -e PONG -e NOAUTH"],
+                         **HEALTH})
+        configs["valkey_conf"] = {"content": redis_config(site)}
         backing["valkey"] = ready
     if "storage" in specs:
         s3 = specs["storage"]
@@ -173,7 +185,6 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
         expose=[str(APP_PORT)],
         healthcheck=_http_check(APP_PORT, "/health", python=True),
         depends_on={**after_seed, **backing})
-    configs = {}
     if proxied:
         services["caddy"] = service(
             specs["proxy"], {"image": IMAGES["caddy"]},
@@ -205,8 +216,8 @@ def render(topology: Topology) -> str:
     ]
     if "caddy" in services:
         lines.append(f"  docker compose -f {f} up --build --scale app=4   (all replicas balanced)")
-    needs = [k for k in REQUIRED if any(REQUIRED[k] in (s.get("environment") or {}).values()
-                                        for s in services.values())]
+    needs = [k for k in REQUIRED if any(REQUIRED[k] in value for s in services.values()
+                                        for value in (s.get("environment") or {}).values())]
     if needs:
         lines += ["", f"Needs {' and '.join(needs)} in the environment or in a .env file here:",
                   "  python -m benchmarks.tools.compose secrets > .env"]
@@ -236,7 +247,8 @@ def stale_files(root: Path = ROOT, topologies: list[Topology] | None = None) -> 
 # --- the real Compose implementation ---------------------------------------------------------
 
 # Dummy values for the variables the files require, so that validation reads every service.
-DUMMY_SECRETS = {"LAB_JWT_SECRET": "x" * 48, "LAB_S3_SECRET_KEY": "y" * 40}
+DUMMY_SECRETS = {"LAB_JWT_SECRET": "x" * 48, "LAB_S3_SECRET_KEY": "y" * 40,
+                 "LAB_REDIS_PASSWORD": "z" * 32}
 
 
 def compose_binary() -> list[str]:
@@ -332,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
               " keep this file out of git")
         print(f"LAB_JWT_SECRET={secrets.token_urlsafe(48)}")
         print(f"LAB_S3_SECRET_KEY={secrets.token_urlsafe(30)}")
+        print(f"LAB_REDIS_PASSWORD={secrets.token_urlsafe(24)}")
         return 0
     if args.command == "validate":
         paths = [ROOT / compose_filename(n) for n in stages.names()]
