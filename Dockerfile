@@ -25,4 +25,7 @@ COPY --chmod=0755 deploy/entrypoint.sh /usr/local/bin/lab-entrypoint
 USER lab
 WORKDIR /data
 ENTRYPOINT ["lab-entrypoint"]
-CMD ["python", "-m", "gunicorn", "--bind", "0.0.0.0:8000", "stages.legacy.app:create_app()"]
+# The replicas' gunicorn settings (a graceful stop the proxy can route around), as every
+# replica of the compose files and of the embedded runner loads them.
+CMD ["python", "-m", "gunicorn", "--bind", "0.0.0.0:8000", "-c", "python:benchmarks.stack.gunicorn_conf", \
+     "stages.legacy.app:create_app()"]
