@@ -13,6 +13,13 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def demo_mode(environ=None) -> bool:
+    """LAB_DEMO (default on): the demo user is seeded and a JWT secret may be made for the run.
+    Off ("0", "false", "no", ""): no demo user, and a JWT secret must be given."""
+    return (os.environ if environ is None else environ).get("LAB_DEMO", "1").strip().lower() \
+        not in ("0", "false", "no", "")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stage's processes need to know, taken from LAB_* environment variables."""
@@ -61,7 +68,7 @@ class Settings:
             report_dir=Path(_env("LAB_REPORT_DIR", ".lab/reports")),
             public_url=_env("LAB_PUBLIC_URL", "http://127.0.0.1:8123"),
             replica=_env("LAB_REPLICA", "app-1"),
-            demo=_env("LAB_DEMO", "1") not in ("0", "false", "no", ""),
+            demo=demo_mode(),
             jwt_secret=_env("LAB_JWT_SECRET", ""),
             jwt_ttl_seconds=int(_env("LAB_JWT_TTL", "3600")),
             cache_ttl_seconds=int(_env("LAB_CACHE_TTL", "30")),

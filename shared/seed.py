@@ -80,6 +80,18 @@ def fill(db: peewee.Database, scale: Scale) -> None:
         db.execute_sql("ANALYZE specialists, reviews, users")
 
 
+def remove_demo_user(url: str) -> int:
+    """Delete the demo user from a run's copy of the seed (outside demo mode nobody may log in
+    with a password printed in the README); return how many rows went."""
+    db = dbmod.make_database(url)
+    db.connect()
+    try:
+        with db.bind_ctx([User]):
+            return User.delete().where(User.email == DEMO_EMAIL).execute()
+    finally:
+        db.close()
+
+
 def seed_sqlite_file(path: Path, scale: Scale) -> Path:
     """Write a seeded SQLite file atomically: built beside the target, renamed when complete."""
     path.parent.mkdir(parents=True, exist_ok=True)

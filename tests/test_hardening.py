@@ -57,3 +57,75 @@ def test_the_image_and_the_readme_name_the_real_gunicorn_settings():
     assert "gunicorn.conf.py" not in readme
     assert "benchmarks/stack/gunicorn_conf.py" in readme
     assert (ROOT / "benchmarks" / "stack" / "gunicorn_conf.py").exists()
+
+
+# --- LAB_DEMO=0: no demo user, no invented secret ---------------------------------------------
+
+
+@pytest.mark.parametrize("value,expected", [(None, True), ("1", True), ("yes", True),
+                                            ("0", False), ("false", False), ("No", False),
+                                            ("", False)])
+def test_lab_demo_is_read_by_the_app_and_the_runner(monkeypatch, value, expected):
+    from benchmarks.stack import Options
+    from shared.config import Settings
+
+    if value is None:
+        monkeypatch.delenv("LAB_DEMO", raising=False)
+    else:
+        monkeypatch.setenv("LAB_DEMO", value)
+    assert Settings.from_env().demo is expected
+    assert Options().demo is expected
+
+
+def test_outside_demo_mode_the_stack_has_no_demo_user(launch, monkeypatch):
+    from benchmarks.client import LabClient
+    from shared.seed import DEMO_EMAIL, DEMO_PASSWORD
+
+    monkeypatch.setenv("LAB_DEMO", "0")
+    stack = launch("legacy")  # Options() read LAB_DEMO
+    try:
+        assert stack.options.demo is False
+        assert all(s.env.get("LAB_DEMO") == "0" for s in stack.specs if s.group == "app")
+        client = LabClient(stack.urls["api"].removesuffix("/api"))
+        reply = client.post("/api/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+        assert reply.status == 401, reply
+    finally:
+        stack.stop()
+
+
+def test_outside_demo_mode_no_jwt_secret_is_made(monkeypatch, tmp_path):
+    from benchmarks.stack import Options, Stack, StackError
+
+    monkeypatch.setenv("LAB_DEMO", "0")
+    monkeypatch.delenv("LAB_JWT_SECRET", raising=False)
+    stack = Stack("token-auth", Options(state_dir=tmp_path, quiet=True))
+    with pytest.raises(StackError, match="LAB_JWT_SECRET is not set"):
+        stack.plan("sqlite:///unused.sqlite3")
+    monkeypatch.setenv("LAB_JWT_SECRET", "s" * 40)
+    site, _ = stack.plan("sqlite:///unused.sqlite3")
+    assert site.values["LAB_JWT_SECRET"] == "s" * 40  # given, not made
+
+
+def test_the_compose_files_follow_lab_demo():
+    from benchmarks.tools import compose
+
+    config = compose.load_compose(ROOT / "docker-compose.token-auth.yml",
+                                  {**compose.DUMMY_SECRETS, "LAB_DEMO": "0"})
+    assert config["services"]["app"]["environment"]["LAB_DEMO"] == "0"
+    assert config["services"]["seed"]["environment"]["LAB_DEMO"] == "0"
+    default = compose.load_compose(ROOT / "docker-compose.token-auth.yml")
+    assert default["services"]["app"]["environment"]["LAB_DEMO"] == "1"
+
+
+def test_remove_demo_user_deletes_only_the_demo_user(tmp_path):
+    from shared import db
+    from shared.models import User
+    from shared.seed import DEMO_EMAIL, Scale, remove_demo_user, seed_sqlite_file
+
+    path = seed_sqlite_file(tmp_path / "seed.sqlite3", Scale(2, 2))
+    url = f"sqlite:///{path}"
+    db.connect(url)
+    User.create(email="someone@example.com", password_hash="x")
+    assert remove_demo_user(url) == 1
+    assert [u.email for u in User.select()] == ["someone@example.com"]
+    assert DEMO_EMAIL not in [u.email for u in User.select()]

@@ -93,7 +93,7 @@ def shared_env(topology: Topology, options, site: Site) -> dict[str, str]:
         "LAB_SMTP_HOST": site.mail_host,
         "LAB_SMTP_PORT": str(site.smtp_port),
         "LAB_PUBLIC_URL": v["LAB_PUBLIC_URL"],
-        "LAB_DEMO": "1" if options.demo else "0",
+        "LAB_DEMO": v.get("LAB_DEMO", "1" if options.demo else "0"),
         **topology.env,
         **options.env,
     }

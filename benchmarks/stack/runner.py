@@ -49,8 +49,9 @@ from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-expor
     shared_env,
 )
 from benchmarks.stack.redis_db import RedisPrepared, prepare_redis
+from shared.config import demo_mode
 from shared.db import redacted
-from shared.seed import Scale
+from shared.seed import Scale, remove_demo_user
 from shared.topology import Topology
 
 
@@ -69,7 +70,7 @@ class Options:
     threads: int = 4                   # threads per app replica (one process each: one GIL)
     scale: Scale = field(default_factory=Scale)
     state_dir: Path | None = None
-    demo: bool = True
+    demo: bool = field(default_factory=demo_mode)  # LAB_DEMO, on unless set to 0
     env: dict[str, str] = field(default_factory=dict)   # extra LAB_* settings
     quiet: bool = False
 
@@ -134,6 +135,9 @@ class Stack:
             database = Database.from_url(o.database_url, o.scale,
                                          self.state / "db" / "lab.sqlite3", quiet=o.quiet)
             self.database = database.restore()
+            if not o.demo:  # the seed has the demo user; the run's copy must not
+                remove_demo_user(self.database.url)
+                self._say("LAB_DEMO=0: no demo user in this run's database")
             if t.needs_redis and o.redis_url:
                 self.redis = prepare_redis(o.redis_url)
         except BackendError as exc:

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         t = stack.topology
         print(f"\n{t.stage}: {t.title}")
-        print(f"  API     {stack.urls['api']}   (demo login: email@example.com / 12345678)")
+        login = ("   (demo login: email@example.com / 12345678)" if options.demo
+                 else "   (LAB_DEMO=0: no demo user)")
+        print(f"  API     {stack.urls['api']}{login}")
         print(f"  inbox   {stack.urls['inbox']}")
         for name, group in stack.describe()["processes"].items():
             print(f"  process {name:<8} ({group})")

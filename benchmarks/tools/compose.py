@@ -71,6 +71,7 @@ def compose_site(topology: Topology) -> Site:
         # The database container is never published: its password guards nothing reachable.
         "LAB_DATABASE_URL": "postgresql://lab:${LAB_DB_PASSWORD:-lab}@db:5432/lab",
         "LAB_PUBLIC_URL": f"http://127.0.0.1:{API_PORT}",
+        "LAB_DEMO": "${LAB_DEMO:-1}",  # LAB_DEMO=0: no demo user, no default secret anywhere
         # A server of its own (db 0 is fine), with a password: the queue's tasks are pickles.
         "LAB_REDIS_URL": f"redis://:{REQUIRED['LAB_REDIS_PASSWORD']}@valkey:{REDIS_PORT}/0",
         "LAB_REDIS_PASSWORD": REQUIRED["LAB_REDIS_PASSWORD"],
@@ -119,7 +120,8 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
             "labels": {"lab.group": "database"},
         },
     }
-    seed_env = {"LAB_DATABASE_URL": site.values["LAB_DATABASE_URL"]}
+    seed_env = {"LAB_DATABASE_URL": site.values["LAB_DATABASE_URL"],
+                "LAB_DEMO": site.values["LAB_DEMO"]}
     seed_after = {"db": ready}
     if "storage" in specs:
         seed_env.update({k: v for k, v in site.values.items() if k.startswith("LAB_S3_")})

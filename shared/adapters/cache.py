@@ -13,7 +13,8 @@ the timeout again.
 An entry is checked before it is trusted: one that does not parse, has the wrong shape, or is out
 of range (a timestamp that is not a number, or in the future: it would be served as fresh
 forever) is a miss: dropped, counted once in `lab:counter:cache_entries_rejected`, and replaced
-by the next computation. Whoever can write to the server can still change the ranking, but not break the API.
+by the next computation. Whoever can write to the server can still change the ranking, but no
+longer break the API.
 """
 
 from __future__ import annotations

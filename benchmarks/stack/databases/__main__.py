@@ -12,7 +12,8 @@ import os
 import time
 
 from shared import db as dbmod
-from shared.seed import Scale, seed_url
+from shared.config import demo_mode
+from shared.seed import Scale, remove_demo_user, seed_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     url = os.environ["LAB_DATABASE_URL"]
     started = time.perf_counter()
     seed_url(url, scale)
+    if not demo_mode():
+        remove_demo_user(url)
+        print("LAB_DEMO=0: no demo user", flush=True)
     print(f"seeded {dbmod.redacted(url)} with {scale.label} in "
           f"{time.perf_counter() - started:.1f} s", flush=True)
     if os.environ.get("LAB_S3_ENDPOINT"):
