@@ -43,6 +43,13 @@ def paginate(query: peewee.ModelSelect, page: int, per_page: int, render) -> dic
             "last_page": max(1, math.ceil(total / per_page))}
 
 
+def account_email(email: str) -> str:
+    """The address as stored for the account the database matches to `email` (by its own
+    comparison: MariaDB's collation ignores case and accents), or `email` if none matches."""
+    user = User.get_or_none(User.email == email)
+    return user.email if user else email
+
+
 def authenticate(email: str, password: str) -> User | None:
     """Return the user whose email and password match, in the same time whether or not it exists."""
     user = User.get_or_none(User.email == email)

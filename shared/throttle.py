@@ -36,6 +36,7 @@ import math
 import os
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 
 import redis
@@ -50,8 +51,14 @@ SOCKET_TIMEOUT_S = 0.25
 
 
 def account_key(email: str) -> str:
-    """Name an account's counter without putting the address itself in the store."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    """Name an account's counter without putting the address itself in the store.
+
+    Unicode NFKC then casefold: "ＥＭＡＩＬ@…" (full width), "Email@…" and "email@…" are one
+    counter. The login passes the address as the database stored it when the database finds an
+    account for it (services.account_email): that is what makes "émail@…", which MariaDB's
+    accent-insensitive collation matches to "email@…", count against the same account."""
+    normal = unicodedata.normalize("NFKC", email.strip()).casefold()
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _hashed(*parts: str) -> str:

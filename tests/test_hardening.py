@@ -129,3 +129,46 @@ def test_remove_demo_user_deletes_only_the_demo_user(tmp_path):
     assert remove_demo_user(url) == 1
     assert [u.email for u in User.select()] == ["someone@example.com"]
     assert DEMO_EMAIL not in [u.email for u in User.select()]
+
+
+# --- the throttle's account key matches the database's comparison of emails -------------------
+
+
+def test_the_account_key_is_nfkc_and_casefolded():
+    from shared.throttle import account_key
+
+    same = ["email@example.com", "EMAIL@EXAMPLE.COM", "ｅｍａｉｌ@ｅｘａｍｐｌｅ.ｃｏｍ",
+            " Email@Example.com "]
+    assert len({account_key(e) for e in same}) == 1
+    assert account_key("STRASSE@x.com") == account_key("straße@x.com")  # casefold, not lower
+    assert account_key("other@example.com") != account_key("email@example.com")
+
+
+def test_every_spelling_mariadb_matches_counts_against_the_one_account(
+        seeded_mysql_url, tmp_path, monkeypatch):
+    """MariaDB's utf8mb4_general_ci ignores case and accents: "émail@…" logs into the demo
+    account, so it must spend the demo account's failures, not a counter of its own."""
+    import falcon.testing
+
+    from shared.config import Settings
+    from shared.models import User
+    from shared.seed import DEMO_EMAIL, DEMO_PASSWORD
+    from stages.legacy.app import create_app
+
+    monkeypatch.delenv("LAB_REDIS_URL", raising=False)  # the throttle counts in this process
+    client = falcon.testing.TestClient(create_app(Settings(
+        database_url=seeded_mysql_url, session_dir=tmp_path / "sessions",
+        jwt_secret="hardening-" + "k" * 40)))
+    spellings = ["émail@example.com", "EMAIL@example.com", "Émail@Exämple.com",
+                 "èmail@example.com", "ｅmail@example.com"]
+    # The premise: the database takes every spelling for the demo account.
+    assert all(User.get(User.email == s).email == DEMO_EMAIL for s in spellings[:4])
+
+    def login(email, password):
+        return client.simulate_post("/api/login", json={"email": email, "password": password})
+
+    answers = [login(s, "wrong-password").status_code for s in spellings]
+    assert answers == [401] * 5
+    assert login(DEMO_EMAIL, "wrong-password").status_code == 429
+    assert login("émail@example.com", DEMO_PASSWORD).status_code == 429
+    assert login("someone-else@example.com", "wrong-password").status_code == 401

@@ -43,7 +43,9 @@ class Login(Public):
         try:
             # Counted before the hash (shared.throttle): refused at once, the password unchecked,
             # so a right guess gets the same answer.
-            attempt = self.throttle.attempt(email, client_address(req, self.trusted_proxies))
+            # Keyed by the account the database finds (its collation), not by the spelling.
+            attempt = self.throttle.attempt(services.account_email(email),
+                                            client_address(req, self.trusted_proxies))
             with self.throttle.hashing(attempt):
                 user = services.authenticate(email, password)
         except Refused as exc:
