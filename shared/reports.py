@@ -168,20 +168,44 @@ def _set_status(report_id, status: str, **fields) -> None:
         ).execute()
 
 
+class BuildFailed(Exception):
+    """Building the report failed (the ranking or the store), as opposed to mailing it.
+
+    `reason` is what the user is shown (GET /api/reports/{id}): short, and saying nothing of
+    the inside (hosts, buckets, drivers); the full error goes to the log and the outbox row."""
+
+    def __init__(self, reason: str, cause: BaseException):
+        super().__init__(f"{reason} ({type(cause).__name__}: {cause})")
+        self.reason = reason
+
+
+RANKING_FAILED = "the ranking could not be computed; please ask for the report again later"
+STORE_FAILED = "the report file could not be stored; please ask for the report again later"
+BUILD_FAILED = "the report could not be built; please ask for the report again later"
+
+
 def build_report(report_id, top_rated: TopRatedQuery, store: ReportStore) -> bool:
-    """Get the ranking, store the whole CSV, then mark the report ready; False if it is gone."""
+    """Get the ranking, store the whole CSV, then mark the report ready; False if it is gone.
+    Raise BuildFailed (with the user's reason) if the ranking or the store fails."""
     report = Report.get_or_none(Report.id == report_id)
     if report is None:
         return False
-    data = report_csv(top_rated.top(report.limit))
-    location = store.save(f"{report.id}.csv", data)
+    try:
+        data = report_csv(top_rated.top(report.limit))
+    except Exception as exc:
+        raise BuildFailed(RANKING_FAILED, exc) from exc
+    try:
+        location = store.save(f"{report.id}.csv", data)
+    except Exception as exc:
+        raise BuildFailed(STORE_FAILED, exc) from exc
     # Ready only once the store holds the whole file.
     _set_status(report.id, "ready", location=location, error=None)
     return True
 
 
-def mark_failed(report_id, error: BaseException) -> None:
-    _set_status(report_id, "failed", error=f"{type(error).__name__}: {error}"[:2000])
+def mark_failed(report_id, reason: str) -> None:
+    """Mark a report failed with the user's reason (never the raw exception text)."""
+    _set_status(report_id, "failed", error=reason[:2000])
 
 
 def ready_mail(report_id, links: ReportLinks):
@@ -192,10 +216,6 @@ def ready_mail(report_id, links: ReportLinks):
     return report_mail(
         user.email, str(report.id), links.download_url(report.id, user.id), requested_at
     )
-
-
-class BuildFailed(Exception):
-    """Building the report failed (the ranking or the store), as opposed to mailing it."""
 
 
 def register_report_tasks(
@@ -229,8 +249,10 @@ def register_report_tasks(
         if report.status != "ready":
             try:
                 built = build_report(report_id, top_rated, store)
+            except BuildFailed:
+                raise
             except Exception as exc:
-                raise BuildFailed(f"{type(exc).__name__}: {exc}") from exc
+                raise BuildFailed(BUILD_FAILED, exc) from exc
             if not built:
                 raise Report.DoesNotExist(report_id)
         sender.send(ready_mail(report_id, links))
@@ -243,7 +265,8 @@ def register_report_tasks(
                                   permanent=is_permanent)
         except BuildFailed as exc:
             if task is None or not task.retries:  # the last attempt: say so instead of pending
-                mark_failed(report_id, exc.__cause__ or exc)
+                log.error("report %s failed: %s", report_id, exc, exc_info=exc.__cause__)
+                mark_failed(report_id, exc.reason)
                 outbox.give_up(outbox.REPORT, report_id, f"report failed: {exc}")
                 outbox.count(huey, "outbox_dead_letters")
             raise

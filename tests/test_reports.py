@@ -257,12 +257,19 @@ class BrokenStore(LocalReportStore):
         raise OSError("disk full (simulated)")
 
 
-def test_a_failed_build_is_marked_failed_with_the_error(database, mailsim, tmp_path):
+def test_a_failed_build_shows_a_short_reason_not_the_exception(database, mailsim, tmp_path):
+    from shared.models import MailOutbox
+    from shared.reports import STORE_FAILED
+
     lab = ReportLab(BrokenStore(tmp_path / "reports"), mailsim)
     headers = lab.login()
     status = lab.ready(headers)
     assert status["status"] == "failed"
-    assert "disk full" in status["error"]
+    assert status["error"] == STORE_FAILED  # the user's reason
+    assert "disk full" not in status["error"] and "OSError" not in status["error"]
+    # The whole error is kept for the operator: the dead letter's last error.
+    row = MailOutbox.get(MailOutbox.ref == status["id"])
+    assert "OSError: disk full" in row.last_error
     assert "download_url" not in status
     assert mailsim.messages(to=DEMO_EMAIL) == []
 
