@@ -12,7 +12,7 @@ the target was met. Every load loop is bounded in count and in time.
     reports.py   ask for a report, wait for it, fetch its links anonymously
     replicas.py  replica_killed, replica_drained
     queue.py     worker_killed, provider_down, queue_down
-    services.py  cache_down, storage_down
+    services.py  cache_down, cache_corrupt, storage_down
     access.py    report_access
     reports_killed.py  reports_worker_killed (async-reports; its own `python -m`)
     logins.py    login_concurrent, login_spray (token-auth; its own `python -m`)
@@ -26,10 +26,11 @@ from benchmarks.faults.ledger import Ledger, mail_config
 from benchmarks.faults.load import FAULT_ENV, Api, Load, wait_until
 from benchmarks.faults.queue import provider_down, queue_down, worker_killed
 from benchmarks.faults.replicas import replica_drained, replica_killed
-from benchmarks.faults.services import cache_down, storage_down
+from benchmarks.faults.services import cache_corrupt, cache_down, storage_down
 
 __all__ = [
-    "FAULT_ENV", "SCENARIOS", "Api", "Figure", "Ledger", "Load", "cache_down", "figures_table",
+    "FAULT_ENV", "SCENARIOS", "Api", "Figure", "Ledger", "Load", "cache_corrupt", "cache_down",
+    "figures_table",
     "mail_config", "main", "provider_down", "queue_down", "record_figure", "replica_drained",
     "replica_killed", "report_access", "storage_down", "wait_until", "worker_killed",
 ]

@@ -1,13 +1,19 @@
 """Faults of the services a stage leans on: the cache server and object storage.
 
 `cache_down` stops the cache server under top-10 load and measures the latency healthy,
-degraded (answered from the database) and recovered, with no 5xx allowed; `storage_down` stops
+degraded (answered from the database) and recovered, with no 5xx allowed; `cache_corrupt` keeps
+writing corrupt entries over the cached ranking while top-10 GETs and reports run, and counts
+5xx, wrong answers and failed reports (all must be 0); `storage_down` stops
 object storage while reports are built and checks that each report ends ready or failed and that
 no mailed or listed link points at a missing or partial file.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import threading
 import time
 
 from benchmarks.client import Reply
@@ -72,6 +78,87 @@ def cache_down(stack, *, window_seconds: float = 3.0, threads: int = 3) -> Figur
                f"from the database), {values['p95_ms_recovered']} ms once it was back")
     return record_figure(Figure("cache-down", summary, values, "5xx = 0",
                                 not errors and values["non_200"] == 0))
+
+
+# A made-up ranking dated ten years ahead: trusted, it would be served as fresh for ten years.
+FORGED = {"id": "forged", "name": "Forged ranking", "specialty": "x", "average_rating": 10.0,
+          "reviews_count": 1}
+
+
+def corrupt_entries() -> list[bytes | str]:
+    """What the scenario writes over the cached ranking, in turn: each a shape the cache must
+    reject (not JSON; a timestamp that is text; far in the future; rows that are not rows)."""
+    now = time.time()
+    return [b"{not json", json.dumps({"at": "x", "data": []}),
+            json.dumps({"at": now + 10 * 365 * 86400, "data": [FORGED]}),
+            json.dumps({"at": now, "data": [1, 2, 3]})]
+
+
+def cache_corrupt(stack, *, window_seconds: float = 4.0, threads: int = 3, reports: int = 4,
+                  every_s: float = 0.05, timeout: float = 60) -> Figure:
+    """Write corrupt entries over the cached top-10 every `every_s` under top-10 load while
+    reports are asked for: no 5xx, every answer the real ranking, every report ready and right,
+    each corrupt entry counted (lab:counter:cache_entries_rejected)."""
+    import redis
+
+    api = Api(stack)
+    server = redis.Redis.from_url(stack.env["LAB_REDIS_URL"], socket_timeout=5)
+    key, counter = "lab:top_rated:10", "lab:counter:cache_entries_rejected"
+    truth = api.call("GET", "/api/specialists/highest_rated").json["data"]
+    rejected_before = int(server.get(counter) or 0)
+    planted = 0
+    stop = threading.Event()
+
+    def corrupt() -> None:
+        nonlocal planted
+        entries = corrupt_entries()
+        while not stop.is_set():
+            server.set(key, entries[planted % len(entries)], ex=60)
+            planted += 1
+            stop.wait(every_s)
+
+    corruptor = threading.Thread(target=corrupt, daemon=True)
+    with Load(api, ["/api/specialists/highest_rated"], threads=threads) as load:
+        load.wait_for(20)
+        corruptor.start()
+        asked = []
+        for _ in range(reports):  # spread over the window
+            asked.append(request_report(api, limit=10))
+            time.sleep(window_seconds / reports)
+        stop.set()
+        corruptor.join()
+    server.delete(key)  # put the stack back as it was
+    replies = load.replies
+    ends = {rid: wait_report_settled(api, rid, timeout) for rid in asked}
+    wrong_reports, report_problems = 0, []
+    for end in ends.values():
+        if end["status"] == "ready":
+            got = fetch(end["download_url"])
+            rows = list(csv.DictReader(io.StringIO(got.body.decode(errors="replace"))))
+            if [r.get("id") for r in rows] != [row["id"] for row in truth]:
+                wrong_reports += 1
+                report_problems.append(f"{got.status} {got.body[:300]!r}")
+    errors = [r for r in replies if r.status >= 500 or r.status == 0]
+    answered = [r.json_or_none() for r in replies if r.status == 200]
+    wrong = [a for a in answered if not isinstance(a, dict) or a.get("data") != truth]
+    forged = [a for a in wrong if isinstance(a, dict) and FORGED in (a.get("data") or [])]
+    rejected = int(server.get(counter) or 0) - rejected_before
+    server.close()
+    failed = sum(1 for e in ends.values() if e["status"] != "ready")
+    values = {"gets": len(replies), "5xx": len(errors),
+              "non_200": sum(1 for r in replies if r.status != 200),
+              "wrong_answers": len(wrong), "forged_served": len(forged),
+              "corrupt_entries_written": planted, "entries_rejected": rejected,
+              "reports": len(asked), "reports_failed": failed, "reports_wrong": wrong_reports,
+              "report_problems": report_problems[:2]}
+    summary = (f"5xx={len(errors)} of {len(replies)} top-10 GETs while {planted} corrupt entries "
+               f"were written over the cached ranking; wrong answers={len(wrong)} (forged "
+               f"ranking served {len(forged)}); {rejected} entries rejected and counted; reports "
+               f"failed={failed}, wrong={wrong_reports} of {len(asked)}")
+    met = not errors and values["non_200"] == 0 and not wrong and not failed \
+        and not wrong_reports and rejected > 0
+    return record_figure(Figure("cache-corrupt", summary, values,
+                                "5xx = 0, wrong answers = 0", met))
 
 
 def storage_down(stack, *, short_outage_seconds: float = 2.0, timeout: float = 60) -> Figure:
