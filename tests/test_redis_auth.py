@@ -21,6 +21,7 @@ from benchmarks.faults.kill import redis_up
 from benchmarks.measure.counters import redis_counters
 from benchmarks.stack import Options, Stack, valkey_binary
 from benchmarks.stack.redis_db import prepare_redis
+from shared.adapters.cache import CachedTopRated
 from shared.queue import make_huey
 
 
@@ -75,6 +76,16 @@ def test_the_harness_reads_the_stacks_redis_with_the_password(valkey_of_a_stack)
     url = stack.site.values["LAB_REDIS_URL"]
     redis.Redis.from_url(url).set("lab:counter:top_rated_computed", 3)
     assert redis_counters(stack) == {"top_rated_computed": 3}
+    # A rejected cache entry is a lab:counter:* like the others: the run's counters.json and the
+    # report's counters table show it.
+    class NoRanking:
+        def top(self, limit):
+            return []
+
+    cache = CachedTopRated.from_url(url, 30, live=NoRanking())
+    redis.Redis.from_url(url).set(cache.key(10), '{"at": "x", "data": []}')
+    assert cache.top(10) == []
+    assert redis_counters(stack) == {"top_rated_computed": 4, "cache_entries_rejected": 1}
     assert redis_up(url)
     assert not redis_up(f"redis://127.0.0.1:{spec.port}/0")  # NOAUTH is not up for us
     queue = make_huey("test", url)
