@@ -110,3 +110,29 @@ def test_a_redis_url_with_a_password_is_prepared_and_used(free_port, tmp_path, p
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.slow
+def test_a_stage_runs_on_a_redis_given_by_url_with_a_password(launch, free_port, tmp_path, poll):
+    from benchmarks.client import LabClient
+
+    port, password = free_port(), "given-Pass_word-123"
+    proc = subprocess.Popen([valkey_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                             "--requirepass", password, "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://:{password}@127.0.0.1:{port}/4"
+        poll(lambda: redis_up(url), timeout=10, what="valkey with a password")
+        stack = launch("cache", redis_url=url)
+        try:
+            assert "valkey" not in stack.describe()["processes"]  # none of its own
+            api = LabClient(stack.urls["api"].removesuffix("/api")).login()
+            assert all(api.get("/api/specialists/highest_rated").status == 200 for _ in range(4))
+            assert redis_counters(stack)["top_rated_computed"] == 1
+            assert password not in str(stack.describe())
+        finally:
+            stack.stop()
+    finally:
+        proc.terminate()
+        proc.wait(10)
