@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from shared.config import Settings
+from shared.timing import timed
 
 log = logging.getLogger("lab.throttle")
 
@@ -69,7 +70,8 @@ class MemoryCounters:
 
 
 class RedisCounters:
-    """The same counters in a Redis-protocol server, shared by every replica."""
+    """The same counters in a Redis-protocol server, shared by every replica (their round trips
+    are timed as the request's `cache` component: the same server)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "lab:login-failures:"):
         self.client = client
@@ -79,7 +81,8 @@ class RedisCounters:
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.prefix + key)
         pipe.pttl(self.prefix + key)
-        count, ttl_ms = pipe.execute()
+        with timed("cache"):
+            count, ttl_ms = pipe.execute()
         return int(count or 0), max(0, ttl_ms) / 1000
 
     def incr(self, key: str, window: int) -> None:
@@ -87,10 +90,12 @@ class RedisCounters:
         # SET NX EX opens the window; INCR keeps the expiry: no counter is left without one.
         pipe.set(self.prefix + key, 0, ex=window, nx=True)
         pipe.incr(self.prefix + key)
-        pipe.execute()
+        with timed("cache"):
+            pipe.execute()
 
     def clear(self, key: str) -> None:
-        self.client.delete(self.prefix + key)
+        with timed("cache"):
+            self.client.delete(self.prefix + key)
 
 
 class LoginThrottle:
