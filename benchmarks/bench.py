@@ -466,6 +466,8 @@ def run_locust(
         "LAB_INBOX_URL": stack.urls["inbox"].rstrip("/"),
         "LAB_FEATURES": ",".join(features),
         "LAB_WINDOW_FILE": str(window_file),
+        # Measured runs only (not the warm-up): Server-Timing components per request name.
+        **({"LAB_TIMING_FILE": str(folder / "timing.json")} if folder else {}),
     }
     log_path = (folder or workdir) / "locust.log"
     with log_path.open("wb") as log:

@@ -16,8 +16,10 @@ the course's 10 connections hammering the API):
             (poll up to 30 s), download the mailed link; records E2E request -> mail and -> csv.
 
 Environment: LAB_INBOX_URL (mail simulator base URL), LAB_FEATURES (comma separated),
-LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as JSON).
-Nothing is imported from the repo: Locust patches everything with gevent when it is imported.
+LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as JSON),
+LAB_TIMING_FILE (optional: where to write timing.json, the Server-Timing components per request).
+Only benchmarks.timing (stdlib + hdrh) is imported from the repo: Locust patches everything with
+gevent when it is imported.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from urllib.parse import urlsplit
 import gevent
 import locust.stats
 from locust import FastHttpUser, constant, events
+
+from benchmarks.timing import install as install_timing
 
 EMAIL, PASSWORD = "email@example.com", "12345678"
 INBOX_URL = os.environ.get("LAB_INBOX_URL", "http://127.0.0.1:8025").rstrip("/")
@@ -113,6 +117,9 @@ def inbox(since_id: int, limit: int | None = None) -> list[dict]:
     query = f"to={EMAIL}&since_id={since_id}" + (f"&limit={limit}" if limit else "")
     with urllib.request.urlopen(f"{INBOX_URL}/api/messages?{query}", timeout=10) as resp:
         return json.load(resp)["messages"]
+
+
+install_timing(events)  # collects only if LAB_TIMING_FILE is set
 
 
 @events.test_start.add_listener

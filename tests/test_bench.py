@@ -112,3 +112,9 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     assert any("X-Lab-Review-Id" in m["headers"] for m in mails)
     stage = json.loads((folder / "stage.json").read_text())
     assert stage["measure_start"] < stage["measure_end"]
+
+    # Where the time went (Server-Timing, benchmarks.timing): the mail is sent in the request.
+    timing = json.loads((folder / "timing.json").read_text())
+    review = timing["POST /api/specialists/{id}/reviews"]
+    assert review["smtp"]["mean_ms"] > 0 and review["db"]["mean_ms"] > 0, review
+    assert "hash" in timing["POST /api/login"], timing["POST /api/login"]

@@ -1,0 +1,134 @@
+"""What the Server-Timing header costs: GET /api/test throughput with it on and off, side by side.
+
+Two gunicorn replicas of the legacy app, set up as the runner sets one up (1 worker, gthread,
+4 threads), one with LAB_SERVER_TIMING=1 and one with 0; wrk hits them in turn, alternating,
+so that drift on this shared machine hits both alike. Prints each run and the ratios of medians:
+throughput, and the server's CPU time per request (steadier when other work shares the cores).
+
+    python -m benchmarks.timing_overhead [--rounds 4] [--seconds 5] [--connections 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(port: int, on: bool, state: Path) -> subprocess.Popen:
+    env = {**os.environ, "LAB_SERVER_TIMING": "1" if on else "0",
+           "LAB_DATABASE_URL": f"sqlite:///{state}/lab.sqlite3",
+           "LAB_SESSION_DIR": str(state / f"sessions-{port}")}
+    env.pop("LAB_REDIS_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
+         "--threads", "4", "--log-level", "warning", "--bind", f"127.0.0.1:{port}",
+         "stages.legacy.app:create_app()"],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+
+
+def _wait_ready(url: str, on: bool, deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            resp = requests.get(url, timeout=5)
+            if resp.ok:
+                has = "Server-Timing" in resp.headers
+                if has != on:
+                    raise SystemExit(f"{url}: Server-Timing present={has}, expected {on}")
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not answer within {deadline_s} s")
+        time.sleep(0.1)
+
+
+def _wrk(url: str, seconds: int, connections: int, server: psutil.Process | None = None):
+    """Return (requests per second, server CPU microseconds per request)."""
+    before = _cpu(server)
+    out = subprocess.run(
+        [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s",
+         url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if not match or not total:
+        raise SystemExit(f"wrk printed no Requests/sec:\n{out}")
+    return float(match[1]), (_cpu(server) - before) * 1e6 / max(1, int(total[1]))
+
+
+def _cpu(server: psutil.Process | None) -> float:
+    """CPU seconds of gunicorn's master and workers so far."""
+    if server is None:
+        return 0.0
+    total = 0.0
+    for proc in [server, *server.children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=4, help="runs of each, alternating")
+    parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
+    parser.add_argument("--connections", type=int, default=10)
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        print("error: wrk is not installed (Debian/Ubuntu: apt-get install wrk)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        ports = {True: _free_port(), False: _free_port()}
+        procs = [_serve(port, on, Path(tmp)) for on, port in ports.items()]
+        try:
+            urls = {on: f"http://127.0.0.1:{port}/api/test" for on, port in ports.items()}
+            for on, url in urls.items():
+                _wait_ready(url, on)
+                _wrk(url, 1, args.connections)  # warm-up, not counted
+            servers = {on: psutil.Process(proc.pid) for on, proc in zip(ports, procs, strict=True)}
+            rps: dict[bool, list[float]] = {True: [], False: []}
+            cpu: dict[bool, list[float]] = {True: [], False: []}
+            for i in range(args.rounds):
+                # Alternate which goes first, so neither always follows the other.
+                for on in ((True, False) if i % 2 == 0 else (False, True)):
+                    rate, us = _wrk(urls[on], args.seconds, args.connections, servers[on])
+                    rps[on].append(rate)
+                    cpu[on].append(us)
+                    print(f"round {i + 1} Server-Timing {'on ' if on else 'off'}: "
+                          f"{rate:.0f} req/s, {us:.0f} us CPU/request", flush=True)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(15)
+    on, off = statistics.median(rps[True]), statistics.median(rps[False])
+    print(f"median throughput: on {on:.0f} req/s, off {off:.0f} req/s: on/off = {on / off:.4f} "
+          f"(cost {100 * (1 - on / off):+.2f} %)")
+    on, off = statistics.median(cpu[True]), statistics.median(cpu[False])
+    print(f"median CPU/request: on {on:.1f} us, off {off:.1f} us: on/off = {on / off:.4f} "
+          f"(cost {100 * (on / off - 1):+.2f} %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
