@@ -8,7 +8,7 @@ import uuid
 import falcon
 
 from shared import services, validation
-from shared.api import resources
+from shared.api import otel, resources
 from shared.api.timing import ServerTiming
 from shared.api.timing import enabled as timing_enabled
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
@@ -97,6 +97,7 @@ def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: T
     the Server-Timing header: on unless LAB_SERVER_TIMING=0, if None)."""
     if server_timing is None:
         server_timing = timing_enabled()
+    otel.setup()  # spans too, if OTEL_EXPORTER_OTLP_ENDPOINT is set (before the App is built)
     # Outermost first: the timer opens before the other middleware and closes after them.
     middleware = [ServerTiming()] if server_timing else []
     middleware += [RequestGuard(replica), AuthRequired(auth)]
