@@ -1,4 +1,5 @@
-"""The lab's front door: `nox -s up -- STAGE`, `nox -s play -- STAGE`, `nox -s bench`, `nox -s report`, `nox -s tests`."""
+"""The lab's front door: `nox -s up -- STAGE`, `nox -s play -- STAGE`, `nox -s bench`,
+`nox -s report`, `nox -s tests`."""
 
 from __future__ import annotations
 
