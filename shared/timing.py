@@ -35,17 +35,22 @@ class Recorder:
     def header(self, now: float | None = None) -> str:
         """Return the Server-Timing value: each component touched, then app (the rest), in ms."""
         total = (now or perf_counter()) - self.started
-        parts = [f"{name};dur={self.totals[name] * 1000:.2f}"
-                 for name in COMPONENTS[:-1] if name in self.totals]
-        app = max(0.0, total - sum(self.totals.values()))
-        parts.append(f"app;dur={app * 1000:.2f}")
+        totals = self.totals
+        if not totals:  # the common cheap request: nothing but the app
+            return f"app;dur={total * 1000:.2f}"
+        parts = [f"{name};dur={totals[name] * 1000:.2f}" for name in COMPONENTS if name in totals]
+        parts.append(f"app;dur={max(0.0, total - sum(totals.values())) * 1000:.2f}")
         return ", ".join(parts)
 
 
-def start() -> tuple[Recorder, object]:
-    """Open a recorder for the request running in this context; return it and a reset token."""
-    recorder = Recorder()
-    return recorder, _current.set(recorder)
+def start():
+    """Open a recorder for the request running in this context; return the token `stop` takes."""
+    return _current.set(Recorder())
+
+
+def current() -> Recorder | None:
+    """Return the recorder open in this context, if any."""
+    return _current.get()
 
 
 def stop(token) -> None:

@@ -23,12 +23,11 @@ class ServerTiming:
     """Open a recorder per request and write what it measured into the response's header."""
 
     def process_request(self, req, resp):
-        req.context.timing, req.context.timing_token = timing.start()
+        req.context.timing_token = timing.start()
 
     def process_response(self, req, resp, resource, req_succeeded):
-        recorder = getattr(req.context, "timing", None)
-        if recorder is None:
+        token = req.context.get("timing_token")
+        if token is None:  # process_request did not run
             return
-        resp.set_header("Server-Timing", recorder.header())
-        timing.stop(req.context.timing_token)
-        req.context.timing = None
+        resp.set_header("Server-Timing", timing.current().header())
+        timing.stop(token)
