@@ -10,6 +10,7 @@ number of users and watch Locust's live charts; Ctrl-C stops Locust and every pr
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -59,6 +60,7 @@ def wait_for_ui(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = up.parser(__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the usage lines
     parser.add_argument("--users", type=int, default=10,
                         help="users filled in Locust's form (default 10, the course's)")
     parser.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
