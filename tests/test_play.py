@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks import play
+from benchmarks.measure import play
 
 ROOT = Path(__file__).resolve().parent.parent
+PLAY = "benchmarks.measure.play"
 
 
 def test_play_takes_ups_options_and_its_own():
-    help_text = subprocess.run([sys.executable, "-m", "benchmarks.play", "--help"], cwd=ROOT,
+    help_text = subprocess.run([sys.executable, "-m", PLAY, "--help"], cwd=ROOT,
                                capture_output=True, text=True, timeout=60).stdout
     for option in ("--port", "--replicas", "--mail-delay-ms", "--users", "--locust-port"):
         assert option in help_text, option
@@ -31,7 +32,7 @@ def test_play_takes_ups_options_and_its_own():
 
 
 def test_bad_user_count_is_refused_by_name():
-    done = subprocess.run([sys.executable, "-m", "benchmarks.play", "legacy", "--users", "0"],
+    done = subprocess.run([sys.executable, "-m", PLAY, "legacy", "--users", "0"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--users must be at least 1" in done.stderr
 
@@ -45,7 +46,7 @@ def _template_args(html: str) -> dict:
 @pytest.mark.slow
 def test_play_serves_locusts_ui_aimed_at_the_stage(free_port, tmp_path):
     ports = {name: free_port() for name in ("port", "inbox-port", "smtp-port", "locust-port")}
-    argv = [sys.executable, "-m", "benchmarks.play", "async-reports", "--users", "3",
+    argv = [sys.executable, "-m", PLAY, "async-reports", "--users", "3",
             "--specialists", "20", "--reviews-per-specialist", "20"]
     for name, port in ports.items():
         argv += [f"--{name}", str(port)]

@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +16,7 @@ import falcon.testing
 import pytest
 from huey import MemoryHuey
 
+from benchmarks.client import LabClient
 from mailsim import MailSimulator
 from shared import db
 from shared.adapters.mailers import QueuedReviewMailer
@@ -298,18 +297,9 @@ def test_a_replica_serves_only_its_own_disk(lab, tmp_path):
 
 def http(method: str, url: str, body=None, headers: dict | None = None):
     """Return (status, headers, body bytes) without raising on 4xx/5xx."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
+    reply = LabClient(url, timeout=10).request(method, "", body, headers=headers)
+    assert reply.status, reply.error  # 0: no HTTP answer at all
+    return reply.status, reply.headers, reply.body
 
 
 def report_via_stack(stack) -> tuple[str, str, dict]:

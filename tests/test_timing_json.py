@@ -1,4 +1,4 @@
-"""benchmarks.timing: Server-Timing headers from a Locust run, aggregated into timing.json."""
+"""benchmarks.measure.timing: Server-Timing headers of a Locust run, aggregated in timing.json."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.timing import TimingCollector, header_of, parse
+from benchmarks.measure.timing import TimingCollector, header_of, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ class _Timed(BaseHTTPRequestHandler):
 
 LOCUSTFILE = '''
 from locust import FastHttpUser, constant, events, task
-from benchmarks.timing import install
+from benchmarks.measure.timing import install
 
 install(events)
 
