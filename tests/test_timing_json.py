@@ -50,10 +50,10 @@ def test_means_and_medians_count_an_absent_component_as_zero(tmp_path):
     path = collector.write(tmp_path / "run" / "timing.json")
     data = json.loads(path.read_text())
     assert set(data) == {"TOP", "LOGIN"}
-    assert data["TOP"]["db"] == {"mean_ms": 10.0, "p50_ms": 0.0}
+    assert data["TOP"]["db"] == {"mean_ms": 10.0, "p50_ms": 0.0, "requests": 4}
     assert data["TOP"]["cache"]["mean_ms"] == pytest.approx((1 + 0.5 + 0.6 + 0.7) / 4, abs=1e-3)
     assert data["TOP"]["cache"]["p50_ms"] == pytest.approx(0.6, abs=0.01)
-    assert data["TOP"]["app"] == {"mean_ms": 1.0, "p50_ms": 1.0}
+    assert data["TOP"]["app"] == {"mean_ms": 1.0, "p50_ms": 1.0, "requests": 4}
     assert data["LOGIN"]["hash"]["p50_ms"] == pytest.approx(480.5, rel=1e-3)
 
 
@@ -104,5 +104,6 @@ def test_a_real_locust_run_writes_timing_json(tmp_path):
     finally:
         server.shutdown()
     data = json.loads(out.read_text())
-    assert data == {"GET x": {"db": {"mean_ms": 2.5, "p50_ms": 2.5},
-                              "app": {"mean_ms": 0.5, "p50_ms": 0.5}}}
+    n = data["GET x"]["app"]["requests"]
+    assert n > 5 and data == {"GET x": {"db": {"mean_ms": 2.5, "p50_ms": 2.5, "requests": n},
+                                        "app": {"mean_ms": 0.5, "p50_ms": 0.5, "requests": n}}}

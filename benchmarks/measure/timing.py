@@ -3,7 +3,10 @@
 `install(events, path)` (from a locustfile) listens to Locust's `request` event, parses each
 response's `Server-Timing` header and, when Locust quits, writes `timing.json`:
 
-    {"<request name>": {"<component>": {"mean_ms": x, "p50_ms": y}, ...}, ...}
+    {"<request name>": {"<component>": {"mean_ms": x, "p50_ms": y, "requests": n}, ...}, ...}
+
+(`requests`: how many responses of that name were counted, the same for each of its components:
+the weight to pool repeats with.)
 
 A request that did not touch a component counts as 0 ms for it, so the means of a request name
 add up to its mean time in the app (a stacked bar), and a cache stage's top-10 shows how little
@@ -84,13 +87,15 @@ class TimingCollector:
             self.add(name, header_of(response))
 
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Return {name: {component: {"mean_ms", "p50_ms"}}}; absent components count as 0."""
+        """Return {name: {component: {"mean_ms", "p50_ms", "requests"}}}; absent components
+        count as 0."""
         out = {}
         for name in sorted(self.requests):
             n = self.requests[name]
             out[name] = {
                 component: {"mean_ms": round(self.sums[name][component] / n, 3),
-                            "p50_ms": round(_median_with_zeros(histogram, n) / 1000, 3)}
+                            "p50_ms": round(_median_with_zeros(histogram, n) / 1000, 3),
+                            "requests": n}
                 for component, histogram in self.histograms[name].items()}
         return out
 
