@@ -146,7 +146,11 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
                  # Empty in containers: the image's entrypoint names the replica by its hostname.
                  "LAB_REPLICA": owner if i else "",
                  "LAB_SESSION_DIR": site.disk(owner, "sessions"),
-                 "LAB_REPORT_DIR": site.disk(owner, "reports")},
+                 "LAB_REPORT_DIR": site.disk(owner, "reports"),
+                 # Whose X-Forwarded-For names the client (shared.api.clients): the proxy's
+                 # address, 127.0.0.1 embedded, Docker's private range in containers.
+                 **({"LAB_TRUSTED_PROXIES": "127.0.0.1" if i else "172.16.0.0/12"}
+                    if replicas > 1 else {})},
             replicas=1 if i else replicas, port=port, health="/health"))
     if replicas > 1:
         specs.append(ProcessSpec(

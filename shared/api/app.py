@@ -11,6 +11,7 @@ from shared import services, validation
 from shared.api import otel, resources
 from shared.api.timing import ServerTiming
 from shared.api.timing import enabled as timing_enabled
+from shared.config import Settings
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
 from shared.throttle import LoginThrottle
 
@@ -109,7 +110,8 @@ def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: T
 
     app.add_route("/health", resources.Health(replica))
     app.add_route("/api/test", resources.Test())
-    app.add_route("/api/login", resources.Login(auth, login_throttle or LoginThrottle.from_env()))
+    app.add_route("/api/login", resources.Login(auth, login_throttle or LoginThrottle.from_env(),
+                                                Settings.from_env().trusted_proxies))
     app.add_route("/api/user", resources.CurrentUser())
     app.add_route("/api/specialists", resources.Specialists())
     highest = resources.HighestRated(top_rated)
