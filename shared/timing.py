@@ -23,7 +23,7 @@ _current: ContextVar[Recorder | None] = ContextVar("lab_server_timing", default=
 class Recorder:
     """The time one request spent in each component (seconds), exclusive of nested timers."""
 
-    __slots__ = ("started", "totals", "_children")
+    __slots__ = ("started", "totals", "_children", "token")
 
     def __init__(self):
         self.started = perf_counter()
@@ -43,9 +43,11 @@ class Recorder:
         return ", ".join(parts)
 
 
-def start():
-    """Open a recorder for the request running in this context; return the token `stop` takes."""
-    return _current.set(Recorder())
+def start() -> Recorder:
+    """Open a recorder for the request running in this context and return it."""
+    recorder = Recorder()
+    recorder.token = _current.set(recorder)
+    return recorder
 
 
 def current() -> Recorder | None:
@@ -53,9 +55,9 @@ def current() -> Recorder | None:
     return _current.get()
 
 
-def stop(token) -> None:
+def stop(recorder: Recorder) -> None:
     """Close the recorder `start` opened (the context no longer records)."""
-    _current.reset(token)
+    _current.reset(recorder.token)
 
 
 class timed:

@@ -47,8 +47,8 @@ def components(header: str | None) -> dict[str, float]:
 
 
 def test_nested_timers_are_exclusive_and_the_rest_is_app():
-    token = timing.start()
-    recorder = timing.current()
+    recorder = timing.start()
+    assert timing.current() is recorder
     try:
         with timing.timed("smtp"):
             time.sleep(0.03)
@@ -59,7 +59,7 @@ def test_nested_timers_are_exclusive_and_the_rest_is_app():
         time.sleep(0.01)
         parsed = components(recorder.header())
     finally:
-        timing.stop(token)
+        timing.stop(recorder)
     assert list(parsed) == ["db", "smtp", "app"]
     assert 28 <= parsed["db"] < 60 and 28 <= parsed["smtp"] < 60, parsed
     assert 9 <= parsed["app"] < 40, parsed
@@ -68,9 +68,8 @@ def test_nested_timers_are_exclusive_and_the_rest_is_app():
 def test_outside_a_request_nothing_is_recorded():
     with timing.timed("db"):
         pass  # no recorder open: a no-op, and no error
-    token = timing.start()
-    recorder = timing.current()
-    timing.stop(token)
+    recorder = timing.start()
+    timing.stop(recorder)
     assert timing.current() is None
     with timing.timed("db"):
         pass

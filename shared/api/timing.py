@@ -23,11 +23,11 @@ class ServerTiming:
     """Open a recorder per request and write what it measured into the response's header."""
 
     def process_request(self, req, resp):
-        req.context.timing_token = timing.start()
+        timing.start()
 
     def process_response(self, req, resp, resource, req_succeeded):
-        token = req.context.get("timing_token")
-        if token is None:  # process_request did not run
+        recorder = timing.current()
+        if recorder is None:  # process_request did not run
             return
-        resp.set_header("Server-Timing", timing.current().header())
-        timing.stop(token)
+        resp.set_header("Server-Timing", recorder.header())
+        timing.stop(recorder)
