@@ -20,7 +20,7 @@ made, and `clean_stale()` removes the parents of owners that died without closin
 
 Default budgets, for a 2-core machine. The scaling experiment's largest point is 4 replicas, so
 4 x DEFAULT_REPLICA_CPUS (0.3) = 1.2 cores of app; the rest of the stack is small and mostly waits:
-the proxy (Caddy: well under 0.1 core at the ~500 req/s four such replicas serve; 0.15 for headroom),
+the proxy (Caddy: well under 0.1 core at the ~500 req/s four replicas serve; 0.15 for headroom),
 the worker (queued mails, whose 100 ms of provider latency is waiting, not CPU: 0.1), valkey,
 rclone and the mail simulator (0.05 each): 0.4 cores. The load generator (one Locust process with
 FastHttpUser, about 1000+ req/s per core) gets 0.4 core, which must stay unthrottled for the app

@@ -120,6 +120,8 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
     ("stages.external_storage.app:create_app()", "stages.cache.app:create_app()",
      "app: command differs"),
     ("      lab.group: redis", "      lab.group: cache-server", "'redis' runs only embedded"),
+    ('          cpus: "0.3"', '          cpus: "0.5"', "app: cpus differs"),
+    ('          cpus: "0.15"', '          cpus: "1.0"', "proxy: cpus differs"),
 ])
 def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_path):
     """Edit a copy of a committed file by hand: the comparison names the difference."""
@@ -135,6 +137,8 @@ def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_
     (dict(replicas=3), "app: replicas differs"),
     (dict(mail_delay_ms=0), "mail: command differs"),
     (dict(env={"LAB_CACHE_TTL": "5"}), "environment keys differ"),
+    (dict(replica_cpus=0.5), "app: cpus differs"),
+    (dict(replica_cpus=None), "worker: cpus differs"),
 ])
 def test_the_comparison_catches_a_changed_embedded_side(options, expected, tmp_path):
     loaded = compose.load_compose(committed("cache"))

@@ -30,6 +30,7 @@ import psutil
 import stages
 from benchmarks.client import LabClient
 from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
+from benchmarks.budgets import DEFAULT_REPLICA_CPUS
 from benchmarks.stack.databases import BackendError, Database, Restored
 from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's front
     HOST,
@@ -70,6 +71,9 @@ class Options:
     demo: bool = True
     env: dict[str, str] = field(default_factory=dict)   # extra LAB_* settings
     quiet: bool = False
+    # CPU budget of each app replica in cores; the other groups get benchmarks.budgets'
+    # defaults. None: no budgets (--no-budgets).
+    replica_cpus: float | None = DEFAULT_REPLICA_CPUS
 
 
 @dataclass
