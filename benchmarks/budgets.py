@@ -52,8 +52,9 @@ PERIOD_US = 100_000               # the scheduler's accounting period (the kerne
 MIN_QUOTA_US = 1_000              # the smallest quota the kernel accepts
 DEFAULT_REPLICA_CPUS = 0.3
 MAX_SCALING_REPLICAS = 4
-DEFAULT_CORES = {"proxy": 0.15, "worker": 0.1, "redis": 0.05, "storage": 0.05, "mail": 0.05}
+DEFAULT_CORES = {"proxy": 0.1, "worker": 0.1, "redis": 0.05, "storage": 0.05, "mail": 0.1}
 LOCUST_CORES = 0.4
+MAX_SHARES_V1, MAX_WEIGHT_V2 = 262_144, 10_000  # the kernel's highest weights (reserve=True)
 # A box is "full" when it was throttled in this share of its periods over a window, or used this
 # share of its quota: then it, not the rest of the stack, was the limit.
 SATURATED_THROTTLED_SHARE = 0.2
@@ -126,11 +127,15 @@ class Box:
         mech = self.budgets.mechanism
         for d in self.dirs:
             d.mkdir()
+        # The quota caps a box; its weight, in proportion to its cores, shares the lab's parent
+        # among the boxes (the parent's own weight is what reserves the lab its CPU).
         if mech == "cgroup2":
             (self.dirs[0] / "cpu.max").write_text(f"{self.quota_us} {PERIOD_US}")
+            (self.dirs[0] / "cpu.weight").write_text(str(max(1, round(self.cores * 100))))
         elif mech == "cgroup1":
             (self.dirs[0] / "cpu.cfs_period_us").write_text(str(PERIOD_US))
             (self.dirs[0] / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+            (self.dirs[0] / "cpu.shares").write_text(str(max(2, round(self.cores * 1024))))
 
     def add(self, pid: int, children: bool = True) -> None:
         """Move a process into the box; with its current children (a gunicorn master may have
@@ -200,8 +205,9 @@ class Budgets:
     """The boxes of one owning process, made with the first mechanism that works here."""
 
     def __init__(self, mechanism: str, parents: list[Path], reason: str = "",
-                 owner: int | None = None):
+                 owner: int | None = None, reserved: bool = False):
         self.mechanism, self.parents, self.reason = mechanism, parents, reason
+        self.reserved = reserved and mechanism in ("cgroup1", "cgroup2")
         self.owner = owner or os.getpid()
         self.boxes: dict[str, Box] = {}
         self.closed = False
@@ -214,21 +220,29 @@ class Budgets:
         return self.mechanism != "none"
 
     @classmethod
-    def detect(cls, root: Path | str = CGROUP_ROOT, systemd: bool = True) -> Budgets:
+    def detect(cls, root: Path | str = CGROUP_ROOT, systemd: bool = True,
+               reserve: bool = True) -> Budgets:
         """Use the first mechanism that can enforce a quota here; stale boxes of killed runs are
-        removed first. `root` is the cgroup mount (tests point it elsewhere)."""
+        removed first. `root` is the cgroup mount (tests point it elsewhere).
+
+        A quota is a cap, not a promise: on a machine busy with other work a box may get less
+        than its cores, and then the experiment measures the machine's load, not the box. With
+        `reserve`, the lab's parent cgroup gets the highest weight the kernel allows, so the
+        boxes get their cores first (never more: the quotas still cap them)."""
         root, owner, tried = Path(root), os.getpid(), []
         clean_stale(root)
         if (root / "cgroup.controllers").exists():
             try:
-                return cls("cgroup2", [_make_v2_parent(root, owner)], owner=owner)
+                return cls("cgroup2", [_make_v2_parent(root, owner, reserve)], owner=owner,
+                           reserved=reserve)
             except (OSError, BudgetError) as exc:
                 tried.append(f"cgroup2 at {root}: {exc}")
         else:
             tried.append(f"cgroup2: {root} is not a cgroup2 mount")
         if (root / "cpu" / "cpu.cfs_quota_us").exists():
             try:
-                return cls("cgroup1", _make_v1_parents(root, owner), owner=owner)
+                return cls("cgroup1", _make_v1_parents(root, owner, reserve), owner=owner,
+                           reserved=reserve)
             except OSError as exc:
                 tried.append(f"cgroup1 at {root / 'cpu'}: {exc}")
         else:
@@ -255,6 +269,7 @@ class Budgets:
     def record(self, groups: dict[str, float] | None = None) -> dict:
         """What meta.json says of budgets: enforced or not, how, and each group's cores."""
         out = {"enforced": self.enforced, "mechanism": MECHANISM_NAMES[self.mechanism],
+               "reserved": self.reserved,
                "groups": groups if groups is not None
                else {name: box.cores for name, box in self.boxes.items()}}
         if not self.enforced:
@@ -289,7 +304,7 @@ def _parent_name(owner: int) -> str:
     return f"{PREFIX}{owner}-{next(_SERIAL)}"
 
 
-def _make_v2_parent(root: Path, owner: int) -> Path:
+def _make_v2_parent(root: Path, owner: int, reserve: bool) -> Path:
     if "cpu" not in (root / "cgroup.controllers").read_text().split():
         raise BudgetError("the cpu controller is not available in cgroup.controllers")
     if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
@@ -297,10 +312,12 @@ def _make_v2_parent(root: Path, owner: int) -> Path:
     parent = root / _parent_name(owner)
     parent.mkdir()
     (parent / "cgroup.subtree_control").write_text("+cpu")
+    if reserve:
+        (parent / "cpu.weight").write_text(str(MAX_WEIGHT_V2))
     return parent
 
 
-def _make_v1_parents(root: Path, owner: int) -> list[Path]:
+def _make_v1_parents(root: Path, owner: int, reserve: bool) -> list[Path]:
     """The lab's parent in the cpu hierarchy, and in cpuacct where it is mounted apart (the cpu
     controller alone does not count CPU time in v1)."""
     cpu = (root / "cpu").resolve()
@@ -314,6 +331,8 @@ def _make_v1_parents(root: Path, owner: int) -> list[Path]:
         for p in parents:
             p.mkdir()
             made.append(p)
+        if reserve:
+            (parents[0] / "cpu.shares").write_text(str(MAX_SHARES_V1))
     except OSError:
         for p in made:
             p.rmdir()

@@ -128,6 +128,25 @@ def test_a_cpu_bound_child_in_a_quarter_core_box_is_throttled(lab, burner, poll)
 
 
 @pytest.mark.slow
+def test_reserved_budgets_weigh_the_lab_above_other_work_and_boxes_by_their_cores(lab):
+    box = lab.box("app-1", 0.3)
+    assert lab.reserved and lab.record()["reserved"] is True
+    if lab.mechanism == "cgroup1":
+        assert (lab.parents[0] / "cpu.shares").read_text().strip() == str(B.MAX_SHARES_V1)
+        assert (box.dirs[0] / "cpu.shares").read_text().strip() == str(round(0.3 * 1024))
+    else:
+        assert (lab.parents[0] / "cpu.weight").read_text().strip() == str(B.MAX_WEIGHT_V2)
+        assert (box.dirs[0] / "cpu.weight").read_text().strip() == "30"
+    plain = B.Budgets.detect(systemd=False, reserve=False)
+    try:
+        assert not plain.reserved
+        weight = "cpu.shares" if lab.mechanism == "cgroup1" else "cpu.weight"
+        assert (plain.parents[0] / weight).read_text().strip() in ("1024", "100")
+    finally:
+        plain.close()
+
+
+@pytest.mark.slow
 def test_children_born_in_a_box_stay_in_it(lab):
     box = lab.box("family", 0.5)
     parent = subprocess.Popen([sys.executable, "-c",
