@@ -18,16 +18,15 @@ The lab's cgroups live under one parent per owning process, `scaling-lab-<pid>`;
 run at exit, on Ctrl-C and on SIGTERM) moves the processes back out and removes every cgroup it
 made, and `clean_stale()` removes the parents of owners that died without closing (SIGKILL).
 
-Default budgets, for a 2-core machine. The scaling experiment's largest point is 4 replicas, so
-4 x DEFAULT_REPLICA_CPUS (0.3) = 1.2 cores of app; the rest of the stack is small and mostly waits:
-the proxy (Caddy: well under 0.1 core at the ~500 req/s four replicas serve; 0.15 for headroom),
-the worker (queued mails, whose 100 ms of provider latency is waiting, not CPU: 0.1), valkey,
-rclone and the mail simulator (0.05 each): 0.4 cores. The load generator (one Locust process with
-FastHttpUser, about 1000+ req/s per core) gets 0.4 core, which must stay unthrottled for the app
-to be the bottleneck (see `saturated`). 1.2 + 0.4 + 0.4 = 2.0 cores: no box can take another's
-share, so a replica's quota is capacity it really has. A replica at 0.3 core stands where the
-course's replica stood (70 req/s for one, 112 for two), and the issue's probe at 0.3-0.4 core gave
-138-173 req/s for one replica. Every number can be overridden; a box never gets more than it asks.
+Default budgets fit a 2-core machine at the scaling experiment's largest point, 4 replicas:
+4 x 0.25 (DEFAULT_REPLICA_CPUS) = 1.0 core of app, 0.6 for the rest of the stack, 0.4 for Locust.
+Measured here (token-auth, 30 users, boxes reserved), the rest grows with throughput: at 137 req/s
+Caddy used 0.06 core, the worker 0.07, the mail simulator 0.06, valkey 0.005, Locust 0.06; so
+proxy 0.2, worker 0.15, mail 0.15, redis 0.05, storage 0.05 leave each 2-3x headroom, and none
+of them but the app was throttled: the app is the box that fills. The cache stage serves 110
+req/s per replica: at 4 replicas the others come near their budgets, and their counters say so.
+One token-auth replica at 0.25 core serves ~40 req/s (its live top-10 takes most of it), at 0.3
+core ~46. Every number can be overridden; a box never gets more than it asks.
 """
 
 from __future__ import annotations
@@ -50,9 +49,9 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "scaling-lab-"
 PERIOD_US = 100_000               # the scheduler's accounting period (the kernel's default)
 MIN_QUOTA_US = 1_000              # the smallest quota the kernel accepts
-DEFAULT_REPLICA_CPUS = 0.3
+DEFAULT_REPLICA_CPUS = 0.25
 MAX_SCALING_REPLICAS = 4
-DEFAULT_CORES = {"proxy": 0.1, "worker": 0.1, "redis": 0.05, "storage": 0.05, "mail": 0.1}
+DEFAULT_CORES = {"proxy": 0.2, "worker": 0.15, "redis": 0.05, "storage": 0.05, "mail": 0.15}
 LOCUST_CORES = 0.4
 MAX_SHARES_V1, MAX_WEIGHT_V2 = 262_144, 10_000  # the kernel's highest weights (reserve=True)
 # A box is "full" when it was throttled in this share of its periods over a window, or used this
@@ -429,59 +428,3 @@ def _die_after_closing(signum, frame) -> None:
     _close_all()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
-
-
-# --- the load generator, kept apart ----------------------------------------------------------
-
-
-@dataclass
-class LoadGenerator:
-    """How the load generator was kept apart: its box, or CPU affinity where no box exists."""
-
-    pid: int
-    how: str                          # "box" or "affinity"
-    cores: float
-    box: Box | None = None
-    cpus: tuple[int, ...] = ()
-    start: CpuStat | None = None
-
-    def stats(self) -> CpuStat:
-        if self.box is not None:
-            return self.box.stats()
-        return CpuStat(usage_s=_family_cpu_s(self.pid))
-
-    def window(self) -> dict:
-        """Its CPU over the window since it was confined, and whether it hit its limit."""
-        w = self.stats().since(self.start)
-        return {"how": self.how, "budget_cores": self.cores, "cpus": list(self.cpus),
-                "nr_periods": w.nr_periods, "nr_throttled": w.nr_throttled,
-                "throttled_s": round(w.throttled_s, 3),
-                "cores": None if w.usage_s is None else round(w.usage_s / w.at, 3),
-                "hit_limit": saturated(w, self.cores)}
-
-
-def confine_load_generator(pid: int, budgets: Budgets, cores: float = LOCUST_CORES,
-                           name: str = "locust") -> LoadGenerator:
-    """Keep the load generator (Locust's pid) from taking the app's share: a box of its own where
-    budgets are enforced, else pinned to the last CPU(s) (whole CPUs: ceil(cores))."""
-    if budgets.enforced:
-        box = budgets.box(name, cores)
-        box.add(pid)
-        out = LoadGenerator(pid, "box", cores, box=box)
-    else:
-        mine = sorted(os.sched_getaffinity(pid))
-        cpus = tuple(mine[-max(1, math.ceil(cores)):])
-        for p in [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]:
-            os.sched_setaffinity(p, cpus)
-        out = LoadGenerator(pid, "affinity", float(len(cpus)), cpus=cpus)
-    out.start = out.stats()
-    return out
-
-
-def _family_cpu_s(pid: int) -> float | None:
-    try:
-        procs = [psutil.Process(pid)]
-        procs += procs[0].children(recursive=True)
-        return sum(sum(p.cpu_times()[:2]) for p in procs)
-    except psutil.Error:
-        return None

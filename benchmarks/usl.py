@@ -57,9 +57,8 @@ class USLFit:
     samples: int
 
     def to_json(self) -> dict:
-        out = asdict(self)
-        out["lambda"] = out.pop("lam")
-        out["fitted"] = list(self.fitted)
+        fields = asdict(self)
+        out = {"lambda": fields.pop("lam"), **fields, "fitted": list(self.fitted)}
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
 
     def predict(self, n):

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from benchmarks import budgets as B
+from benchmarks import loadgen
 
 ROOT = Path(__file__).resolve().parent.parent
 BURN = "import time\nwhile True: pass\n"
@@ -180,6 +181,7 @@ def test_close_moves_processes_out_and_removes_every_cgroup(lab, burner):
 OWNER = """
 import os, subprocess, sys, time
 from benchmarks import budgets as B
+from benchmarks import loadgen
 lab = B.Budgets.detect(systemd=False)
 assert lab.enforced, lab.reason
 box = lab.box("app-1", 0.3)
@@ -233,7 +235,7 @@ def test_a_killed_owners_cgroups_are_cleaned_at_the_next_start(lab):
 
 @pytest.mark.slow
 def test_a_boxed_load_generator_that_hits_its_limit_says_so(lab, burner, poll):
-    gen = B.confine_load_generator(burner().pid, lab, cores=0.2)
+    gen = loadgen.confine_load_generator(burner().pid, lab, cores=0.2)
     poll(lambda: gen.stats().since(gen.start).nr_throttled >= 5, 10, what="throttling")
     window = gen.window()
     assert window["how"] == "box" and window["hit_limit"] is True
@@ -244,7 +246,7 @@ def test_a_boxed_load_generator_that_hits_its_limit_says_so(lab, burner, poll):
 def test_without_budgets_the_load_generator_is_pinned_by_affinity(tmp_path, burner, poll):
     unenforced = B.Budgets.detect(root=tmp_path / "none", systemd=False)
     child = burner()
-    gen = B.confine_load_generator(child.pid, unenforced, cores=0.4)
+    gen = loadgen.confine_load_generator(child.pid, unenforced, cores=0.4)
     assert gen.how == "affinity" and len(gen.cpus) == 1
     assert os.sched_getaffinity(child.pid) == set(gen.cpus)
     poll(lambda: (gen.stats().usage_s or 0) - gen.start.usage_s > 0.3, 10, what="CPU use")
