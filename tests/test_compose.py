@@ -120,8 +120,8 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
     ("stages.external_storage.app:create_app()", "stages.cache.app:create_app()",
      "app: command differs"),
     ("      lab.group: redis", "      lab.group: cache-server", "'redis' runs only embedded"),
-    ('          cpus: "0.3"', '          cpus: "0.5"', "app: cpus differs"),
-    ('          cpus: "0.15"', '          cpus: "1.0"', "proxy: cpus differs"),
+    ('          cpus: "0.25"', '          cpus: "0.5"', "app: cpus differs"),
+    ('          cpus: "0.2"', '          cpus: "1.0"', "proxy: cpus differs"),
 ])
 def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_path):
     """Edit a copy of a committed file by hand: the comparison names the difference."""
