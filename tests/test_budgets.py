@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from benchmarks import budgets as B
-from benchmarks import loadgen
+from benchmarks.measure import loadgen
+from benchmarks.stack import budgets as B
 
 ROOT = Path(__file__).resolve().parent.parent
 BURN = "import time\nwhile True: pass\n"
@@ -180,8 +180,8 @@ def test_close_moves_processes_out_and_removes_every_cgroup(lab, burner):
 
 OWNER = """
 import os, subprocess, sys, time
-from benchmarks import budgets as B
-from benchmarks import loadgen
+from benchmarks.stack import budgets as B
+from benchmarks.measure import loadgen
 lab = B.Budgets.detect(systemd=False)
 assert lab.enforced, lab.reason
 box = lab.box("app-1", 0.3)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks import usl
+from benchmarks.results import usl
 
 N = [1, 2, 3, 4]
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from benchmarks.budgets import group_budgets
+from benchmarks.stack.budgets import group_budgets
 from shared.api.app import MAX_BODY_BYTES
 from shared.topology import Topology
 
@@ -111,7 +111,7 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
     """Return the stage's processes in start order: mail, Redis, S3, app, proxy, worker.
 
     `options` is a benchmarks.stack.Options (replicas, workers, threads, mail_delay_ms, demo,
-    env, replica_cpus are read). Each spec carries its group's CPU budget (benchmarks.budgets),
+    env, replica_cpus are read). Each spec carries its group's CPU budget (stack.budgets),
     none when replica_cpus is None (a run without budgets)."""
     t, o = topology, options
     replicas = o.replicas or t.replicas

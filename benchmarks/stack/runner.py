@@ -30,7 +30,7 @@ import psutil
 import stages
 from benchmarks.client import LabClient
 from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
-from benchmarks.budgets import DEFAULT_REPLICA_CPUS
+from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
 from benchmarks.stack.databases import BackendError, Database, Restored
 from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's front
     HOST,

@@ -210,7 +210,7 @@ def render(topology: Topology) -> str:
     if "caddy" in services:
         lines.append(f"  docker compose -f {f} up --build --scale app=4   (all replicas balanced)")
     lines.append("  CPU budgets in cores, as embedded runs have them: deploy.resources.limits.cpus "
-                 "(benchmarks/budgets.py)")
+                 "(benchmarks/stack/budgets.py)")
     needs = [k for k in REQUIRED if any(REQUIRED[k] in (s.get("environment") or {}).values()
                                         for s in services.values())]
     if needs:

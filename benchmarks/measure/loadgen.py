@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from benchmarks.budgets import LOCUST_CORES, Box, Budgets, CpuStat, saturated
+from benchmarks.stack.budgets import LOCUST_CORES, Box, Budgets, CpuStat, saturated
 
 
 @dataclass

@@ -1,11 +1,9 @@
 """CPU budgets per process group, enforced by the operating system: one box of cores per group.
 
 In production a replica is a box (a VM, a container) with a CPU limit; on one laptop every process
-shares the same cores, so adding a replica adds no capacity. A budget puts each process group (each
-app replica, the worker, the proxy, the cache/queue server, the storage server, the mail simulator,
-the load generator) in a box of its own with a CPU quota the kernel enforces: a box may use at most
-`cores` CPU-seconds per second, and is throttled (made to wait) for the rest of a period when it
-has used them.
+shares the same cores, so adding a replica adds no capacity. A budget puts each process group in a
+box with a CPU quota the kernel enforces: at most `cores` CPU-seconds per second, throttled (made
+to wait) for the rest of a period once used.
 
 Enforcement, the first that works on this machine (`Budgets.detect()`):
   cgroup2   `cpu.max` under /sys/fs/cgroup (a cgroup2 mount, writable, cpu controller available);
@@ -116,7 +114,6 @@ class Box:
         self.budgets, self.name, self.cores = budgets, name, cores
         self.dirs = [parent / name for parent in budgets.parents]
         self.unit = f"{PREFIX}{budgets.owner}-{name}.scope"  # systemd only
-        self._made_at = time.monotonic()
 
     @property
     def quota_us(self) -> int:
@@ -169,11 +166,9 @@ class Box:
 
     def pids(self) -> list[int]:
         """The processes in the box now."""
-        if not self.dirs:
-            return []
         try:
             return [int(p) for p in (self.dirs[0] / "cgroup.procs").read_text().split()]
-        except FileNotFoundError:
+        except (FileNotFoundError, IndexError):  # gone, or a mechanism without folders
             return []
 
     def stats(self) -> CpuStat:
@@ -191,9 +186,6 @@ class Box:
             usage = int(acct[0].read_text()) / 1e9
         return CpuStat(values.get("nr_periods", 0), values.get("nr_throttled", 0),
                        values.get("throttled_time", 0) / 1e9, usage)
-
-    def describe(self) -> dict:
-        return {"cores": self.cores, "cgroups": [str(d) for d in self.dirs]}
 
 
 def _keyed(text: str) -> dict[str, int]:
@@ -276,15 +268,14 @@ class Budgets:
         return out
 
     def close(self) -> None:
-        """Move every boxed process back out and remove every cgroup made here (idempotent)."""
+        """Move every boxed process back out and remove every cgroup made here (idempotent).
+        A systemd scope is left to systemd: it goes when its last process exits (stopping it
+        would kill the processes)."""
         if self.closed:
             return
         self.closed = True
         if self in _OPEN:
             _OPEN.remove(self)
-        for box in reversed(list(self.boxes.values())):
-            if self.mechanism == "systemd":
-                subprocess.run(["systemctl", "--user", "stop", box.unit], capture_output=True)
         for parent in self.parents:
             _remove_tree(parent)
         self.boxes.clear()
@@ -292,8 +283,6 @@ class Budgets:
 
 MECHANISM_NAMES = {"cgroup2": "cgroup v2 cpu.max", "cgroup1": "cgroup v1 cpu.cfs_quota_us",
                    "systemd": "systemd-run --user --scope CPUQuota", "none": "none"}
-
-
 _SERIAL = itertools.count(1)
 
 
