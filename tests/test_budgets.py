@@ -255,3 +255,40 @@ def test_without_budgets_the_load_generator_is_pinned_by_affinity(tmp_path, burn
     # all of it (on a busy shared machine it may get less: the verdict follows the usage).
     assert 0 < window["cores"] <= 1.1
     assert window["hit_limit"] is (window["cores"] >= B.SATURATED_USAGE_SHARE)
+
+
+# --- the stack's boxes ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_stack_with_budgets_boxes_every_process_and_leaves_no_cgroup(launch):
+    stack = launch("load-balanced", replica_cpus=0.3)
+    record = stack.describe()["budgets"]
+    assert record["asked"] and record["enforced"], record
+    assert {g: record["groups"][g] for g in stack.pids()} == {
+        g: (0.3 if g == "app" else B.DEFAULT_CORES[g]) for g in stack.pids()}
+    for group, pids in stack.pids().items():  # every process, gunicorn's workers included
+        boxed = {p for name, (g, box) in stack.boxes.boxes.items() if g == group
+                 for p in box.pids()}
+        assert set(pids) <= boxed, group
+    quota = (stack.boxes.boxes["app-1"][1].dirs[0] / "cpu.cfs_quota_us")
+    if quota.exists():  # cgroup v1
+        assert quota.read_text().strip() == "30000"
+    before = stack.boxes.snapshot()
+    window = stack.boxes.window(before, stack.boxes.snapshot())
+    assert window["app"]["budget_cores"] == 0.6 and set(window["app"]["boxes"]) == {
+        "app-1", "app-2"}
+    stack.stop()
+    assert lab_dirs(os.getpid()) == []
+    assert stack.describe()["budgets"]["groups"]["app"] == 0.3  # the record outlives the boxes
+
+
+@pytest.mark.slow
+def test_a_stack_without_budgets_says_so(launch):
+    stack = launch("legacy")  # the library default: no budgets unless asked
+    try:
+        record = stack.describe()["budgets"]
+        assert record == {"asked": False, "enforced": False, "mechanism": "none", "groups": {}}
+        assert stack.boxes.summary() == "none (--no-budgets)"
+    finally:
+        stack.stop()

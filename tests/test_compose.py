@@ -24,6 +24,7 @@ import pytest
 
 import stages
 from benchmarks.stack import ROOT, Options, Stack, binary
+from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
 from benchmarks.stack.processes import (
     WORKER_GRACE_S,
     Dynamic,
@@ -48,6 +49,7 @@ def _no_lab_settings(monkeypatch):
 
 def embedded_shapes(stage, tmp_path, topology=None, **options):
     """What the embedded runner would start for a stage (its plan; nothing is started)."""
+    options.setdefault("replica_cpus", DEFAULT_REPLICA_CPUS)  # as `up` and `bench` run
     stack = Stack(topology or stage, Options(state_dir=tmp_path / stage, quiet=True, **options))
     _, specs = stack.plan("sqlite:///lab.sqlite3")
     return shapes(specs)

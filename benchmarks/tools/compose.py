@@ -27,6 +27,7 @@ from pathlib import Path
 
 import stages
 from benchmarks.stack import ROOT, Options
+from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
 from benchmarks.stack.processes import (
     GRACE_S,
     Dynamic,
@@ -101,7 +102,9 @@ def _http_check(port: int, path: str, python: bool) -> dict:
 def services_for(topology: Topology) -> tuple[dict, dict]:
     """Return (services, top-level configs) of a stage's compose file."""
     site = compose_site(topology)
-    specs = {s.group: s for s in process_specs(topology, Options(), site)}
+    # The budgets `up` and `bench` run with by default: a container is a box of the same size.
+    specs = {s.group: s for s in process_specs(
+        topology, Options(replica_cpus=DEFAULT_REPLICA_CPUS), site)}
     proxied = "proxy" in specs
     ready = {"condition": "service_healthy"}
     services: dict[str, dict] = {
