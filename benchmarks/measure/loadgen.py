@@ -41,11 +41,13 @@ class LoadGenerator:
 
 
 def confine_load_generator(pid: int, budgets: Budgets, cores: float = LOCUST_CORES,
-                           name: str = "locust") -> LoadGenerator:
+                           name: str | None = None) -> LoadGenerator:
     """Keep the load generator (Locust's pid) from taking the app's share: a box of its own where
-    budgets are enforced, else pinned to the last CPU(s) (whole CPUs: ceil(cores))."""
+    budgets are enforced (named `name`, else locust-1, locust-2, ... one per run of Locust),
+    else pinned to the last CPU(s) (whole CPUs: ceil(cores))."""
     if budgets.enforced:
-        box = budgets.box(name, cores)
+        n = sum(1 for b in budgets.boxes if b.startswith("locust"))
+        box = budgets.box(name or f"locust-{n + 1}", cores)
         box.add(pid)
         out = LoadGenerator(pid, "box", cores, box=box)
     else:

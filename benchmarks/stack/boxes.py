@@ -14,11 +14,13 @@ from collections.abc import Callable
 
 from benchmarks.stack.budgets import (
     DEFAULT_REPLICA_CPUS,
+    LOCUST_CORES,
     Box,
     BudgetError,
     Budgets,
     CpuStat,
     check_cores,
+    group_budgets,
 )
 
 
@@ -39,6 +41,20 @@ def replica_cpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> f
         return check_cores("--replica-cpus", args.replica_cpus)
     except BudgetError as exc:
         parser.error(str(exc))
+
+
+def planned(replica_cpus: float | None) -> dict:
+    """What a run's meta.json says of budgets before it starts: asked or not, whether this
+    machine can enforce them (a real detection: stale boxes of killed runs are cleaned), each
+    group's cores and the load generator's."""
+    if replica_cpus is None:
+        return {"asked": False, "enforced": False, "mechanism": "none", "groups": {}}
+    found = Budgets.detect()
+    try:
+        groups = {**group_budgets(replica_cpus), "locust": LOCUST_CORES}
+        return {"asked": True, "replica_cpus": replica_cpus, **found.record(groups)}
+    finally:
+        found.close()
 
 
 class StackBoxes:
