@@ -88,3 +88,19 @@ def test_scaling_json_of_one_point_keeps_it_and_says_why_there_is_no_fit(tmp_pat
     assert "2+ distinct replica counts" in doc["usl"]["error"]
     with pytest.raises(usl.USLError, match="successful_rps"):
         usl.scaling_document([{"replicas": 1}])
+
+
+def test_points_come_from_a_runs_per_repeat_figures():
+    import pandas as pd
+
+    rows = []
+    for n, x in zip(N, curve(140, 0.1, 0.01), strict=True):
+        for k, f in enumerate((0.97, 1.0, 1.03), 1):
+            rows += [(str(n), k, "", "ok_throughput", x * f), (str(n), k, "", "throughput", x),
+                     (str(n), k, "", "cpu_app", 0.25 * n), (str(n), k, "GET x", "rps", 1.0)]
+    figures = pd.DataFrame(rows, columns=["replicas", "repeat", "endpoint", "metric", "value"])
+    points = usl.points_of(figures)
+    assert [p["replicas"] for p in points] == N
+    assert points[1]["successful_rps"] == pytest.approx(curve(140, 0.1, 0.01)[1], rel=1e-3)
+    assert len(points[1]["successful_rps_runs"]) == 3 and points[3]["app_cores"] == 1.0
+    assert usl.scaling_document(points)["usl"]["samples"] == 12

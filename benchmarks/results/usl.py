@@ -136,6 +136,26 @@ def scaling_document(points: Sequence[dict]) -> dict:
     return {"points": list(points), "usl": law}
 
 
+def points_of(figures) -> list[dict]:
+    """Scaling points from a run's per-repeat figures (results.analysis.load_tree of its
+    scaling/ folder: columns replicas, repeat, endpoint, metric, value): per replica count, the
+    successful throughput (median and every repeat), the raw throughput, the app's cores."""
+    out = []
+    for replicas, rows in figures[figures["endpoint"] == ""].groupby("replicas"):
+        runs = {m: [float(v) for v in values.dropna()]
+                for m, values in rows.groupby("metric")["value"]}
+        ok = runs.get("ok_throughput")
+        if not ok:
+            continue
+        point = {"replicas": int(replicas), "successful_rps": round(float(np.median(ok)), 2),
+                 "successful_rps_runs": [round(v, 2) for v in ok]}
+        for key, metric in (("rps", "throughput"), ("app_cores", "cpu_app")):
+            if runs.get(metric):
+                point[key] = round(float(np.median(runs[metric])), 3)
+        out.append(point)
+    return out
+
+
 def write_scaling(folder: Path, points: Sequence[dict]) -> dict:
     """Write folder/scaling.json; return what was written."""
     doc = scaling_document(points)
