@@ -104,3 +104,18 @@ def test_points_come_from_a_runs_per_repeat_figures():
     assert points[1]["successful_rps"] == pytest.approx(curve(140, 0.1, 0.01)[1], rel=1e-3)
     assert len(points[1]["successful_rps_runs"]) == 3 and points[3]["app_cores"] == 1.0
     assert usl.scaling_document(points)["usl"]["samples"] == 12
+
+
+def test_the_command_line_writes_a_runs_scaling_json(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
+    run = Path(shutil.copytree(fixture, tmp_path / fixture.name))
+    assert usl.main([str(run)]) == 0
+    doc = json.loads((run / "scaling.json").read_text())
+    assert [p["replicas"] for p in doc["points"]] == sorted(p["replicas"] for p in doc["points"])
+    assert "lambda" in doc["usl"] or "error" in doc["usl"]
+    assert "scaling.json" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        usl.main([str(tmp_path)])  # no scaling/ folder: a clear error

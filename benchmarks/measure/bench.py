@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted:
         print(f"\nresults: {run_dir}")
         return 130
+    if args.scaling and (run_dir / "scaling").is_dir():  # the scaling law: <run>/scaling.json
+        subprocess.run([sys.executable, "-m", "benchmarks.results.usl", str(run_dir)], cwd=ROOT)
     if args.no_report:
         pass
     elif (ROOT / "benchmarks" / "results" / "report.py").exists():

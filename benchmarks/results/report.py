@@ -5,22 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmarks.paths import REPORTS_DIR
+from benchmarks.results import analysis as an
 from benchmarks.results.charts import build_charts
 from benchmarks.results.page import page
 from benchmarks.results.summary import summary_markdown
-
-from benchmarks.paths import REPORTS_DIR
-from benchmarks.results import analysis as an
-from benchmarks.results import usl
 
 
 def build(run: an.Run, out: Path | None = None) -> Path:
     """Build the charts, index.html and summary.md of a run; return the page's path."""
     out = out or REPORTS_DIR / run.run_id
     out.mkdir(parents=True, exist_ok=True)
-    if (run.path / "scaling").is_dir():  # the scaling law, fitted: <run>/scaling.json
-        figures = an.load_tree(run.path / "scaling", "replicas")[0]
-        usl.write_scaling(run.path, usl.points_of(figures))
     charts = build_charts(run, out)
     (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
     index = out / "index.html"

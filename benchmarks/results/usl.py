@@ -17,8 +17,10 @@ throughput that is not positive, `fit` raises USLError naming the problem.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -161,3 +163,25 @@ def write_scaling(folder: Path, points: Sequence[dict]) -> dict:
     doc = scaling_document(points)
     (folder / "scaling.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fit a run's scaling curve and write <run>/scaling.json (the bench calls this after its
+    scaling points, as it calls the report builder)."""
+    from benchmarks.results import analysis as an  # pandas: only for the command line
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="a results/<run_id> folder with a scaling/ curve")
+    run = Path(parser.parse_args(argv).run_dir)
+    if not (run / "scaling").is_dir():
+        parser.error(f"{run} has no scaling/ folder: measure one with `bench --scaling STAGE`")
+    doc = write_scaling(run, points_of(an.load_tree(run / "scaling", "replicas")[0]))
+    law = doc["usl"]
+    print(f"{run / 'scaling.json'}: " + (f"USL fit failed: {law['error']}" if "error" in law else
+          f"lambda {law['lambda']:.4g} req/s, sigma {law['sigma']:.4g}, kappa {law['kappa']:.4g}"
+          f", r2 {law['r2'] if law['r2'] is None else round(law['r2'], 3)}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
