@@ -8,9 +8,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from benchmarks.results import analysis as an  # noqa: E402
+from benchmarks.results import usl  # noqa: E402
 from benchmarks.results.formatting import (  # noqa: E402
     DASH,
     GROUP_COLOURS,
@@ -312,6 +314,7 @@ def chart_scaling(run, out: Path) -> str | None:
         if metric == "throughput" and n:
             base = part["median"].iloc[0] / n[0]
             ax.plot(n, [base * k for k in n], ls="--", color="#999999", label="ideal (linear)")
+            _usl_curve(ax, n, part["median"].tolist(), line)
             ax.legend(frameon=False, fontsize=10)
         if metric == "cpu_total" and run.cpu_count:
             ax.axhline(run.cpu_count, color="#B22222", ls="--", lw=1.5)
@@ -329,6 +332,18 @@ def chart_scaling(run, out: Path) -> str | None:
         ax.set_xticks(sorted(s["replicas"].unique()))
         ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the top marker
     return _save(fig, out, "scaling.png")
+
+
+def _usl_curve(ax, n: list[int], rps: list[float], colour_: str) -> None:
+    """Draw the Universal Scalability Law fitted to the medians (results/usl.py), when it fits
+    (scaling.json holds the fit over every repeat)."""
+    try:
+        law = usl.fit(n, rps)
+    except (usl.USLError, RuntimeError):
+        return
+    xs = np.linspace(1, max(n), 60)
+    ax.plot(xs, law.predict(xs), color=colour_, alpha=0.45, lw=2,
+            label=f"USL fit (σ {law.sigma:.2f}, κ {law.kappa:.3f})")
 
 
 def build_charts(run, out: Path) -> dict[str, str]:
