@@ -149,3 +149,23 @@ def test_scaling_chart_draws_the_fitted_law_when_it_fits():
     assert ax2.get_legend_handles_labels()[1] == []
     plt.close(fig)
     plt.close(fig2)
+
+
+def test_a_budgeted_run_charts_each_box_against_its_budget(tmp_path):
+    import json
+
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    cpu_path = run / "token-auth/r1/cpu.json"
+    cpu = json.loads(cpu_path.read_text())
+    cpu["groups"]["app"].update(budget_cores=1.0, nr_periods=600, nr_throttled=540,
+                                throttled_s=20.0)
+    cpu["groups"]["mail"].update(budget_cores=0.15, nr_periods=300, nr_throttled=0,
+                                 throttled_s=0.0)
+    cpu_path.write_text(json.dumps(cpu))
+    loaded = an.load_run(run)
+    assert loaded.stat("token-auth", "budget_app").median == 1.0
+    assert loaded.stat("token-auth", "throttled_app").median == 90.0
+    assert loaded.stat("legacy", "budget_app") is None  # an unbudgeted stage has none
+    index = report.build(loaded, tmp_path / "out")
+    assert (tmp_path / "out" / "cpu_budget.png").is_file()
+    assert "cpu_budget.png" in index.read_text() and "CPU against budget" in index.read_text()

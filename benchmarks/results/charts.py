@@ -290,6 +290,37 @@ def chart_cpu(run, out: Path) -> str | None:
     return _save(fig, out, "cpu.png")
 
 
+def chart_cpu_budget(run, out: Path) -> str | None:
+    """CPU used against each group's budget (budgeted runs): which box was full."""
+    budgeted = [s for s in run.stages if run.stat(s, "budget_app")]
+    if not budgeted:
+        return None
+    groups = [g for g in an.CPU_GROUPS if any(run.stat(s, f"budget_{g}") for s in budgeted)]
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.8))
+    width = 0.8 / len(groups)
+    for j, group in enumerate(groups):
+        xs, used, throttled = [], [], []
+        for i, stage in enumerate(budgeted):
+            budget, cpu = run.stat(stage, f"budget_{group}"), run.stat(stage, f"cpu_{group}")
+            if budget and cpu:
+                xs.append(i - 0.4 + width * (j + 0.5))
+                used.append(100 * cpu.median / budget.median)
+                t = run.stat(stage, f"throttled_{group}")
+                throttled.append(t.median if t else 0)
+        ax.bar(xs, used, width, label=group, color=GROUP_COLOURS.get(group, "#BBBBBB"))
+        for x, u, t in zip(xs, used, throttled, strict=True):
+            if t >= 20:  # throttled in a fifth of its periods or more: the box was full
+                ax.annotate(f"{t:.0f}%", (x, u), xytext=(0, 2), textcoords="offset points",
+                            ha="center", fontsize=8, color="#B22222")
+    ax.axhline(100, color="#B22222", ls="--", lw=1.5, label="budget")
+    _ticks(ax, budgeted)
+    ax.set_ylim(0, max(130, ax.get_ylim()[1]))
+    ax.set_ylabel("CPU used, % of the group's budget")
+    ax.set_title("Each box against its CPU budget (red: % of periods throttled)")
+    ax.legend(**LEGEND_RIGHT)
+    return _save(fig, out, "cpu_budget.png")
+
+
 def chart_scaling(run, out: Path) -> str | None:
     s = run.scaling
     if s is None or s.empty:
@@ -355,6 +386,7 @@ def build_charts(run, out: Path) -> dict[str, str]:
     charts["queue_lag"] = chart_queue_lag(run, out)
     charts["over_time"] = chart_over_time(run, out)
     charts["cpu"] = chart_cpu(run, out)
+    charts["cpu_budget"] = chart_cpu_budget(run, out)
     charts["scaling"] = chart_scaling(run, out)
     return {k: v for k, v in charts.items() if v}
 
