@@ -169,3 +169,16 @@ def test_a_budgeted_run_charts_each_box_against_its_budget(tmp_path):
     index = report.build(loaded, tmp_path / "out")
     assert (tmp_path / "out" / "cpu_budget.png").is_file()
     assert "cpu_budget.png" in index.read_text() and "CPU against budget" in index.read_text()
+
+
+def test_a_throttled_load_generator_box_is_named_as_the_limit(tmp_path):
+    import json
+
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    cpu_path = run / "token-auth/r1/cpu.json"
+    cpu = json.loads(cpu_path.read_text())
+    assert "token-auth" not in an.locust_bound(an.load_run(run))  # 0.5 core: under 0.8
+    cpu["groups"]["locust"].update(budget_cores=0.4, nr_periods=300, nr_throttled=150,
+                                   throttled_s=5.0, hit_limit=True)
+    cpu_path.write_text(json.dumps(cpu))
+    assert an.locust_bound(an.load_run(run)) == {"token-auth": 0.5}
