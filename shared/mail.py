@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 from shared.config import Settings
 from shared.models import Review, Specialist
+from shared.timing import timed
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class SmtpSender:
 
     def send(self, message: EmailMessage) -> None:
         message["From"] = self.sender
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        with timed("smtp"), smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(message)
 
 

@@ -44,6 +44,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from shared.config import Settings
+from shared.timing import timed
 
 log = logging.getLogger("lab.throttle")
 
@@ -108,7 +109,8 @@ class MemoryCounters:
 
 
 class RedisCounters:
-    """The same counters in a Redis-protocol server, shared by every replica."""
+    """The same counters in a Redis-protocol server, shared by every replica (their round trips
+    are timed as the request's `cache` component: the same server)."""
 
     # DECR only while the key exists: a bare DECR after expiry would leave a key without TTL.
     _DECR = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end"
@@ -122,7 +124,8 @@ class RedisCounters:
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.prefix + key)
         pipe.pttl(self.prefix + key)
-        count, ttl_ms = pipe.execute()
+        with timed("cache"):
+            count, ttl_ms = pipe.execute()
         return int(count or 0), max(0, ttl_ms) / 1000
 
     def incr(self, key: str, window: int) -> tuple[int, float]:
@@ -131,14 +134,17 @@ class RedisCounters:
         pipe.set(self.prefix + key, 0, ex=window, nx=True)
         pipe.incr(self.prefix + key)
         pipe.pttl(self.prefix + key)
-        _, count, ttl_ms = pipe.execute()
+        with timed("cache"):
+            _, count, ttl_ms = pipe.execute()
         return int(count), max(0, ttl_ms) / 1000
 
     def decr(self, key: str) -> None:
-        self._decr(keys=[self.prefix + key])
+        with timed("cache"):
+            self._decr(keys=[self.prefix + key])
 
     def clear(self, key: str) -> None:
-        self.client.delete(self.prefix + key)
+        with timed("cache"):
+            self.client.delete(self.prefix + key)
 
 
 class Refused(Exception):

@@ -17,9 +17,10 @@ the course's 10 connections hammering the API):
 
 Environment: LAB_INBOX_URL (mail simulator base URL), LAB_FEATURES (comma separated),
 LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as JSON),
-LAB_LATENCY_FILE (optional: exact latencies of the window, benchmarks/measure/latency.py).
+LAB_LATENCY_FILE (optional: exact latencies of the window, benchmarks/measure/latency.py),
+LAB_TIMING_FILE (optional: Server-Timing components per request name, benchmarks/measure/timing.py).
 Locust patches everything with gevent when it is imported: what this imports from the repo
-(client, report_csv, latency) stays plain Python without threads.
+(client, report_csv, latency, timing) stays plain Python without threads.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import locust.stats
 from locust import FastHttpUser, constant, events
 
 from benchmarks.client import LabClient
-from benchmarks.measure import latency
+from benchmarks.measure import latency, timing
 from benchmarks.measure.report_csv import csv_problem
 
 EMAIL, PASSWORD = "email@example.com", "12345678"
@@ -112,6 +113,7 @@ def inbox(since_id: int, limit: int | None = None) -> list[dict]:
 
 
 latency.install(events)
+timing.install(events)  # collects only if LAB_TIMING_FILE is set
 
 
 @events.test_start.add_listener

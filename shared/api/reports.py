@@ -10,6 +10,7 @@ import falcon
 from shared import reports
 from shared.api.resources import Public, body
 from shared.ports import ReportStore
+from shared.timing import timed
 
 log = logging.getLogger("lab.api")
 
@@ -23,7 +24,8 @@ class Reports:
         """Ask for a report: 202 at once; it is built in the background and its link mailed."""
         report = reports.request_report(req.context.user_id, body(req))
         try:
-            self.enqueue(str(report.id))
+            with timed("queue"):
+                self.enqueue(str(report.id))
         except Exception as exc:
             # The queue server is down. The report's outbox row was committed with it, so the
             # worker's sweeper queues it once the server is back: accepted all the same.
