@@ -108,17 +108,24 @@ def test_ladder_against_a_real_stage(legacy, tmp_path):
 
 @pytest.mark.slow
 def test_locustfile_writes_exact_latencies_matching_locusts_counts(legacy, tmp_path):
+    """The window opens when every user has logged in and lasts LAB_WINDOW_S; the logins keep
+    an entry of their own in latency.json, Locust's statistics start with the window."""
     env = {**os.environ, "LAB_INBOX_URL": legacy.urls["inbox"].rstrip("/"),
-           "LAB_LATENCY_FILE": str(tmp_path / "latency.json")}  # fmt: skip
+           "LAB_LATENCY_FILE": str(tmp_path / "latency.json"), "LAB_WINDOW_S": "3",
+           "LAB_WINDOW_FILE": str(tmp_path / "window.json")}  # fmt: skip
     cmd = [sys.executable, "-m", "locust", "-f", "benchmarks/measure/locustfile.py", "--headless",
-           "-u", "4", "-r", "4", "-t", "4s", "--host", legacy.urls["api"].removesuffix("/api"),
+           "-u", "4", "-r", "4", "-t", "60s", "--host", legacy.urls["api"].removesuffix("/api"),
            "--only-summary", "--csv", str(tmp_path / "locust")]  # fmt: skip
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=90)
     exact = latency.load(tmp_path / "latency.json")
     with (tmp_path / "locust_stats.csv").open() as f:
         counts = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(f)}
-    assert exact and {n: e["count"] for n, e in exact.items()} == {
+    login = "POST /api/login"
+    assert exact[login]["count"] >= 4 and counts.get(login, 0) == 0
+    assert exact and {n: e["count"] for n, e in exact.items() if n != login} == {
         n: c for n, c in counts.items() if n != "Aggregated" and c
     }
     window = json.loads((tmp_path / "latency.json").read_text())[latency.WINDOW_KEY]
-    assert 3 < window["stop"] - window["start"] < 6
+    assert 2.5 < window["stop"] - window["start"] < 6
+    phases = json.loads((tmp_path / "window.json").read_text())
+    assert phases["locust_start"] < phases["start"] and phases["users_ready"] == 4

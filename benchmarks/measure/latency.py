@@ -104,12 +104,24 @@ class Recorder:
         self.names.clear()
         self.slices.clear()
 
+    def restart(self, keep: tuple[str, ...] = ()) -> None:
+        """Start the window again now, forgetting all but the names in `keep` (the logins)."""
+        self.start, self.stop = self.clock(), None
+        for name in list(self.names):
+            if name not in keep:
+                del self.names[name]
+                self.slices.pop(name, None)
+        for name in keep:  # their slices were counted from the old start
+            self.slices.pop(name, None)
+
     def on_request(self, name: str, response_time: float, exception=None, **_) -> None:
         if not self.recording or response_time is None:
             return
         index = int((self.clock() - self.start) // self.slice_s)
         self.names.setdefault(name, Counts()).add(response_time, exception)
-        self.slices.setdefault(name, {}).setdefault(index, Counts()).add(response_time, exception)
+        if index >= 0:
+            self.slices.setdefault(name, {}).setdefault(index, Counts()).add(response_time,
+                                                                             exception)
 
     def on_stop(self, **_) -> None:
         if self.recording:
@@ -120,7 +132,7 @@ class Recorder:
     def result(self) -> dict:
         out = {}
         for name, counts in self.names.items():
-            per_slice = sorted(self.slices[name].items())
+            per_slice = sorted(self.slices.get(name, {}).items())
             slices = [{"t": i * self.slice_s, **_slice_dict(c)} for i, c in per_slice]
             out[name] = {**counts.as_dict(), "slices": slices}
         out[WINDOW_KEY] = {"start": self.start, "stop": self.stop, "slice_s": self.slice_s}

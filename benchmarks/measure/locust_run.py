@@ -15,6 +15,7 @@ from benchmarks.paths import ROOT
 from benchmarks.stack import Stack
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOGIN_PHASE_MAX_S = 120  # logins before the window (argon2id on a small CPU budget is slow)
 
 
 def run_locust(
@@ -44,8 +45,8 @@ def run_locust(
         str(args.users),
         "-r",
         str(args.spawn_rate),
-        "-t",
-        f"{seconds}s",
+        "-t",  # a cap: the locustfile ends the run LAB_WINDOW_S after the last login
+        f"{seconds + LOGIN_PHASE_MAX_S + 10}s",
         "--host",
         stack.urls["api"].removesuffix("/api"),
         "--only-summary",
@@ -59,6 +60,8 @@ def run_locust(
         "LAB_INBOX_URL": stack.urls["inbox"].rstrip("/"),
         "LAB_FEATURES": ",".join(features),
         "LAB_WINDOW_FILE": str(window_file),
+        "LAB_WINDOW_S": str(seconds),
+        "LAB_LOGIN_PHASE_MAX_S": str(LOGIN_PHASE_MAX_S),
     }
     if folder:  # exact latencies of the measured window (benchmarks/measure/latency.py)
         env["LAB_LATENCY_FILE"] = str(folder / "latency.json")
@@ -78,7 +81,7 @@ def run_locust(
         sampler.groups = lambda: {**stack.pids(), "locust": family(proc.pid)}
         sampler.start()
     try:
-        code = proc.wait(timeout=seconds + 120)
+        code = proc.wait(timeout=seconds + LOGIN_PHASE_MAX_S + 120)
     except subprocess.TimeoutExpired:
         code = None
     finally:

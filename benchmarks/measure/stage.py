@@ -102,6 +102,10 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
             "features": features,
             "measure_start": start,
             "measure_end": end,
+            # Logins happen before the window (measure/locustfile.py): how long they took.
+            "login_phase_s": round(start - window["locust_start"], 2)
+            if "locust_start" in window and "start" in window else None,
+            "login_phase_note": window.get("note", ""),
             "mail_drain": drain,
         },
     )

@@ -81,6 +81,12 @@ class TimingCollector:
             histograms[component].record_value(min(_HIGHEST_US, max(0, round(ms * 1000))))
         return True
 
+    def restart(self, keep: tuple[str, ...] = ()) -> None:
+        """Forget every name but those in `keep` (the logins): the measured window starts now."""
+        for table in (self.requests, self.sums, self.histograms):
+            for name in [n for n in table if n not in keep]:
+                del table[name]
+
     def on_request(self, name: str, response=None, exception=None, **_ignored) -> None:
         """Locust's `request` event listener."""
         if response is not None:
