@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from benchmarks.results import analysis as an  # noqa: E402
+from benchmarks.results import timing as tm  # noqa: E402
 from benchmarks.results.formatting import (  # noqa: E402
+    COMPONENT_COLOURS,
     DASH,
     GROUP_COLOURS,
     colour,
@@ -331,6 +333,62 @@ def chart_scaling(run, out: Path) -> str | None:
     return _save(fig, out, "scaling.png")
 
 
+def chart_where_time(run, out: Path, endpoint: str) -> str | None:
+    """One request name, one stacked bar per stage: mean ms in the app by component (left);
+    beside POST review the review mail's queue lag, elsewhere each component's share (right)."""
+    table = tm.breakdown(tm.where_time(run), endpoint)
+    if table.empty:
+        return None
+    stages, y = list(table.index), list(range(len(table.index)))
+    lag = endpoint == an.POST_REVIEW
+    lags = [run.stat(s, "review_lag_p50") if lag else None for s in stages]
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(WIDTH_IN, 1.9 + 0.5 * len(stages)), sharey=True, sharex=lag,
+        layout="constrained", gridspec_kw={"width_ratios": (3, 2)},
+    )  # fmt: skip
+    totals = table.sum(axis=1)
+    share = table.div(totals.where(totals > 0, 1), axis=0) * 100
+    starts, shares = [0.0] * len(stages), [0.0] * len(stages)
+    for component in table.columns:
+        style = {"color": COMPONENT_COLOURS.get(component, "#BBBBBB"), "edgecolor": "white"}
+        left.barh(y, table[component], 0.6, left=starts, label=component, **style)
+        starts = [a + b for a, b in zip(starts, table[component], strict=True)]
+        if not lag:
+            right.barh(y, share[component], 0.6, left=shares, **style)
+            shares = [a + b for a, b in zip(shares, share[component], strict=True)]
+    bars = [(left, i, t) for i, t in enumerate(totals)]
+    for i, stat in enumerate(lags):
+        if stat is not None:
+            right.barh(i, stat.median, 0.6, color=COMPONENT_COLOURS["queue"], hatch="//",
+                       edgecolor="white", alpha=0.7)  # fmt: skip
+            bars.append((right, i, stat.median))
+        elif lag:
+            right.annotate(f"{DASH} none measured", (0, i), va="center", color="#999", fontsize=9)
+    for ax, i, value in bars:
+        ax.annotate(fmt(value, "ms") + " ms", (value, i), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=9)  # fmt: skip
+    left.set_xlim(0, max([v for _, _, v in bars] + [1]) * 1.22)
+    left.set_yticks(y, stages)
+    left.invert_yaxis()  # the course's order, top to bottom
+    left.set_xlabel("mean time in the app (ms)")
+    left.set_title("In the request", fontsize=12)
+    if lag:
+        right.set_xlabel("review committed → mail in inbox, p50 (ms)")
+        right.set_title("Mail lag", fontsize=12)
+    else:
+        right.set_xlim(0, 100)
+        right.set_xlabel("share of the time in the app (%)")
+        right.set_title("Share", fontsize=12)
+    for ax in (left, right):
+        ax.grid(axis="y", visible=False)
+    fig.suptitle(f"Where the time goes: {endpoint}", fontweight="bold", fontsize=14)
+    fig.legend(loc="outside lower center", ncol=len(table.columns), frameon=False)
+    name = f"where_{slug(endpoint)}.png"
+    fig.savefig(out / name, dpi=DPI)  # not _save: constrained layout keeps the legend clear
+    plt.close(fig)
+    return name
+
+
 def build_charts(run, out: Path) -> dict[str, str]:
     """Draw every chart the run has data for; return {key: file name}."""
     charts = {"throughput": chart_throughput(run, out), "failures": chart_failures(run, out)}
@@ -341,6 +399,8 @@ def build_charts(run, out: Path) -> dict[str, str]:
     charts["over_time"] = chart_over_time(run, out)
     charts["cpu"] = chart_cpu(run, out)
     charts["scaling"] = chart_scaling(run, out)
+    for endpoint in tm.WHERE_ENDPOINTS:  # the page shows these in "Where the time goes"
+        charts[f"{tm.WHERE}{endpoint}"] = chart_where_time(run, out, endpoint)
     return {k: v for k, v in charts.items() if v}
 
 
