@@ -356,25 +356,28 @@ def chart_where_time(run, out: Path, endpoint: str) -> str | None:
         if not lag:
             right.barh(y, share[component], 0.6, left=shares, **style)
             shares = [a + b for a, b in zip(shares, share[component], strict=True)]
-    bars = [(left, i, t) for i, t in enumerate(totals)]
+    failed = [run.stat(s, "failure_rate", endpoint) for s in stages]
+    # A failed request (a quick 401) takes almost no time: say so on its bar.
+    bars = [(left, i, t, f" ({fmt(f.median, '%')} % failed)" if f and f.median > 5 else "")
+            for i, (t, f) in enumerate(zip(totals, failed, strict=True))]  # fmt: skip
     for i, stat in enumerate(lags):
         if stat is not None:
             right.barh(i, stat.median, 0.6, color=COMPONENT_COLOURS["queue"], hatch="//",
                        edgecolor="white", alpha=0.7)  # fmt: skip
-            bars.append((right, i, stat.median))
+            bars.append((right, i, stat.median, ""))
         elif lag:
             right.annotate(f"{DASH} none measured", (0, i), va="center", color="#999", fontsize=9)
-    for ax, i, value in bars:
-        ax.annotate(fmt(value, "ms") + " ms", (value, i), xytext=(3, 0),
+    for ax, i, value, note in bars:
+        ax.annotate(fmt(value, "ms") + " ms" + note, (value, i), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=9)  # fmt: skip
-    left.set_xlim(0, max([v for _, _, v in bars] + [1]) * 1.22)
+    left.set_xlim(0, max([b[2] for b in bars] + [1]) * 1.22)
     left.set_yticks(y, stages)
     left.invert_yaxis()  # the course's order, top to bottom
     left.set_xlabel("mean time in the app (ms)")
     left.set_title("In the request", fontsize=12)
     if lag:
-        right.set_xlabel("review committed → mail in inbox, p50 (ms)")
-        right.set_title("Mail lag", fontsize=12)
+        right.set_xlabel("commit → inbox, p50 (ms)")
+        right.set_title("Review mail lag", fontsize=12)
     else:
         right.set_xlim(0, 100)
         right.set_xlabel("share of the time in the app (%)")
