@@ -141,6 +141,11 @@ def _cpu_figures(cpu: dict) -> list[tuple]:
             out.append(("", f"cpu_{group}", cores))
     if out:
         out.append(("", "cpu_total", sum(v for _, _, v in out)))
+    for group, g in (cpu.get("groups") or {}).items():  # budgets: box cores, % throttled
+        if g.get("budget_cores"):
+            out.append(("", f"budget_{group}", g["budget_cores"]))
+            if g.get("nr_periods"):
+                out.append(("", f"throttled_{group}", 100 * g["nr_throttled"] / g["nr_periods"]))
     return out
 
 

@@ -8,12 +8,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from benchmarks.results import analysis as an  # noqa: E402
-from benchmarks.results import timing as tm  # noqa: E402
+from benchmarks.results import usl  # noqa: E402
 from benchmarks.results.formatting import (  # noqa: E402
-    COMPONENT_COLOURS,
     DASH,
     GROUP_COLOURS,
     colour,
@@ -290,6 +290,37 @@ def chart_cpu(run, out: Path) -> str | None:
     return _save(fig, out, "cpu.png")
 
 
+def chart_cpu_budget(run, out: Path) -> str | None:
+    """CPU used against each group's budget (budgeted runs): which box was full."""
+    budgeted = [s for s in run.stages if run.stat(s, "budget_app")]
+    if not budgeted:
+        return None
+    groups = [g for g in an.CPU_GROUPS if any(run.stat(s, f"budget_{g}") for s in budgeted)]
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.8))
+    width = 0.8 / len(groups)
+    for j, group in enumerate(groups):
+        xs, used, throttled = [], [], []
+        for i, stage in enumerate(budgeted):
+            budget, cpu = run.stat(stage, f"budget_{group}"), run.stat(stage, f"cpu_{group}")
+            if budget and cpu:
+                xs.append(i - 0.4 + width * (j + 0.5))
+                used.append(100 * cpu.median / budget.median)
+                t = run.stat(stage, f"throttled_{group}")
+                throttled.append(t.median if t else 0)
+        ax.bar(xs, used, width, label=group, color=GROUP_COLOURS.get(group, "#BBBBBB"))
+        for x, u, t in zip(xs, used, throttled, strict=True):
+            if t >= 20:  # throttled in a fifth of its periods or more: the box was full
+                ax.annotate(f"{t:.0f}%", (x, u), xytext=(0, 2), textcoords="offset points",
+                            ha="center", fontsize=8, color="#B22222")
+    ax.axhline(100, color="#B22222", ls="--", lw=1.5, label="budget")
+    _ticks(ax, budgeted)
+    ax.set_ylim(0, max(130, ax.get_ylim()[1]))
+    ax.set_ylabel("CPU used, % of the group's budget")
+    ax.set_title("Each box against its CPU budget (red: % of periods throttled)")
+    ax.legend(**LEGEND_RIGHT)
+    return _save(fig, out, "cpu_budget.png")
+
+
 def chart_scaling(run, out: Path) -> str | None:
     s = run.scaling
     if s is None or s.empty:
@@ -314,6 +345,7 @@ def chart_scaling(run, out: Path) -> str | None:
         if metric == "throughput" and n:
             base = part["median"].iloc[0] / n[0]
             ax.plot(n, [base * k for k in n], ls="--", color="#999999", label="ideal (linear)")
+            _usl_curve(ax, n, part["median"].tolist(), line)
             ax.legend(frameon=False, fontsize=10)
         if metric == "cpu_total" and run.cpu_count:
             ax.axhline(run.cpu_count, color="#B22222", ls="--", lw=1.5)
@@ -333,63 +365,16 @@ def chart_scaling(run, out: Path) -> str | None:
     return _save(fig, out, "scaling.png")
 
 
-def chart_where_time(run, out: Path, endpoint: str) -> str | None:
-    """One request name, one stacked bar per stage: mean ms in the app by component (left);
-    beside POST review the review mail's queue lag, elsewhere each component's share (right)."""
-    table = tm.breakdown(tm.where_time(run), endpoint)
-    if table.empty:
-        return None
-    stages, y = list(table.index), list(range(len(table.index)))
-    lag = endpoint == an.POST_REVIEW
-    lags = [run.stat(s, "review_lag_p50") if lag else None for s in stages]
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(WIDTH_IN, 1.9 + 0.5 * len(stages)), sharey=True, sharex=lag,
-        layout="constrained", gridspec_kw={"width_ratios": (3, 2)},
-    )  # fmt: skip
-    totals = table.sum(axis=1)
-    share = table.div(totals.where(totals > 0, 1), axis=0) * 100
-    starts, shares = [0.0] * len(stages), [0.0] * len(stages)
-    for component in table.columns:
-        style = {"color": COMPONENT_COLOURS.get(component, "#BBBBBB"), "edgecolor": "white"}
-        left.barh(y, table[component], 0.6, left=starts, label=component, **style)
-        starts = [a + b for a, b in zip(starts, table[component], strict=True)]
-        if not lag:
-            right.barh(y, share[component], 0.6, left=shares, **style)
-            shares = [a + b for a, b in zip(shares, share[component], strict=True)]
-    failed = [run.stat(s, "failure_rate", endpoint) for s in stages]
-    # A failed request (a quick 401) takes almost no time: say so on its bar.
-    bars = [(left, i, t, f" ({fmt(f.median, '%')} % failed)" if f and f.median > 5 else "")
-            for i, (t, f) in enumerate(zip(totals, failed, strict=True))]  # fmt: skip
-    for i, stat in enumerate(lags):
-        if stat is not None:
-            right.barh(i, stat.median, 0.6, color=COMPONENT_COLOURS["queue"], hatch="//",
-                       edgecolor="white", alpha=0.7)  # fmt: skip
-            bars.append((right, i, stat.median, ""))
-        elif lag:
-            right.annotate(f"{DASH} none measured", (0, i), va="center", color="#999", fontsize=9)
-    for ax, i, value, note in bars:
-        ax.annotate(fmt(value, "ms") + " ms" + note, (value, i), xytext=(3, 0),
-                    textcoords="offset points", va="center", fontsize=9)  # fmt: skip
-    left.set_xlim(0, max([b[2] for b in bars] + [1]) * 1.22)
-    left.set_yticks(y, stages)
-    left.invert_yaxis()  # the course's order, top to bottom
-    left.set_xlabel("mean time in the app (ms)")
-    left.set_title("In the request", fontsize=12)
-    if lag:
-        right.set_xlabel("commit → inbox, p50 (ms)")
-        right.set_title("Review mail lag", fontsize=12)
-    else:
-        right.set_xlim(0, 100)
-        right.set_xlabel("share of the time in the app (%)")
-        right.set_title("Share", fontsize=12)
-    for ax in (left, right):
-        ax.grid(axis="y", visible=False)
-    fig.suptitle(f"Where the time goes: {endpoint}", fontweight="bold", fontsize=14)
-    fig.legend(loc="outside lower center", ncol=len(table.columns), frameon=False)
-    name = f"where_{slug(endpoint)}.png"
-    fig.savefig(out / name, dpi=DPI)  # not _save: constrained layout keeps the legend clear
-    plt.close(fig)
-    return name
+def _usl_curve(ax, n: list[int], rps: list[float], colour_: str) -> None:
+    """Draw the Universal Scalability Law fitted to the medians (results/usl.py), when it fits
+    (scaling.json holds the fit over every repeat)."""
+    try:
+        law = usl.fit(n, rps)
+    except (usl.USLError, RuntimeError):
+        return
+    xs = np.linspace(1, max(n), 60)
+    ax.plot(xs, law.predict(xs), color=colour_, alpha=0.45, lw=2,
+            label=f"USL fit (σ {law.sigma:.2f}, κ {law.kappa:.3f})")
 
 
 def build_charts(run, out: Path) -> dict[str, str]:
@@ -401,9 +386,8 @@ def build_charts(run, out: Path) -> dict[str, str]:
     charts["queue_lag"] = chart_queue_lag(run, out)
     charts["over_time"] = chart_over_time(run, out)
     charts["cpu"] = chart_cpu(run, out)
+    charts["cpu_budget"] = chart_cpu_budget(run, out)
     charts["scaling"] = chart_scaling(run, out)
-    for endpoint in tm.WHERE_ENDPOINTS:  # the page shows these in "Where the time goes"
-        charts[f"{tm.WHERE}{endpoint}"] = chart_where_time(run, out, endpoint)
     return {k: v for k, v in charts.items() if v}
 
 

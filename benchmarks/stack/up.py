@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import stages
-from benchmarks.stack import Options, Stack, StackError
+from benchmarks.stack import Options, Stack, StackError, boxes
 from shared.seed import Scale
 
 
@@ -28,6 +28,7 @@ def parser(description: str | None = __doc__) -> argparse.ArgumentParser:
     parser.add_argument("--redis", help="Redis URL (default: embedded valkey when needed)")
     parser.add_argument("--specialists", type=int, default=Scale.specialists)
     parser.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
+    boxes.add_arguments(parser)
     return parser
 
 
@@ -36,7 +37,8 @@ def options(args: argparse.Namespace) -> Options:
     return Options(port=args.port, inbox_port=args.inbox_port, smtp_port=args.smtp_port,
                    mail_delay_ms=args.mail_delay_ms, replicas=args.replicas,
                    workers=args.workers, database_url=args.db, redis_url=args.redis,
-                   scale=Scale(args.specialists, args.reviews_per_specialist))
+                   scale=Scale(args.specialists, args.reviews_per_specialist),
+                   replica_cpus=None if args.no_budgets else args.replica_cpus)
 
 
 def serve(stack: Stack, then: Callable[[Stack], Callable[[], str | None]] | None = None) -> int:
@@ -53,7 +55,8 @@ def serve(stack: Stack, then: Callable[[Stack], Callable[[], str | None]] | None
         print(f"  API     {stack.urls['api']}   (demo login: email@example.com / 12345678)")
         print(f"  inbox   {stack.urls['inbox']}")
         for name, group in stack.describe()["processes"].items():
-            print(f"  process {name:<8} ({group})")
+            print(f"  process {name:<8} ({group}{stack.boxes.where(name)})")
+        print(f"  budgets {stack.boxes.summary()}")
         print(f"  logs    {stack.state / 'logs'}")
         extra_dead = then(stack) if then else (lambda: None)
         print("Ctrl-C stops every process.", flush=True)
@@ -76,7 +79,9 @@ def serve(stack: Stack, then: Callable[[Stack], Callable[[], str | None]] | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    boxes.replica_cpus(args, p)  # a budget the kernel cannot enforce ends here, named
     return serve(Stack(args.stage, options(args)))
 
 
