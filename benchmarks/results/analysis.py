@@ -39,6 +39,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     locust_bound,
     unit_of,
 )
+from benchmarks.results.mails import lag_over_time, mail_lags  # noqa: F401 - readers use these
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -66,33 +67,6 @@ def _percentiles(values: list[float]) -> dict[str, float]:
         "p99": s.quantile(0.99),
         "max": s.max(),
     }
-
-
-def mail_lags(folder: Path) -> pd.DataFrame:
-    """Return a repeat's mails as rows: kind (review/report), t (s into the window), lag_ms.
-
-    Queue lag = received_at - X-Lab-Created-At; only work created in the measured window counts.
-    """
-    stage = _read_json(folder / "stage.json", {})
-    start, end = stage.get("measure_start"), stage.get("measure_end")
-    mails = _read_json(folder / "mails.json", [])
-    rows = []
-    for m in mails.get("messages", []) if isinstance(mails, dict) else mails:
-        headers = {k.lower(): v for k, v in (m.get("headers") or {}).items()}
-        created = headers.get("x-lab-created-at")
-        if created is None or m.get("received_at") is None:
-            continue
-        created = float(created)
-        # The simulator keeps warm-up mails too: count only work created in the measured window.
-        if (start is not None and created < start) or (end is not None and created > end):
-            continue
-        kind = "review" if "x-lab-review-id" in headers else "report"
-        if kind == "report" and "x-lab-report-id" not in headers:
-            continue
-        rows.append((kind, created, (float(m["received_at"]) - created) * 1000))
-    lags = pd.DataFrame(rows, columns=["kind", "t", "lag_ms"])
-    lags["t"] -= start if start is not None else (lags["t"].min() if rows else 0)
-    return lags
 
 
 def _locust_figures(stats: pd.DataFrame, failures: pd.DataFrame) -> list[tuple]:
@@ -409,12 +383,3 @@ def timeseries(run: Run, value: str, name: str | None = None) -> pd.DataFrame:
         part = h[h["name"] == AGGREGATED]
     out = part.groupby(["stage", "t"], as_index=False)[value].median()
     return out.dropna(subset=[value])
-
-
-def lag_over_time(run: Run, kind: str = "review", bin_s: float = 1.0) -> pd.DataFrame:
-    """Return (stage, t, lag_ms): the median queue lag of mails for work created in each bin."""
-    m = run.mails
-    if m.empty:
-        return pd.DataFrame(columns=["stage", "t", "lag_ms"])
-    m = m[m["kind"] == kind].assign(t=lambda d: (d["t"] // bin_s) * bin_s)
-    return m.groupby(["stage", "t"], as_index=False)["lag_ms"].median()

@@ -28,6 +28,8 @@ E2E_TYPE = "E2E"
 ENDPOINT_ORDER = (LOGIN, LIST, SPECIALIST, REVIEWS, POST_REVIEW, HIGHEST_RATED, POST_REPORTS)
 ENDPOINT_ORDER += (DOWNLOAD, E2E_MAIL, E2E_CSV)
 
+# Server-Timing's components (shared/timing.py), in the order the report stacks them.
+COMPONENTS = ("db", "cache", "queue", "smtp", "hash", "storage", "app")
 CPU_GROUPS = ("app", "worker", "proxy", "redis", "mail", "storage", "locust")
 EXACT_METRICS = ("p50", "p95", "p99", "p999", "max")  # latency.json's (measure/latency.py)
 WIDE_SPREAD = 0.25  # (max - min) / median above this: the repeats disagree too much to compare

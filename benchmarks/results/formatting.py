@@ -23,6 +23,17 @@ GROUP_COLOURS = {
     "locust": "#7F7F7F",
 }
 
+# Server-Timing's components: the same colour in every "Where the time goes" chart.
+COMPONENT_COLOURS = {
+    "db": "#4C72B0",
+    "cache": "#55A868",
+    "queue": "#DD8452",
+    "smtp": "#C44E52",
+    "hash": "#8172B3",
+    "storage": "#937860",
+    "app": "#B0B0B0",
+}
+
 
 def colour(stage: str) -> str:
     """Return a stage's colour, the same in every chart."""

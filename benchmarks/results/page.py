@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from benchmarks.results import analysis as an
+from benchmarks.results import timing as tm
 from benchmarks.results.check import check_run
 from benchmarks.results.formatting import DASH, colour, fmt, fmt_stat, stat_parts
 from benchmarks.results.summary import (
@@ -146,6 +147,47 @@ def failed_note(run, endpoint: str) -> str:
     )
 
 
+WHERE_CAPTIONS = {
+    an.POST_REVIEW: "Look for the red smtp part: the mail provider's delay (and more under "
+    "load) inside the request in legacy, gone from it in async-mail, where an enqueue (queue) "
+    "takes its place. On the right, the time from the review's commit to its mail in the "
+    "inbox: in legacy it passes inside the request (the smtp part), from async-mail on after "
+    "the answer, as queue lag: the work did not vanish, it left the request.",
+    an.HIGHEST_RATED: "Look for the blue db part turning into a thin green cache part in the "
+    "cache stage: most requests are served from the cache, so the mean database time left is "
+    "that of the few misses.",
+    an.POST_REPORTS: "Look for how little the report request does itself: it records the "
+    "job and enqueues it (queue); building and storing the CSV happen in the worker, after the "
+    "answer (their time is in the report's end-to-end figures, not here).",
+    an.LOGIN: "Look for the purple hash part: the password check (a deliberately slow key "
+    "derivation) dominates login in every stage; no architecture change makes it cheaper.",
+}
+
+
+def where_section(run, charts: dict[str, str]) -> list[str]:
+    """Return the "Where the time goes" section: one stacked-bar chart per key request name.
+
+    Runs without timing.json (before Server-Timing) have no such charts: no section."""
+    figures = [(k.removeprefix(tm.WHERE), v) for k, v in charts.items() if k.startswith(tm.WHERE)]
+    if not figures:
+        return []
+    out = [
+        "<h2>Where the time goes</h2><p>Each response's <code>Server-Timing</code> header says "
+        "how long the app spent in each component; the bars stack the mean over every measured "
+        "request of that name (a request that skipped a component counts 0 for it), pooled over "
+        "repeats. They add up to the time <i>in the app</i>: the latency Locust sees also "
+        "counts waiting for a free worker and the network.</p>"
+    ]
+    for endpoint, name in figures:
+        title = f"Where the time goes: {endpoint}"
+        caption = WHERE_CAPTIONS.get(endpoint, "") + " " + failed_note(run, endpoint)
+        out.append(
+            f"<figure><img src='{_e(name)}' alt='{_e(title)}'>"
+            f"<figcaption>{_e(caption.strip())}</figcaption></figure>"
+        )
+    return out
+
+
 def _e(text) -> str:
     return html.escape(str(text))
 
@@ -217,8 +259,11 @@ def page(run, charts: dict[str, str]) -> str:
     parts += counters_table(run)
     parts += alone_table(run)
     parts += wrk_section(run)
+    parts += where_section(run, charts)
     parts.append("<h2>Charts</h2>")
     for key, name in charts.items():
+        if key.startswith(tm.WHERE):  # drawn in their own section
+            continue
         title = TITLES.get(key, f"Latency: {key}")
         caption = CAPTIONS.get(key, "")
         if key not in TITLES:

@@ -10,13 +10,14 @@ from benchmarks.results import analysis as an
 from benchmarks.results.charts import build_charts
 from benchmarks.results.page import page
 from benchmarks.results.summary import summary_markdown
+from benchmarks.results.where_charts import build_where_charts
 
 
 def build(run: an.Run, out: Path | None = None) -> Path:
     """Build the charts, index.html and summary.md of a run; return the page's path."""
     out = out or REPORTS_DIR / run.run_id
     out.mkdir(parents=True, exist_ok=True)
-    charts = build_charts(run, out)
+    charts = build_charts(run, out) | build_where_charts(run, out)
     (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
     index = out / "index.html"
     index.write_text(page(run, charts), encoding="utf-8")
