@@ -52,7 +52,7 @@ def serve(stack: Stack, then: Callable[[Stack], Callable[[], str | None]] | None
         stack.start()
         t = stack.topology
         print(f"\n{t.stage}: {t.title}")
-        login = ("   (demo login: email@example.com / 12345678)" if options.demo
+        login = ("   (demo login: email@example.com / 12345678)" if stack.options.demo
                  else "   (LAB_DEMO=0: no demo user)")
         print(f"  API     {stack.urls['api']}{login}")
         print(f"  inbox   {stack.urls['inbox']}")
