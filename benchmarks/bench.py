@@ -35,6 +35,7 @@ import psutil
 
 import stages
 from benchmarks.backends import sqlite_seed
+from benchmarks.embedded_pg import resolve_db_option
 from benchmarks.stack import LAB_DIR, ROOT, Options, Stack, StackError, free_port
 from shared import db as dbmod
 from shared.config import Settings
@@ -835,8 +836,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--replicas", type=int, help="app replicas (default: each stage's own)")
     p.add_argument(
         "--db",
-        help="database URL (default: embedded SQLite); every stage gets a fresh copy of the "
-        "seed in it (see benchmarks/backends.py)",
+        help="database URL, or `postgres` for an embedded PostgreSQL (default: embedded "
+        "SQLite); every stage gets a fresh copy of the seed in it (see benchmarks/backends.py)",
     )
     p.add_argument(
         "--redis", help="Redis URL with a database of its own, flushed per stage (redis://h/15)"
@@ -879,6 +880,7 @@ def parse_args(argv: list[str] | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.db = resolve_db_option(args.db)  # `--db postgres`: an embedded server, stopped at exit
     run_dir = new_run_dir(args.out)
     meta = make_meta(args, run_dir)
     write_json(run_dir / "meta.json", meta)

@@ -8,6 +8,7 @@ import sys
 import time
 
 import stages
+from benchmarks.embedded_pg import resolve_db_option
 from benchmarks.stack import Options, Stack, StackError
 from shared.seed import Scale
 
@@ -22,14 +23,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulated mail provider latency per message")
     parser.add_argument("--replicas", type=int, help="app replicas (default: the stage's)")
     parser.add_argument("--workers", type=int, help="queue worker threads (default: the stage's)")
-    parser.add_argument("--db", help="database URL (default: embedded SQLite, freshly restored)")
+    parser.add_argument("--db", help="database URL, or `postgres` for an embedded PostgreSQL "
+                        "(default: embedded SQLite, freshly restored)")
     parser.add_argument("--redis", help="Redis URL (default: embedded valkey when needed)")
     parser.add_argument("--specialists", type=int, default=Scale.specialists)
     parser.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
     args = parser.parse_args(argv)
     options = Options(port=args.port, inbox_port=args.inbox_port, smtp_port=args.smtp_port,
                       mail_delay_ms=args.mail_delay_ms, replicas=args.replicas,
-                      workers=args.workers, database_url=args.db, redis_url=args.redis,
+                      workers=args.workers, database_url=resolve_db_option(args.db),
+                      redis_url=args.redis,
                       scale=Scale(args.specialists, args.reviews_per_specialist))
     stack = Stack(args.stage, options)
     # SIGTERM behaves like Ctrl-C: every process the stack started is stopped.
