@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -63,7 +66,7 @@ def _close_app_database() -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     """The PostgreSQL server's base URL (postgresql://user@host:port): LAB_TEST_POSTGRES_URL,
     else an embedded PostgreSQL started for this session and stopped at its end."""
     url = os.environ.get(PG_ENV)
@@ -72,15 +75,20 @@ def postgres_server(tmp_path_factory):
         return
     from benchmarks.embedded_pg import NO_DURABILITY, EmbeddedPostgres, EmbeddedPostgresError
 
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", NO_DURABILITY)
+    # Not under pytest's temporary folder: as root the server runs as another user, and every
+    # pytest session on the machine resets /tmp/pytest-of-root to 0700, locking it out.
+    top = Path(tempfile.mkdtemp(prefix="lab-test-postgres-"))
+    top.chmod(0o755)
+    server = EmbeddedPostgres(top / "data", NO_DURABILITY)
     try:
-        server.start()
-    except EmbeddedPostgresError as exc:
-        pytest.fail(f"the embedded PostgreSQL did not start: {exc}", pytrace=False)
-    try:
+        try:
+            server.start()
+        except EmbeddedPostgresError as exc:
+            pytest.fail(f"the embedded PostgreSQL did not start: {exc}", pytrace=False)
         yield base_url(server.url())
-    finally:
         server.stop()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
