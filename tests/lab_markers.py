@@ -1,15 +1,17 @@
 """Markers that tell the truth (hooks, imported by conftest.py).
 
-- `postgres`, `mysql`, `redis`: the test talks to a real server of that kind (given by the
-  fixtures of lab_servers.py, or marked by hand where a test picks its fixture at run time).
+- `postgres`, `mysql`, `redis`: the test talks to the suite's server of that kind (given by the
+  fixtures of lab_servers.py, or marked by hand where a test picks its fixture at run time). A
+  stage started for real brings its own valkey: that comes under `processes`.
 - `processes`: the test starts real processes (the `launch` fixture, or marked by hand).
 - `slow`: long tests, marked by hand.
 - `fast`: added here to every test with none of the above: no server, no child process.
 
-The fast selection is kept honest by a guard: while a `fast` test is set up and runs, starting a
-process (subprocess, fork, multiprocessing) or opening a connection to PostgreSQL, MariaDB or
-Redis (a driver, or a socket to 5432/3306/6379 or a LAB_TEST_*_URL port) fails the test, naming
-the marker it needs.
+A guard keeps the markers honest: while a test is set up and runs, starting a process
+(subprocess, fork, multiprocessing) without `processes`, or connecting to PostgreSQL, MariaDB or
+Redis (a driver, or a socket to 5432/3306/6379 or a LAB_TEST_*_URL port) without that server's
+marker, fails the test, naming the marker it needs. So `-m fast` really runs no server and no
+child process. (The server fixtures of lab_servers.py may start the embedded servers.)
 
 MariaDB tests skipped for want of a server (lab_servers.mysql_server) are listed loudly at the
 end of the run.
@@ -23,6 +25,7 @@ import socket
 import subprocess
 from urllib.parse import urlsplit
 
+import lab_servers
 import pytest
 from lab_servers import MYSQL_ENV, MYSQL_NOT_RUN, PG_ENV, REDIS_ENV, REQUIRE_ALL
 
@@ -41,7 +44,8 @@ def pytest_configure(config):
     for line in (
         "postgres: talks to a real PostgreSQL (LAB_TEST_POSTGRES_URL, else an embedded one)",
         "mysql: talks to a real MariaDB/MySQL (LAB_TEST_MYSQL_URL, else 127.0.0.1:3306)",
-        "redis: talks to a real Redis (LAB_TEST_REDIS_URL, else an embedded valkey)",
+        "redis: talks to the suite's Redis (LAB_TEST_REDIS_URL, else an embedded valkey); "
+        "a stage's own valkey comes under `processes`",
         "processes: starts real processes (a stage's stack, a server, a CLI)",
         "slow: runs long",
         "fast: none of the above (added automatically): no server, no child process",
@@ -60,55 +64,63 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker("fast")
 
 
-# --- the guard of the fast selection ---------------------------------------------------------
+# --- the guard: a test may only use what its markers say ------------------------------------
 
 
-class NotFast(ConnectionRefusedError):
-    """A `fast` test used a server or started a process."""
+class MarkerMissing(ConnectionRefusedError):
+    """A test used a server or started a process that its markers do not name."""
 
 
-def _blocked_ports() -> set[int]:
-    ports = set(SERVER_PORTS)
-    for env in (PG_ENV, MYSQL_ENV, REDIS_ENV):
+def _server_ports() -> dict[int, str]:
+    ports = {5432: "postgres", 3306: "mysql", 6379: "redis"}
+    for env, marker in ((PG_ENV, "postgres"), (MYSQL_ENV, "mysql"), (REDIS_ENV, "redis")):
         if os.environ.get(env):
-            ports.add(urlsplit(os.environ[env]).port or 0)
+            ports[urlsplit(os.environ[env]).port or 0] = marker
     return ports
 
 
 class _Guard:
     def __init__(self, item):
         self.item, self.seen = item, []
-        self.ports = _blocked_ports()
+        self.allowed = {k for k in KINDS if item.get_closest_marker(k)}
+        self.ports = {p: m for p, m in _server_ports().items() if m not in self.allowed}
 
     def refuse(self, what: str, marker: str):
         self.seen.append(f"{what} (mark it `{marker}`)")
-        raise NotFast(f"{self.item.nodeid} is selected as `fast` but {what}: mark it "
-                      f"@pytest.mark.{marker}")
+        raise MarkerMissing(f"{self.item.nodeid} {what} but is not marked `{marker}`: mark it "
+                            f"@pytest.mark.{marker}")
 
     def install(self, mp: pytest.MonkeyPatch) -> None:
-        def forbid(what, marker):
+        def forbid(real, what, marker):
             def refused(*args, **kwargs):
+                if marker == "processes" and lab_servers.starting:
+                    return real(*args, **kwargs)  # a server fixture starts its server
                 self.refuse(what, marker)
             return refused
 
-        mp.setattr(subprocess.Popen, "__init__", forbid("starts a process", "processes"))
-        for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
-            if hasattr(os, name):
-                mp.setattr(os, name, forbid(f"starts a process (os.{name})", "processes"))
-        mp.setattr(multiprocessing.process.BaseProcess, "start",
-                   forbid("starts a process (multiprocessing)", "processes"))
+        if "processes" not in self.allowed:
+            mp.setattr(subprocess.Popen, "__init__",
+                       forbid(subprocess.Popen.__init__, "starts a process", "processes"))
+            for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
+                if hasattr(os, name):
+                    mp.setattr(os, name, forbid(getattr(os, name),
+                                                f"starts a process (os.{name})", "processes"))
+            mp.setattr(multiprocessing.process.BaseProcess, "start",
+                       forbid(multiprocessing.process.BaseProcess.start,
+                              "starts a process (multiprocessing)", "processes"))
         for module, marker in (("psycopg2", "postgres"), ("pymysql", "mysql")):
+            if marker in self.allowed:
+                continue
             try:
                 mod = __import__(module)
             except ImportError:
                 continue
-            mp.setattr(mod, "connect", forbid(f"connects with {module}", marker))
+            mp.setattr(mod, "connect", forbid(mod.connect, f"connects with {module}", marker))
         real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
         def check(address):
             if isinstance(address, tuple) and len(address) >= 2 and address[1] in self.ports:
-                marker = {5432: "postgres", 3306: "mysql"}.get(address[1], "redis")
-                self.refuse(f"connects to {address[0]}:{address[1]}", marker)
+                self.refuse(f"connects to {address[0]}:{address[1]}", self.ports[address[1]])
 
         def connect(sock, address):
             check(address)
@@ -123,15 +135,14 @@ class _Guard:
 
 
 def _guarded(item):
-    if item.get_closest_marker("fast") is None:
-        return (yield)
     guard = _Guard(item)
+    if set(KINDS) <= guard.allowed:
+        return (yield)
     with pytest.MonkeyPatch.context() as mp:
         guard.install(mp)
         result = yield
     if guard.seen:  # even if the code under test caught the error (fail-open paths do)
-        pytest.fail(f"`fast` test used a server or a process: {'; '.join(guard.seen)}",
-                    pytrace=False)
+        pytest.fail(f"markers do not tell the truth: {'; '.join(guard.seen)}", pytrace=False)
     return result
 
 

@@ -15,6 +15,7 @@ Any other failure to reach a server fails the test (never a skip).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -34,6 +35,17 @@ HOST = "127.0.0.1"
 PG_ENV, MYSQL_ENV, REDIS_ENV = "LAB_TEST_POSTGRES_URL", "LAB_TEST_MYSQL_URL", "LAB_TEST_REDIS_URL"
 REQUIRE_ALL = "LAB_TEST_REQUIRE_ALL"
 MYSQL_NOT_RUN = "not run: no MariaDB"  # lab_markers.py lists the tests skipped with this reason
+starting = False  # True while a fixture here starts its server: lab_markers.py lets it
+
+
+@contextlib.contextmanager
+def _starting_server():
+    global starting
+    starting = True
+    try:
+        yield
+    finally:
+        starting = False
 
 
 def base_url(url: str) -> str:
@@ -82,7 +94,8 @@ def postgres_server():
     server = EmbeddedPostgres(top / "data", NO_DURABILITY)
     try:
         try:
-            server.start()
+            with _starting_server():
+                server.start()
         except EmbeddedPostgresError as exc:
             pytest.fail(f"the embedded PostgreSQL did not start: {exc}", pytrace=False)
         yield base_url(server.url())
@@ -272,10 +285,11 @@ def redis_server(tmp_path_factory):
     from benchmarks.stack import free_port, valkey_binary
 
     port, workdir = free_port(), tmp_path_factory.mktemp("valkey")
-    proc = subprocess.Popen(
-        [valkey_binary(), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly",
-         "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with _starting_server():
+        proc = subprocess.Popen(
+            [valkey_binary(), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly",
+             "no", "--dir", str(workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(host=HOST, port=port, socket_timeout=0.5)
     deadline = time.monotonic() + 15
     try:

@@ -73,6 +73,7 @@ def test_a_run_folder_is_never_reused(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     argv = [
         sys.executable,

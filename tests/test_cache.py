@@ -211,7 +211,6 @@ def timed(call):
 
 
 @pytest.mark.processes
-@pytest.mark.redis
 def test_fails_open_when_the_cache_server_stops_and_recovers(database_url, tmp_path):
     port = free_port()
     valkey = start_valkey(port, tmp_path)
@@ -286,7 +285,6 @@ def assert_served_from_the_database(client, headers) -> None:
 
 
 @pytest.mark.processes
-@pytest.mark.redis
 def test_the_stage_answers_200_when_its_cache_server_stops(database_url, tmp_path):
     port = free_port()
     valkey = start_valkey(port, tmp_path)
@@ -335,6 +333,7 @@ def test_freshness_rule_is_ttl_only(database_url, shared_redis, prefix, tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_cache_stage_counts_one_computation_per_ttl(tmp_path):
     from test_reports import http
 

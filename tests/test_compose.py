@@ -257,6 +257,7 @@ def test_the_compose_caddyfile_is_valid_for_caddy(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
     """Caddy with the compose files' `dynamic a` upstream, pointed at a DNS name this machine
     resolves (localhost), forwards to the server behind it."""
