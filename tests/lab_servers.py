@@ -77,6 +77,27 @@ def _close_app_database() -> None:
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 
+PG_PREFIX = "lab-test-postgres-"
+
+
+def _stop_orphans(server_class) -> None:
+    """Stop and remove the embedded servers of test sessions that were killed (no atexit ran)."""
+    for top in Path(tempfile.gettempdir()).glob(f"{PG_PREFIX}*"):
+        try:
+            owner = int((top / "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue  # its session is still running
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # not ours to judge
+        try:
+            server_class(top / "data").stop()
+        except RuntimeError:
+            pass  # its server is gone already
+        shutil.rmtree(top, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """The PostgreSQL server's base URL (postgresql://user@host:port): LAB_TEST_POSTGRES_URL,
@@ -89,12 +110,14 @@ def postgres_server():
 
     # Not under pytest's temporary folder: as root the server runs as another user, and every
     # pytest session on the machine resets /tmp/pytest-of-root to 0700, locking it out.
-    top = Path(tempfile.mkdtemp(prefix="lab-test-postgres-"))
+    top = Path(tempfile.mkdtemp(prefix=PG_PREFIX))
     top.chmod(0o755)
+    (top / "owner.pid").write_text(str(os.getpid()))
     server = EmbeddedPostgres(top / "data", NO_DURABILITY)
     try:
         try:
             with _starting_server():
+                _stop_orphans(EmbeddedPostgres)
                 server.start()
         except EmbeddedPostgresError as exc:
             pytest.fail(f"the embedded PostgreSQL did not start: {exc}", pytrace=False)
