@@ -137,6 +137,7 @@ def _hammer(database_url: str, shared_redis: str, prefix: str, barrier, results)
     results.put((ranking.calls, answers))
 
 
+@pytest.mark.processes
 def test_processes_share_one_recomputation(database_url, shared_redis, prefix):
     context = multiprocessing.get_context("spawn")
     processes = 4
