@@ -52,8 +52,8 @@ def _binaries():
 class EmbeddedPostgres:
     """One PostgreSQL server in `data_dir`; start() makes the data directory on first use."""
 
-    def __init__(self, data_dir: Path = DATA_DIR, settings: dict[str, str] | None = None):
-        self.data_dir = Path(data_dir).resolve()
+    def __init__(self, data_dir: Path | None = None, settings: dict[str, str] | None = None):
+        self.data_dir = Path(data_dir or DATA_DIR).resolve()
         self.settings = dict(settings or {})
         self.port: int | None = None
         # PostgreSQL refuses to run as root: then the server (and pg_ctl) run as this user.
