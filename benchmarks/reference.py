@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("run_dirs", nargs="+", type=Path)
     args = p.parse_args(argv)
     if args.command == "copy":
-        from benchmarks.analysis import newest_run
+        from benchmarks.results.analysis import newest_run
 
         source = args.run_dir or newest_run()
         if not (Path(source) / "meta.json").exists():

@@ -1,4 +1,5 @@
-"""The simulator: an aiosmtpd SMTP sink with injectable latency/faults plus an HTTP inbox."""
+"""The simulator: an aiosmtpd SMTP sink with injectable latency/faults, holding the messages the
+HTTP API (mailsim.http_api) serves."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import copy
 import email
 import email.policy
 import errno
-import json
 import math
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.smtp import SMTP
+
+from mailsim.http_api import HTTPHandler
 
 REJECT_REPLY = "451 4.3.0 Mail provider unavailable (simulated)"
 CONFIG_KEYS = ("delay_ms", "reject")
@@ -146,7 +147,7 @@ class MailSimulator:
 
     def _start_http(self) -> None:
         try:
-            httpd = ThreadingHTTPServer((self.host, self.http_port), _HTTPHandler)
+            httpd = ThreadingHTTPServer((self.host, self.http_port), HTTPHandler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError("HTTP", self.host, self.http_port) from None
@@ -285,171 +286,3 @@ class MailSimulator:
                     raise TimeoutError(f"expected {count} message(s), got {len(found)}")
                 self._cond.wait(remaining)
             return copy.deepcopy(found)
-
-
-class _HTTPHandler(BaseHTTPRequestHandler):
-    """JSON API and inbox page; reaches the simulator through self.server.sim."""
-
-    server_version = "mailsim"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # silent: the lab polls this API under load and stderr noise helps nobody
-
-    @property
-    def sim(self) -> MailSimulator:
-        return self.server.sim  # type: ignore[attr-defined]
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json")
-
-    def _error(self, status: int, message: str) -> None:
-        self._json(status, {"error": message})
-
-    def _route(self) -> tuple[str, dict[str, list[str]]]:
-        url = urlsplit(self.path)
-        return url.path.rstrip("/") or "/", parse_qs(url.query)
-
-    def do_GET(self) -> None:
-        path, query = self._route()
-        if path == "/":
-            self._send(200, INBOX_HTML.encode(), "text/html; charset=utf-8")
-        elif path == "/health":
-            self._json(200, {"status": "ok"})
-        elif path == "/api/config":
-            self._json(200, self.sim.config())
-        elif path == "/api/messages":
-            self._list_messages(query)
-        elif path.startswith("/api/messages/"):
-            raw_id = path.removeprefix("/api/messages/")
-            found = self.sim.message(int(raw_id)) if raw_id.isdigit() else None
-            if found is None:
-                self._error(404, f"message {raw_id!r} not found")
-            else:
-                self._json(200, found)
-        else:
-            self._error(404, f"no route for GET {path}")
-
-    def _list_messages(self, query: dict[str, list[str]]) -> None:
-        ints = {}
-        for name in ("since_id", "limit"):
-            if name in query:
-                try:
-                    ints[name] = int(query[name][-1])
-                except ValueError:
-                    return self._error(400, f"{name} must be an integer")
-        found = self.sim.messages(to=query.get("to", [None])[-1], since_id=ints.get("since_id"))
-        total = len(found)  # number matching the filters, before limit
-        if "limit" in ints:
-            found = found[-ints["limit"] :] if ints["limit"] > 0 else []
-        self._json(200, {"total": total, "messages": found})
-
-    def do_DELETE(self) -> None:
-        path, _ = self._route()
-        if path == "/api/messages":
-            self._json(200, {"deleted": self.sim.clear()})
-        else:
-            self._error(404, f"no route for DELETE {path}")
-
-    def do_PUT(self) -> None:
-        path, _ = self._route()
-        if path != "/api/config":
-            return self._error(404, f"no route for PUT {path}")
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            changes = json.loads(self.rfile.read(length) or b"null")
-        except ValueError as exc:
-            return self._error(400, f"body is not valid JSON: {exc}")
-        if not isinstance(changes, dict) or not changes:
-            return self._error(400, 'body must be a JSON object like {"delay_ms": 50}')
-        try:
-            self._json(200, self.sim.configure(**changes))
-        except ValueError as exc:
-            self._error(400, str(exc))
-
-    def do_POST(self) -> None:
-        self._error(405, f"method POST not allowed on {self._route()[0]}")
-
-
-# Rendered client-side with textContent only, so message content can never become markup.
-INBOX_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mailsim inbox</title>
-<style>
-body { font: 14px system-ui, sans-serif; margin: 0; display: flex; height: 100vh; }
-#list { flex: 1; overflow: auto; border-right: 1px solid #ccc; }
-#detail { flex: 1; overflow: auto; padding: 0 1em; }
-header { padding: 8px; background: #f4f4f4; position: sticky; top: 0; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; }
-td { max-width: 22em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-tbody tr { cursor: pointer; }
-tbody tr:hover { background: #f3f6ff; }
-tr.sel { background: #dde6ff; }
-pre { white-space: pre-wrap; background: #fafafa; padding: 8px; }
-</style></head>
-<body>
-<div id="list">
-  <header><b>mailsim</b> <span id="status"></span> <button id="clear">Clear</button></header>
-  <table><thead><tr><th>#</th><th>Time</th><th>To</th><th>Subject</th></tr></thead>
-  <tbody id="rows"></tbody></table>
-</div>
-<div id="detail"><p>Select a message.</p></div>
-<script>
-"use strict";
-let messages = [], selected = null;
-function el(tag, text) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = String(text);
-  return node;
-}
-function show(m) {
-  selected = m.id;
-  const headers = Object.entries(m.headers).map(([k, v]) => k + ": " + v).join("\\n");
-  const meta = el("pre", "From: " + m.from + "\\nTo: " + m.to.join(", ") +
-                         "\\nReceived: " + m.received_at_iso);
-  const more = el("details");
-  more.append(el("summary", "All headers"), el("pre", headers));
-  document.getElementById("detail").replaceChildren(
-    el("h2", m.subject || "(no subject)"), meta, el("pre", m.text), more);
-  render();
-}
-function render() {
-  const rows = messages.slice().reverse().map((m) => {
-    const tr = el("tr");
-    if (m.id === selected) tr.className = "sel";
-    const time = new Date(m.received_at * 1000).toLocaleTimeString();
-    tr.append(el("td", m.id), el("td", time), el("td", m.to.join(", ")), el("td", m.subject));
-    tr.onclick = () => show(m);
-    return tr;
-  });
-  document.getElementById("rows").replaceChildren(...rows);
-}
-async function refresh() {
-  const status = document.getElementById("status");
-  try {
-    const data = await (await fetch("/api/messages?limit=200")).json();
-    messages = data.messages;
-    status.textContent = data.total + " message(s)";
-    render();
-  } catch (err) {
-    status.textContent = "offline";
-  }
-}
-document.getElementById("clear").onclick = async () => {
-  await fetch("/api/messages", { method: "DELETE" });
-  selected = null;
-  document.getElementById("detail").replaceChildren(el("p", "Select a message."));
-  refresh();
-};
-refresh();
-setInterval(refresh, 2000);
-</script>
-</body></html>
-"""

@@ -1,28 +1,25 @@
 """Shared fixtures: small seeded SQLite databases, an in-process mail simulator, free ports,
-real stacks of a stage, and a small HTTP client for them.
+real stacks of a stage; HTTP goes through the harness's client (LabClient).
 
-The real servers (PostgreSQL, MariaDB, Redis: lab_servers.py) and the markers with the fast
-selection's guard (lab_markers.py) are imported below. Server fixtures FAIL when a server they
-were given is not there (a test that silently skips proves nothing); the one exception, MariaDB
-with no server at all, is listed loudly at the end of the run.
+The real servers (PostgreSQL, MariaDB, Redis: lab_servers.py) and the markers with their guard
+(lab_markers.py) are imported below. Server fixtures FAIL when a server they were given is not
+there (a test that silently skips proves nothing); the one exception, MariaDB with no server at
+all, is listed loudly at the end of the run.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import shutil
 import socket
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 # Every server fixture (postgres_*, mysql_*, redis_server) lives in lab_servers.py, the markers
-# and the fast selection's guard in lab_markers.py: imported here so pytest finds them.
+# and their guard in lab_markers.py: imported here so pytest finds them.
 from lab_markers import (  # noqa: F401
     pytest_collection_modifyitems,
     pytest_configure,
@@ -46,6 +43,7 @@ from lab_servers import (  # noqa: F401
     seeded_postgres_url,
 )
 
+from benchmarks.client import LabClient
 from shared.seed import Scale, seed_sqlite_file
 
 SMALL = Scale(20, 20)
@@ -93,129 +91,25 @@ def poll():
 # --- HTTP client for real stacks ------------------------------------------------------------
 
 
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    received_at: float  # time.time() when the response was complete
-
-    @property
-    def json(self):
-        return json.loads(self.body)
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-
-class ApiClient:
-    """A tiny stdlib client for one base URL (scheme://host:port). Authenticates the way the
-    stage answered the login: a bearer token if the login body carried one, else the cookie."""
-
-    def __init__(self, base: str, timeout: float = 15):
-        self.base = base.rstrip("/")
-        parts = urllib.parse.urlsplit(self.base)
-        self.host, self.port = parts.hostname, parts.port
-        self.timeout = timeout
-        self.auth_headers: dict[str, str] = {}
-        self.login_body: dict | None = None
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        payload=None,
-        *,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        auth: bool = True,
-    ) -> Response:
-        all_headers = dict(self.auth_headers) if auth else {}
-        if payload is not None:
-            body = json.dumps(payload).encode()
-            all_headers["Content-Type"] = "application/json"
-        all_headers.update(headers or {})
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            conn.request(method, path, body=body, headers=all_headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            got = {k.lower(): v for k, v in resp.getheaders()}
-            # Keep every Set-Cookie line (getheaders() has one entry per line).
-            got["set-cookie"] = "\n".join(
-                v for k, v in resp.getheaders() if k.lower() == "set-cookie"
-            )
-            return Response(resp.status, got, data, time.time())
-        finally:
-            conn.close()
-
-    def get(self, path: str, **kw) -> Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, payload=None, **kw) -> Response:
-        return self.request("POST", path, payload, **kw)
-
-    def login(self, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> ApiClient:
-        resp = self.post("/api/login", {"email": email, "password": password}, auth=False)
-        assert resp.status == 200, f"login failed: {resp.status} {resp.body[:300]!r}"
-        self.login_body = resp.json
-        token = self.login_body.get("token")
-        if token:
-            self.auth_headers = {"Authorization": f"Bearer {token}"}
-        else:
-            cookies = [
-                line.split(";", 1)[0].strip()
-                for line in resp.header("set-cookie").splitlines()
-                if line.strip()
-            ]
-            assert cookies, f"login returned neither a token nor a cookie: {self.login_body}"
-            self.auth_headers = {"Cookie": "; ".join(cookies)}
-        return self
-
-    @property
-    def uses_token(self) -> bool:
-        return "Authorization" in self.auth_headers
-
-
 @pytest.fixture(scope="session")
-def api_client() -> Callable[..., ApiClient]:
-    """api_client(base_url) -> ApiClient."""
-    return ApiClient
+def api_client() -> Callable[..., LabClient]:
+    """api_client(base_url) -> the harness's LabClient (benchmarks/client.py)."""
+    return LabClient
 
 
 def inbox_messages(inbox_url: str, to: str | None = None) -> list[dict]:
     """The mail simulator's messages, over its HTTP API (GET /api/messages?to=...)."""
-    url = inbox_url.rstrip("/") + "/api/messages"
-    if to:
-        url += "?" + urllib.parse.urlencode({"to": to})
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    try:
-        conn.request("GET", f"{parts.path}?{parts.query}")
-        resp = conn.getresponse()
-        assert resp.status == 200, resp.read()
-        return json.loads(resp.read())["messages"]
-    finally:
-        conn.close()
+    query = "?" + urllib.parse.urlencode({"to": to}) if to else ""
+    reply = LabClient(inbox_url, timeout=5).get("/api/messages" + query)
+    assert reply.status == 200, (reply.status, reply.body, reply.error)
+    return reply.json["messages"]
 
 
 def configure_inbox(inbox_url: str, **changes) -> dict:
     """Change the simulator's delay_ms/reject at run time (PUT /api/config)."""
-    parts = urllib.parse.urlsplit(inbox_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    try:
-        conn.request(
-            "PUT",
-            "/api/config",
-            body=json.dumps(changes),
-            headers={"Content-Type": "application/json"},
-        )
-        resp = conn.getresponse()
-        data = json.loads(resp.read())
-        assert resp.status == 200, data
-        return data
-    finally:
-        conn.close()
+    reply = LabClient(inbox_url, timeout=5).request("PUT", "/api/config", changes)
+    assert reply.status == 200, (reply.status, reply.body, reply.error)
+    return reply.json
 
 
 class Inbox:

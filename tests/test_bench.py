@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench import csv_problem, new_run_dir
+from benchmarks.measure.meta import new_run_dir
+from benchmarks.measure.report_csv import csv_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["list_specialists", "get_specialist", "list_reviews", "create_review", "highest_rated"]
@@ -27,7 +28,7 @@ def results_md_names() -> set[str]:
 def locustfile_facts(features: str) -> dict:
     """Import the locustfile in a child process: Locust monkey-patches with gevent on import."""
     code = (
-        "import json, benchmarks.locustfile as m; "
+        "import json, benchmarks.measure.locustfile as m; "
         "print(json.dumps({'names': m.NAMES, "
         "'tasks': sorted(t.__name__ for t in set(m.LabUser.tasks)), "
         "'base': m.LabUser.__mro__[1].__name__}))"
@@ -78,7 +79,7 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     argv = [
         sys.executable,
         "-m",
-        "benchmarks.bench",
+        "benchmarks.measure.bench",
         "legacy",
         "--duration",
         "3",
@@ -100,8 +101,11 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     meta = json.loads((run / "meta.json").read_text())
     assert meta["stages"] == ["legacy"] and meta["settings"]["scale"] == "20x20"
     folder = run / "legacy" / "r1"
-    for name in ("locust_stats.csv", "verify.json", "cpu.json", "mails.json", "stage.json"):
+    for name in ("locust_stats.csv", "verify.json", "cpu.json", "mails.json", "stage.json",
+                 "latency.json"):  # fmt: skip
         assert (folder / name).is_file(), name
+    exact = json.loads((folder / "latency.json").read_text())
+    assert exact["POST /api/specialists/{id}/reviews"]["count"] > 0
 
     assert all(check["ok"] for check in json.loads((folder / "verify.json").read_text()))
     stats = (folder / "locust_stats.csv").read_text().splitlines()
@@ -116,3 +120,9 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     assert any("X-Lab-Review-Id" in m["headers"] for m in mails)
     stage = json.loads((folder / "stage.json").read_text())
     assert stage["measure_start"] < stage["measure_end"]
+
+    # Where the time went (Server-Timing, measure/timing.py): the mail is sent in the request.
+    timing = json.loads((folder / "timing.json").read_text())
+    review = timing["POST /api/specialists/{id}/reviews"]
+    assert review["smtp"]["mean_ms"] > 0 and review["db"]["mean_ms"] > 0, review
+    assert "hash" in timing["POST /api/login"], timing["POST /api/login"]

@@ -23,8 +23,8 @@ import psutil
 import pytest
 
 import stages
-from benchmarks import compose
-from benchmarks.processes import (
+from benchmarks.stack import ROOT, Options, Stack, binary
+from benchmarks.stack.processes import (
     WORKER_GRACE_S,
     Dynamic,
     caddyfile_for,
@@ -33,7 +33,7 @@ from benchmarks.processes import (
     proxy_config,
     shapes,
 )
-from benchmarks.stack import ROOT, Options, Stack, binary
+from benchmarks.tools import compose
 from shared.config import Settings
 
 STAGES = stages.names()
@@ -75,7 +75,7 @@ def test_there_is_one_compose_file_per_stage():
 
 
 def test_committed_files_are_what_the_topologies_generate():
-    assert compose.stale_files() == [], "run `python -m benchmarks.compose` and commit"
+    assert compose.stale_files() == [], "run `python -m benchmarks.tools.compose` and commit"
 
 
 @pytest.mark.parametrize("change", [dict(replicas=3), dict(workers=8), dict(jwt=False),
@@ -261,7 +261,7 @@ def test_the_compose_caddyfile_is_valid_for_caddy(tmp_path):
 def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
     """Caddy with the compose files' `dynamic a` upstream, pointed at a DNS name this machine
     resolves (localhost), forwards to the server behind it."""
-    import urllib.request
+    from benchmarks.client import LabClient
 
     backend, front = free_port(), free_port()
     caddyfile = tmp_path / "Caddyfile"
@@ -274,11 +274,7 @@ def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
                               stderr=subprocess.DEVNULL)]
     try:
         def answered():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{front}/health", timeout=2) as r:
-                    return r.status == 200
-            except OSError:
-                return False
+            return LabClient(f"http://127.0.0.1:{front}", timeout=2).get("/health").status == 200
         poll(answered, timeout=20, what="caddy to proxy /health through a dynamic upstream")
     finally:
         for proc in procs:
@@ -365,5 +361,5 @@ def test_the_build_context_installs_every_stage(tmp_path):
         if t.worker:
             tasks = t.worker.rsplit(".", 1)[0]
             assert tasks.rsplit(".", 1)[0] in installed and module_file(tasks).exists()
-    for module in ("benchmarks.backends", "mailsim.__main__", "shared.seed"):
+    for module in ("benchmarks.stack.databases.__main__", "mailsim.__main__", "shared.seed"):
         assert module.rsplit(".", 1)[0] in installed and module_file(module).exists()

@@ -1,7 +1,7 @@
 """Faults under load, as real processes on 127.0.0.1 (issue 7, items 1-6 and 10).
 
 token-auth (items 1-3, 5), cache (4) and external-storage (6, 10): each stage is started once
-for its test class; each scenario (benchmarks/faults.py) puts back what it broke.
+for its test class; each scenario (benchmarks/faults/) puts back what it broke.
 Each prints its figure (FIGURE name: ...) and stores it in LAB_FIGURES_FILE when that is set.
 """
 
@@ -11,6 +11,7 @@ import pytest
 
 import stages
 from benchmarks import faults
+from benchmarks.client import LabClient
 from benchmarks.stack import Options, Stack, free_port
 from shared.seed import Scale
 
@@ -93,12 +94,13 @@ class TestTokenAuth:
 
     def test_failed_logins_are_counted_across_replicas(self, stack):
         """The throttle's counter lives in valkey: failures answered by either replica add up."""
-        answers = [faults.request(stack.options.port, "POST", "/api/login",
-                                  {"email": "brute-force@example.com", "password": f"guess-{i}"})
+        anonymous = LabClient(faults.load.base_url(stack.options.port))
+        answers = [anonymous.post("/api/login", {"email": "brute-force@example.com",
+                                                 "password": f"guess-{i}"})
                    for i in range(6)]
         assert [a.status for a in answers] == [401] * 5 + [429], [a.status for a in answers]
-        assert {a.headers.get("x-replica") for a in answers} == {"app-1", "app-2"}
-        assert int(answers[-1].headers["retry-after"]) > 0
+        assert {a.header("x-replica") for a in answers} == {"app-1", "app-2"}
+        assert int(answers[-1].header("retry-after")) > 0
 
 
 # --- stages 5 and 7: the cache server and object storage ------------------------------------

@@ -11,14 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from benchmarks.client import LabClient
 from mailsim import MailSimulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +31,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, str, bytes]:
     """Return (status, content type, body) without raising on 4xx/5xx."""
-    req = urllib.request.Request(url, data=body, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, resp.headers["Content-Type"], resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers["Content-Type"], err.read()
+    reply = LabClient(url, timeout=5).request(method, "", body=body)
+    assert reply.status, reply.error  # 0: no HTTP answer at all
+    return reply.status, reply.header("content-type"), reply.body
 
 
 def api(sim: MailSimulator, method: str, path: str, payload: object = None) -> tuple[int, dict]:

@@ -42,8 +42,16 @@ from test_contract import (  # noqa: F401
 )
 
 import stages
-from benchmarks import backends
-from benchmarks.backends import BackendError, prepare_redis, restore_database
+from benchmarks.stack.databases import (
+    BackendError,
+    Database,
+    MysqlDatabase,
+    PostgresDatabase,
+    SqliteDatabase,
+    restore_database,
+    template_name,
+)
+from benchmarks.stack.redis_db import REDIS_MARKER, prepare_redis
 from shared.seed import Scale
 
 # Dedicated Redis databases: 13 for these tests' stacks, 12 for the isolation tests; the CI
@@ -63,7 +71,7 @@ def _name() -> str:
 def pg_seed_cleanup(postgres_admin):
     yield
     with postgres_admin.cursor() as cur:
-        template = backends.template_name(TINY)
+        template = template_name(TINY)
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,))
         if cur.fetchone():
             cur.execute(f'ALTER DATABASE "{template}" IS_TEMPLATE false')
@@ -131,7 +139,7 @@ def test_postgres_refuses_someone_elses_database(postgres_server, postgres_url, 
 def my_seed_cleanup(mysql_admin):
     yield
     with mysql_admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{backends.template_name(TINY)}`")
+        cur.execute(f"DROP DATABASE IF EXISTS `{template_name(TINY)}`")
 
 
 @pytest.fixture
@@ -173,6 +181,32 @@ def test_mariadb_refuses_someone_elses_database(mysql_url, my_seed_cleanup, tmp_
     assert _my(mysql_url, "SELECT count(*) FROM invoices") == ((0,),)
 
 
+# --- one backend object per URL ---------------------------------------------------------------
+
+
+def test_a_url_is_parsed_once_into_its_backend_object(tmp_path):
+    embedded = Database.from_url(None, TINY, tmp_path / "run.sqlite3")
+    assert isinstance(embedded, SqliteDatabase) and embedded.path == tmp_path / "run.sqlite3"
+    by_url = Database.from_url(f"sqlite:///{tmp_path}/x.sqlite3", TINY, tmp_path / "unused")
+    assert isinstance(by_url, SqliteDatabase) and by_url.path == tmp_path / "x.sqlite3"
+    pg = Database.from_url("postgres://lab:secret@db.example:6543/runs?sslmode=disable", TINY,
+                           tmp_path / "unused")
+    assert isinstance(pg, PostgresDatabase) and pg.name == "runs"
+    assert pg.params["port"] == 6543 and pg.params["sslmode"] == "disable"
+    assert pg.describe() == {"backend": "postgresql", "seed": "lab_seed_13x7",
+                             "url": "postgres://lab:***@db.example:6543/runs?sslmode=disable",
+                             "method": PostgresDatabase.method}
+    my = Database.from_url("mariadb://root@127.0.0.1/runs", TINY, tmp_path / "unused")
+    assert isinstance(my, MysqlDatabase) and my.params["port"] == 3306
+    # Refused as it is parsed, before any connection: no database, the server's own, a seed.
+    for url in (f"{PG}/", f"{PG}/postgres", f"{MY}/mysql", f"{MY}/lab_seed_13x7"):
+        with pytest.raises(BackendError):
+            Database.from_url(url, TINY, tmp_path / "unused")
+    # An unknown scheme is the same clear BackendError (the runner shows it as a StackError).
+    with pytest.raises(BackendError, match="unsupported scheme 'oracle'"):
+        Database.from_url("oracle://u@h/db", TINY, tmp_path / "unused")
+
+
 # --- SQLite by URL, and Redis -----------------------------------------------------------------
 
 
@@ -211,7 +245,7 @@ def test_redis_a_dedicated_db_is_flushed_before_each_run(redis_server, scratch_r
     scratch_redis.lpush("huey.redis.lab", "a task")
     second = prepare_redis(url)
     assert second.keys_flushed == 2
-    assert scratch_redis.keys("*") == [backends.REDIS_MARKER.encode()]
+    assert scratch_redis.keys("*") == [REDIS_MARKER.encode()]
 
 
 def test_redis_someone_elses_keys_are_refused(redis_server, scratch_redis):
@@ -258,7 +292,7 @@ def stack(request, launch):
 def test_a_short_bench_of_every_stage_on_postgresql_and_redis(postgres_server, redis_server,
                                                                tmp_path):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "benchmarks.bench", "--duration", "3", "--warmup", "1",
+    cmd = [sys.executable, "-m", "benchmarks.measure.bench", "--duration", "3", "--warmup", "1",
            "--users", "2", "--specialists", "50", "--reviews-per-specialist", "50",
            "--db", f"{postgres_server}/lab_ci", "--redis", f"{redis_server}/15", "--no-report",
            "--out", str(out)]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import analysis
 from benchmarks.reference import KEEP_COMPLETE, copy_run, trim_mails
+from benchmarks.results import analysis
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = [ROOT / "reports" / "reference", ROOT / "reports" / "reference-postgresql"]
@@ -94,7 +94,7 @@ def test_the_committed_reference_mails_are_trimmed(reference):
 @pytest.mark.parametrize("reference", REFERENCES, ids=lambda p: p.name)
 def test_the_committed_page_rebuilds_byte_identical_from_its_run(reference, tmp_path):
     run = reference.relative_to(ROOT) / "run"  # the page names the run folder as given
-    built = subprocess.run([sys.executable, "-m", "benchmarks.report", str(run), "--out",
+    built = subprocess.run([sys.executable, "-m", "benchmarks.results.report", str(run), "--out",
                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     names = sorted(p.name for p in tmp_path.iterdir())

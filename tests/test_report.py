@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
 import pytest
 
-from benchmarks import analysis as an
-from benchmarks import check, report
+from benchmarks.results import analysis as an
+from benchmarks.results import report
 
 FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "runs"
 RUN_ID = "20260101-120000-abc1234"
@@ -83,7 +82,9 @@ def test_summary_headline_matches_fixture(built):
     assert table["async-reports"]["download_success"] == "60.0"
     assert table["async-reports"]["key_p95"] == "20"
     assert table["async-reports"]["report_e2e_p50"] == "1,300"
-    assert set(table["external-storage"].values()) == {"–", "POST report"}
+    # external-storage: exact latencies from its latency.json (HdrHistogram: 25 ms -> 25.007).
+    assert table["external-storage"]["download_success"] == "100"
+    assert table["external-storage"]["key_p95"] == "25"
 
 
 def test_newest_run_picks_the_latest_finished_folder(tmp_path):
@@ -104,46 +105,6 @@ def test_spread_flag_needs_repeats_and_a_real_difference():
     assert not an.Stat(100, 90, 110, 3, "ms").wide
     assert not an.Stat(100, 60, 160, 1, "ms").wide  # one repeat has no spread
     assert not an.Stat(2, 2, 3, 3, "ms").wide  # Locust rounds to whole ms
-
-
-def test_check_passes_when_effects_hold(capsys):
-    assert check.main([str(RUN)]) == 0
-    out = capsys.readouterr().out
-    assert "PASS  cache:" in out and "p50 = 5 ms" in out
-    assert "SKIP  external-storage:" in out and "skipped (stage not in run" in out
-
-
-def doctor(run: Path, rel: str, name: str, column: str, value) -> None:
-    """Set one cell of a Locust CSV: the row whose Name is `name`."""
-    path = run / rel
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row.get("Name") == name:
-            row[column] = value
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def test_check_fails_naming_the_broken_stage(tmp_path, capsys):
-    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
-    # The cache no longer helps: top-10 p50 500 ms, not 100x below token-auth's 1,400 ms.
-    doctor(run, "cache/r1/locust_stats.csv", an.HIGHEST_RATED, "50%", "500")
-    assert check.main([str(run)]) == 1
-    captured = capsys.readouterr()
-    assert "FAIL  cache:" in captured.out
-    assert "cache (top-10 p50 under load at least 100x lower" in captured.err
-    assert "FAIL  async-mail" not in captured.out
-
-
-def test_check_exact_claims_hold_in_every_repeat(tmp_path, capsys):
-    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
-    with (run / "token-auth/r1/locust_failures.csv").open("a", newline="") as f:
-        csv.writer(f).writerow(["GET", an.LIST, "CatchResponseError('auth: 401')", 3, "", ""])
-    assert check.main([str(run)]) == 1
-    assert "FAIL  token-auth:" in capsys.readouterr().out
 
 
 def test_report_survives_missing_files(tmp_path):

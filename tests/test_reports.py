@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +16,7 @@ import falcon.testing
 import pytest
 from huey import MemoryHuey
 
+from benchmarks.client import LabClient
 from mailsim import MailSimulator
 from shared import db
 from shared.adapters.mailers import QueuedReviewMailer
@@ -298,18 +297,9 @@ def test_a_replica_serves_only_its_own_disk(lab, tmp_path):
 
 def http(method: str, url: str, body=None, headers: dict | None = None):
     """Return (status, headers, body bytes) without raising on 4xx/5xx."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
+    reply = LabClient(url, timeout=10).request(method, "", body, headers=headers)
+    assert reply.status, reply.error  # 0: no HTTP answer at all
+    return reply.status, reply.headers, reply.body
 
 
 def report_via_stack(stack) -> tuple[str, str, dict]:
@@ -369,3 +359,36 @@ def test_async_reports_stage_end_to_end(tmp_path):
     assert {r[1]["X-Replica"] for r in missing} == {"app-2"}
     assert all(b"this replica's disk" in r[2] for r in missing)
     assert len(parse_csv(served[0][2].decode())) == 10
+
+
+# --- issue 12: hostile content and hostile links ------------------------------------------------
+
+FORMULAS = ["=1+1", "=HYPERLINK(\"http://evil.test\",\"x\")", "+1+1", "-1+1", "@SUM(A1:A2)",
+            "\tcmd", "\rcmd"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_a_formula_in_a_name_lands_in_the_csv_as_inert_text(lab, formula):
+    from shared.models import Review, Specialist
+
+    top = Specialist.create(crm=f"CRM-{uuid.uuid4().hex[:8]}", name=formula, specialty=formula,
+                            email=f"{uuid.uuid4().hex[:8]}@example.com")
+    Review.create(specialist=top.id, rating=10)  # the only perfect score: first in the ranking
+    Review.create(specialist=top.id, rating=10)
+    status = lab.ready(lab.login(), {"limit": 3})
+    text = lab.follow(status["download_url"]).text
+    first = next(csv.DictReader(io.StringIO(text)))
+    assert first["id"] == str(top.id)
+    assert first["name"] == "'" + formula and first["specialty"] == "'" + formula
+    for line in text.splitlines()[1:]:
+        for cell in next(csv.reader([line])):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+@pytest.mark.parametrize("query", ["token=1.2.%C3%A9", "token=%D9%A1.%D9%A2.abc",
+                                   "token=%C3%BF.1.1", "token=1.9999999999.%F0%9F%92%A5",
+                                   "token=1.2.%ED%A0%80", "token=1.2.%FF%FE"])
+def test_a_non_ascii_token_is_refused_with_403_not_500(lab, query):
+    status = lab.ready(lab.login())
+    result = lab.client.simulate_get(f"/api/reports/{status['id']}/download", query_string=query)
+    assert result.status_code == 403, result.text

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 from lab_servers import mysql_connect
 
-from shared import seed
+from shared import pgcopy, seed
 from shared.passwords import verify_password
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale, seed_sqlite_file, seed_url
 
@@ -145,15 +145,16 @@ def test_a_failed_seed_leaves_the_target_as_it_was(tmp_path, monkeypatch):
 @pytest.mark.postgres
 def test_seeding_postgresql_uses_copy(postgres_url, seed_template_file, monkeypatch):
     copies = []
-    real_copy = seed._copy_rows
+    real_copy = pgcopy.copy_rows
 
-    def counting_copy(cursor, table, columns, rows_, chunk=100_000):
-        copies.append(table)
-        return real_copy(cursor, table, columns, rows_, chunk)
+    def counting_copy(cursor, table, columns, rows_, **options):
+        copies.append((table, options.get("freeze")))
+        return real_copy(cursor, table, columns, rows_, **options)
 
-    monkeypatch.setattr(seed, "_copy_rows", counting_copy)
+    monkeypatch.setattr(pgcopy, "copy_rows", counting_copy)
     seed_url(postgres_url, SMALL)
-    assert copies == ["specialists", "reviews"]
+    # COPY FREEZE: the tables are created in the seeding transaction.
+    assert copies == [("specialists", True), ("reviews", True)]
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
         counts = {}
         for table in ("specialists", "reviews", "users"):
@@ -191,7 +192,7 @@ def test_copy_keeps_awkward_text(postgres_url, key_type):
     ]
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE TABLE t (n {key_type}, v text)")
-        seed._copy_rows(cur, "t", ("n", "v"), list(enumerate(awkward)), chunk=3)
+        pgcopy.copy_rows(cur, "t", ("n", "v"), list(enumerate(awkward)), chunk=3)
         cur.execute("SELECT v FROM t ORDER BY n")
         assert [r[0] for r in cur.fetchall()] == awkward
     conn.close()

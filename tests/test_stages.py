@@ -52,7 +52,7 @@ def _post_review(client, specialist: dict, rating: int = 7) -> dict:
         f"/api/specialists/{specialist['id']}/reviews", {"rating": rating, "comment": comment}
     )
     assert resp.status == 201, resp.body
-    return {"id": resp.json["id"], "responded_at": resp.received_at, "comment": comment}
+    return {"id": resp.json["id"], "responded_at": resp.at, "comment": comment}
 
 
 @pytest.fixture

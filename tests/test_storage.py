@@ -7,8 +7,6 @@ import secrets
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,6 +26,7 @@ from test_reports import (  # the local-disk tests' wiring and fixtures, shared
     with_token,
 )
 
+from benchmarks.client import LabClient
 from benchmarks.stack import binary
 from shared.adapters.report_stores import S3ReportStore, s3_client
 from shared.models import Report, User
@@ -36,11 +35,9 @@ from shared.seed import DEMO_EMAIL
 
 def fetch(url: str) -> tuple[int, bytes]:
     """GET a URL with no credentials at all; return (status, body) without raising."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+    reply = LabClient(url, timeout=10).get("", auth=False)
+    assert reply.status, reply.error  # 0: no HTTP answer at all
+    return reply.status, reply.body
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Measure a run of the bench: verify, probe, load with Locust, sample CPU, drain the mails."""

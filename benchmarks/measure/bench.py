@@ -1,0 +1,160 @@
+"""Measure stages with Locust, store raw results: `python -m benchmarks.measure.bench [STAGE ...]`.
+
+For every repeat and stage (repeats interleave the stages, so slow drift of the machine spreads
+over all of them): bring the stage up on free ports, verify it works, warm it up with a discarded
+Locust run, then measure one Locust run with CPU sampling of every process group. The files
+written are described in docs/RESULTS.md; a run folder is never overwritten.
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import stages
+from benchmarks.embedded_pg import resolve_db_option
+from benchmarks.measure.errors import StageFailed
+from benchmarks.measure.meta import make_meta, new_run_dir, write_json
+from benchmarks.measure.probe import PROBE_SAMPLES
+from benchmarks.measure.progress import Progress, summary
+from benchmarks.measure.stage import measure_stage
+from benchmarks.measure.wrk import wrk_crosscheck
+from benchmarks.paths import LAB_DIR, ROOT
+from benchmarks.stack.databases import sqlite_seed
+from shared.seed import Scale
+
+
+def parse_args(argv: list[str] | None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "stages",
+        nargs="*",
+        metavar="STAGE",
+        help=f"stages to measure (default: all, in order: {' '.join(stages.names())})",
+    )
+    p.add_argument("--users", type=int, default=10, help="concurrent Locust users (default 10)")
+    p.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
+    p.add_argument("--duration", type=int, default=30, help="measured seconds (default 30)")
+    p.add_argument("--warmup", type=int, default=5, help="discarded warm-up seconds (default 5)")
+    p.add_argument("--repeats", type=int, default=1, help="measured runs per stage (default 1)")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: duration 8 s, warm-up 2 s, 5 probes"
+    )
+    p.add_argument("--mail-delay-ms", type=int, default=100, help="simulated mail latency")
+    p.add_argument("--threads", type=int, default=4, help="threads per app replica")
+    p.add_argument("--replicas", type=int, help="app replicas (default: each stage's own)")
+    p.add_argument(
+        "--db",
+        help="database URL, or `postgres` for an embedded PostgreSQL (default: embedded "
+        "SQLite); every stage gets a fresh copy of the seed in it (benchmarks/stack/databases/)",
+    )
+    p.add_argument(
+        "--redis", help="Redis URL with a database of its own, flushed per stage (redis://h/15)"
+    )
+    p.add_argument("--specialists", type=int, default=Scale.specialists)
+    p.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
+    p.add_argument("--out", type=Path, default=ROOT / "results", help="results folder")
+    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument(
+        "--scaling",
+        metavar="STAGE",
+        help="also measure STAGE at each replica count of --scaling-replicas (scaling curve)",
+    )
+    p.add_argument(
+        "--scaling-replicas",
+        default="1,2,3,4",
+        help="replica counts of the scaling experiment (default 1,2,3,4)",
+    )
+    p.add_argument(
+        "--scaling-repeats", type=int, default=1, help="runs per point of the scaling curve"
+    )
+    p.add_argument(
+        "--wrk-stage",
+        default="token-auth",
+        help="stage for the wrk cross-check of Locust's throughput, when wrk is installed",
+    )
+    args = p.parse_args(argv)
+    unknown = [s for s in args.stages if s not in stages.names()]
+    if unknown:
+        p.error(f"unknown stage(s) {unknown}; choose from: {', '.join(stages.names())}")
+    args.stages = args.stages or stages.names()
+    if args.scaling and args.scaling not in stages.names():
+        p.error(f"--scaling: unknown stage {args.scaling!r}")
+    args.scaling_replicas = [int(n) for n in str(args.scaling_replicas).split(",") if n.strip()]
+    args.probe_samples = PROBE_SAMPLES
+    if args.quick:
+        args.duration, args.warmup, args.probe_samples = 8, 2, 5
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.db = resolve_db_option(args.db)  # `--db postgres`: an embedded server, stopped at exit
+    run_dir = new_run_dir(args.out)
+    meta = make_meta(args, run_dir)
+    write_json(run_dir / "meta.json", meta)
+    print(f"run folder: {run_dir}", flush=True)
+    # SIGTERM behaves like Ctrl-C: the running stack is stopped by measure_stage's finally.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if not args.db:
+        sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
+    plan = [(k, i, s, None) for k in range(1, args.repeats + 1)
+            for i, s in enumerate(args.stages, 1)]
+    if args.scaling:
+        plan += [(k, i, args.scaling, n) for k in range(1, args.scaling_repeats + 1)
+                 for i, n in enumerate(args.scaling_replicas, 1)]
+    progress = Progress(args, len(plan))
+    interrupted = False
+    try:
+        for k, i, stage, replicas in plan:
+            if replicas:
+                progress.label = f"[scaling {stage} x{replicas} r{k}]"
+            else:
+                progress.label = f"[{i}/{len(args.stages)} {stage} r{k}]"
+            try:
+                measure_stage(stage, k, args, run_dir, progress.say, replicas)
+            except StageFailed as exc:
+                meta["failed"].append(f"{stage}{f' x{replicas}' if replicas else ''} r{k}")
+                print(
+                    f"\n!!! {stage} r{k} FAILED, not measured: {exc}\n", file=sys.stderr, flush=True
+                )
+            progress.finished += 1
+        meta["wrk"] = wrk_crosscheck(args, run_dir, progress.say)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: the stack was stopped; partial results kept", flush=True)
+    finally:
+        shutil.rmtree(LAB_DIR / "bench" / run_dir.name, ignore_errors=True)  # stage state dirs
+        meta["finished_at"] = datetime.now().astimezone().isoformat()
+        meta["interrupted"] = interrupted
+        write_json(run_dir / "meta.json", meta)
+    print("\n" + summary(run_dir, args.stages, args.repeats))
+    if meta["failed"]:
+        print(f"\nFAILED (not measured): {', '.join(meta['failed'])}", file=sys.stderr)
+    if interrupted:
+        print(f"\nresults: {run_dir}")
+        return 130
+    if args.no_report:
+        pass
+    elif (ROOT / "benchmarks" / "results" / "report.py").exists():
+        built = subprocess.run([sys.executable, "-m", "benchmarks.results.report", str(run_dir)],
+                               cwd=ROOT)
+        if built.returncode:
+            print(f"warning: the report builder exited {built.returncode}", file=sys.stderr)
+    else:
+        print(
+            f"\nno report builder yet: build it later with "
+            f"`python -m benchmarks.results.report {run_dir}`"
+        )
+    print(f"\nresults: {run_dir}")
+    return 1 if meta["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Read the mail simulator of a running stage: its messages, a mail by header, the drain."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+from benchmarks.client import LabClient
+
+MAIL_DEADLINE_S = 30.0
+DRAIN_DEADLINE_S = 120.0
+
+
+def messages(inbox: str) -> dict:
+    """The simulator's whole answer to GET /api/messages ({"messages": [...]})."""
+    reply = LabClient(inbox, timeout=30).get("/api/messages")
+    if reply.status != 200:
+        raise RuntimeError(f"mail simulator at {inbox}: {reply.status} {reply.error}".rstrip())
+    return reply.json
+
+
+def clear(inbox: str) -> None:
+    """Empty the simulator's mailbox (DELETE /api/messages)."""
+    LabClient(inbox, timeout=30).request("DELETE", "/api/messages")
+
+
+def wait_for_mail(inbox: str, header: str, value: str, deadline_s: float = MAIL_DEADLINE_S):
+    """Poll the mail simulator until a message carries header=value; None after the deadline."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        for message in messages(inbox)["messages"]:
+            if message["headers"].get(header) == value:
+                return message
+        time.sleep(0.1)
+    return None
+
+
+
+def successful_reviews(folder: Path) -> int:
+    """Return how many POST reviews succeeded in the measured run (each owes one mail)."""
+    with (folder / "locust_stats.csv").open() as f:
+        for row in csv.DictReader(f):
+            if row["Name"] == "POST /api/specialists/{id}/reviews":
+                return int(row["Request Count"]) - int(row["Failure Count"])
+    return 0
+
+
+def drain_mails(inbox: str, expected: int, since: float) -> dict:
+    """Wait until the mail of every review accepted since `since` arrived (queues may lag)."""
+    started = time.monotonic()
+    count, last_change, last_count = 0, started, -1
+    while time.monotonic() - started < DRAIN_DEADLINE_S:
+        found = messages(inbox)["messages"]
+        count = sum(
+            1
+            for m in found
+            if "X-Lab-Review-Id" in m["headers"]
+            and float(m["headers"].get("X-Lab-Created-At", 0)) >= since
+        )
+        if count >= expected:
+            break
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change > 15:
+            break  # nothing arrives any more: the rest is lost, and mails.json will show it
+        time.sleep(0.25)
+    return {
+        "expected_review_mails": expected,
+        "review_mails": count,
+        "waited_s": round(time.monotonic() - started, 2),
+    }
+

@@ -1,0 +1,87 @@
+"""Run the lab's Locust scenario headless against a started stage, CPU sampled alongside."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.measure.cpu import CpuSampler, family
+from benchmarks.measure.errors import StageFailed
+from benchmarks.paths import ROOT
+from benchmarks.stack import Stack
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def run_locust(
+    stack: Stack,
+    features: list[str],
+    args,
+    seconds: int,
+    folder: Path | None,
+    workdir: Path,
+    sampler: CpuSampler | None = None,
+) -> dict:
+    """Run one headless Locust; with a folder its CSVs go there, else the output is discarded."""
+    window_file = workdir / "window.json"
+    window_file.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(args.users),
+        "-r",
+        str(args.spawn_rate),
+        "-t",
+        f"{seconds}s",
+        "--host",
+        stack.urls["api"].removesuffix("/api"),
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+    ]
+    if folder:
+        cmd += ["--csv", str(folder / "locust"), "--csv-full-history"]
+    env = {
+        **os.environ,
+        "LAB_INBOX_URL": stack.urls["inbox"].rstrip("/"),
+        "LAB_FEATURES": ",".join(features),
+        "LAB_WINDOW_FILE": str(window_file),
+    }
+    if folder:  # exact latencies of the measured window (benchmarks/measure/latency.py)
+        env["LAB_LATENCY_FILE"] = str(folder / "latency.json")
+        # and where their time went, from Server-Timing (benchmarks/measure/timing.py)
+        env["LAB_TIMING_FILE"] = str(folder / "timing.json")
+    log_path = (folder or workdir) / "locust.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    if sampler:
+        sampler.groups = lambda: {**stack.pids(), "locust": family(proc.pid)}
+        sampler.start()
+    try:
+        code = proc.wait(timeout=seconds + 120)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if sampler:
+            sampler.stop()
+    if code != 0:
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise StageFailed(f"locust {'timed out' if code is None else f'exited {code}'}:\n{tail}")
+    try:
+        return json.loads(window_file.read_text())
+    except (OSError, ValueError):
+        return {}
+

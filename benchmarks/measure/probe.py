@@ -1,0 +1,54 @@
+"""The probe: each endpoint alone, one request at a time, before any load."""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.client import LabClient
+from benchmarks.stack import Stack
+
+PROBE_SAMPLES = 10
+
+
+def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> dict:
+    """Time each endpoint alone, one request at a time, before any load: its intrinsic cost.
+
+    Under the closed-loop load every request also waits for the others (Little's law: with 10
+    users, latency is about 10 / throughput), so a cheap endpoint looks as slow as the saturated
+    box. This probe gives the like-for-like figure the course quoted (one request, no queue).
+    Only 2xx answers count; a 401 from the replica that does not know the session is retried.
+    """
+    c = LabClient(stack.urls["api"].removesuffix("/api"), timeout=60).login()
+    sid = None
+    for _ in range(2 * stack.replicas + 2):  # a replica that does not know the session says 401
+        page = c.get("/api/specialists").json_or_none()
+        if isinstance(page, dict) and page.get("data"):
+            sid = page["data"][0]["id"]
+            break
+    endpoints = [
+        ("GET /api/test", "GET", "/api/test", None),
+        ("GET /api/specialists", "GET", "/api/specialists", None),
+        ("GET /api/specialists/{id}", "GET", f"/api/specialists/{sid}", None),
+        ("GET /api/specialists/{id}/reviews", "GET", f"/api/specialists/{sid}/reviews", None),
+        ("POST /api/specialists/{id}/reviews", "POST", f"/api/specialists/{sid}/reviews",
+         {"rating": 8, "comment": "Probe review."}),
+        ("GET /api/specialists/highest_rated", "GET", "/api/specialists/highest_rated", None),
+    ]
+    if "reports" in features:
+        endpoints.append(("POST /api/reports", "POST", "/api/reports", {"limit": 10}))
+    result = {}
+    for name, method, url, body in endpoints:
+        times, misses = [], 0
+        c.request(method, url, body)  # untimed: fills the cache where there is one, as in use
+        while len(times) < samples and misses < 3 * samples:
+            started = time.perf_counter()
+            status = c.request(method, url, body).status
+            elapsed = (time.perf_counter() - started) * 1000
+            if 200 <= status < 300:
+                times.append(round(elapsed, 2))
+            else:
+                misses += 1
+        result[name] = {"ms": times, "non_2xx": misses}
+    return result
+
+

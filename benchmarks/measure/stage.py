@@ -1,0 +1,107 @@
+"""Measure one stage once: start it, verify, probe, warm up, load it, store its files."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from benchmarks.measure import inbox as mailbox
+from benchmarks.measure.counters import redis_counters
+from benchmarks.measure.cpu import CpuSampler
+from benchmarks.measure.errors import StageFailed
+from benchmarks.measure.locust_run import run_locust
+from benchmarks.measure.meta import write_json
+from benchmarks.measure.probe import probe
+from benchmarks.measure.verify import verify
+from benchmarks.paths import LAB_DIR
+from benchmarks.stack import Options, Stack, StackError, free_port
+from shared.seed import Scale
+
+
+def measure_stage(
+    stage: str, k: int, args, run_dir: Path, say, replicas: int | None = None
+) -> None:
+    """Bring a stage up, verify it, warm it up and measure it into <run>/<stage>/r<k>/.
+
+    With `replicas`, it is a point of the scaling experiment: <run>/scaling/<replicas>/r<k>/.
+    """
+    folder = run_dir / (f"scaling/{replicas}" if replicas else stage) / f"r{k}"
+    folder.mkdir(parents=True)
+    scale = Scale(args.specialists, args.reviews_per_specialist)
+    state = LAB_DIR / "bench" / run_dir.name / f"{stage}-{replicas or ''}r{k}"
+    options = Options(
+        port=free_port(),
+        inbox_port=free_port(),
+        smtp_port=free_port(),
+        mail_delay_ms=args.mail_delay_ms,
+        database_url=args.db,
+        redis_url=args.redis,
+        replicas=replicas or args.replicas,
+        threads=args.threads,
+        scale=scale,
+        state_dir=state,
+        quiet=True,
+    )
+    stack = Stack(stage, options)
+    try:
+        _measure(stack, folder, args, say)
+    except Exception as exc:  # a broken stage must not end the whole run
+        detail = str(exc) if isinstance(exc, StageFailed | StackError) else traceback.format_exc()
+        (folder / "FAILED.txt").write_text(detail + "\n")
+        if not (folder / "verify.json").exists():
+            write_json(folder / "verify.json", [{"check": "start", "ok": False, "detail": detail}])
+        raise StageFailed(detail) from exc
+    finally:
+        stack.stop()
+        if (state / "logs").is_dir():
+            shutil.copytree(state / "logs", folder / "logs", dirs_exist_ok=True)
+        shutil.rmtree(state, ignore_errors=True)  # the database copy is big; the logs are kept
+
+
+def _measure(stack: Stack, folder: Path, args, say) -> None:
+    """Start, verify, warm up and measure one stage; write its files into folder."""
+    say("starting")
+    stack.start()  # restores a fresh copy of the seed, embedded or at --db
+    say("verifying")
+    checks, features = verify(stack)
+    write_json(folder / "verify.json", checks.items)
+    if not checks.ok:
+        raise StageFailed("verification failed: " + "; ".join(checks.failed()))
+    say("probing one request at a time")
+    write_json(folder / "probe.json", probe(stack, features, args.probe_samples))
+    inbox = stack.urls["inbox"].rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
+        say(f"warm-up {args.warmup}s")
+        run_locust(stack, features, args, args.warmup, None, Path(tmp))
+        say(f"measuring {args.duration}s", estimate=True)
+        mailbox.clear(inbox)
+        counters_before = redis_counters(stack)
+        sampler = CpuSampler()
+        started = time.time()
+        window = run_locust(stack, features, args, args.duration, folder, Path(tmp), sampler)
+        ended = time.time()
+    counters_after = redis_counters(stack)
+    start, end = window.get("start", started), window.get("stop", ended)
+    write_json(folder / "cpu.json", sampler.window(start, end))
+    write_json(
+        folder / "counters.json",
+        {key: value - counters_before.get(key, 0) for key, value in counters_after.items()},
+    )
+    drain = mailbox.drain_mails(inbox, mailbox.successful_reviews(folder), start)
+    write_json(folder / "mails.json", mailbox.messages(inbox))
+    write_json(
+        folder / "stage.json",
+        {
+            **stack.describe(),
+            "features": features,
+            "measure_start": start,
+            "measure_end": end,
+            "mail_drain": drain,
+        },
+    )
+    say("done")
+
+

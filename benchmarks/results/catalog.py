@@ -1,0 +1,138 @@
+"""What a run measures, by name: stages, request names, metrics and their units, the headline.
+
+A figure across repeats is a `Stat` (median and min–max); `unit_of` names a metric's unit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The course's order; a run may hold only some of them.
+STAGE_ORDER = ("legacy", "async-mail", "load-balanced", "token-auth", "cache", "async-reports",
+               "external-storage")  # fmt: skip
+
+# Request names of the Locust scenario (the `Name` column), the same in every stage.
+LOGIN = "POST /api/login"
+LIST = "GET /api/specialists"
+SPECIALIST = "GET /api/specialists/{id}"
+REVIEWS = "GET /api/specialists/{id}/reviews"
+POST_REVIEW = "POST /api/specialists/{id}/reviews"
+HIGHEST_RATED = "GET /api/specialists/highest_rated"
+POST_REPORTS = "POST /api/reports"
+DOWNLOAD = "GET report download"
+E2E_MAIL = "E2E report: request -> mail"
+E2E_CSV = "E2E report: request -> csv"
+AGGREGATED = "Aggregated"
+E2E_TYPE = "E2E"
+ENDPOINT_ORDER = (LOGIN, LIST, SPECIALIST, REVIEWS, POST_REVIEW, HIGHEST_RATED, POST_REPORTS)
+ENDPOINT_ORDER += (DOWNLOAD, E2E_MAIL, E2E_CSV)
+
+CPU_GROUPS = ("app", "worker", "proxy", "redis", "mail", "storage", "locust")
+EXACT_METRICS = ("p50", "p95", "p99", "p999", "max")  # latency.json's (measure/latency.py)
+WIDE_SPREAD = 0.25  # (max - min) / median above this: the repeats disagree too much to compare
+LOCUST_CORE_LIMIT = 0.8  # above this, the load generator itself may be what limits throughput
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What a stage is about: its key endpoint and the headline columns that tell its story."""
+
+    key: str | None
+    shows: tuple[str, ...]
+    expect: str
+
+
+KEY = object()  # stands for "the stage's key endpoint" in HEADLINE_COLUMNS
+# fmt: off
+FOCUS = {
+    "legacy": Focus(POST_REVIEW, ("key_p50",), "the baseline"),
+    "async-mail": Focus(POST_REVIEW, ("key_p50", "lag_p50"),
+                        "POST review falls by the mail latency; queue lag"),
+    "load-balanced": Focus(None, ("ok_throughput", "auth_failure_rate"),
+                           "throughput up, and logins break"),
+    "token-auth": Focus(None, ("auth_failure_rate",), "auth failures back to 0"),
+    "cache": Focus(HIGHEST_RATED, ("key_alone_p50", "key_p50"), "top-10 latency falls ~100x"),
+    "async-reports": Focus(POST_REPORTS, ("key_p95", "download_success"),
+                           "report returns at once; downloads fail"),
+    "external-storage": Focus(POST_REPORTS, ("key_p95", "download_success"),
+                              "download success back to 100 %"),
+}
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Column:
+    """One headline column: where its figure comes from and how to label it."""
+
+    name: str
+    label: str
+    metric: str
+    endpoint: object = ""  # a request name, "" for stage-level figures, or KEY
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.metric)
+
+
+HEADLINE_COLUMNS = (
+    Column("throughput", "throughput", "throughput"),
+    Column("ok_throughput", "successful", "ok_throughput"),
+    Column("key_alone_p50", "key p50 alone", "alone_p50", KEY),
+    Column("key_p50", "key p50", "p50", KEY),
+    Column("key_p95", "key p95", "p95", KEY),
+    Column("key_p99", "key p99", "p99", KEY),
+    Column("failure_rate", "failures", "failure_rate"),
+    Column("auth_failure_rate", "auth failures", "auth_failure_rate"),
+    Column("lag_p50", "mail lag p50", "review_lag_p50"),
+    Column("lag_p95", "mail lag p95", "review_lag_p95"),
+    Column("report_e2e_p50", "report e2e p50", "p50", E2E_CSV),
+    Column("report_e2e_p95", "report e2e p95", "p95", E2E_CSV),
+    Column("download_success", "downloads ok", "download_success"),
+)
+
+
+def unit_of(metric: str) -> str:
+    """Return the unit of a metric name."""
+    if metric in EXACT_METRICS or re.search(r"(^|_)(lag|alone)_(p\d+|max)$", metric):
+        return "ms"
+    if metric.endswith(("_rate", "_success")):
+        return "%"
+    if metric in ("throughput", "ok_throughput", "rps"):
+        return "req/s"
+    if metric.startswith("cpu_"):
+        return "cores"
+    return ""
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A figure across repeats: median with its min-max spread."""
+
+    median: float
+    lo: float
+    hi: float
+    n: int
+    unit: str = ""
+
+    @property
+    def spread(self) -> float:
+        """Return (max - min) / median; infinite when the median is 0 but the repeats differ."""
+        width = self.hi - self.lo
+        if width == 0:
+            return 0.0
+        return width / abs(self.median) if self.median else float("inf")
+
+    @property
+    def wide(self) -> bool:
+        """Tell whether the repeats disagree too much for this figure to be compared."""
+        # Locust stores whole milliseconds: 1 ms apart is rounding, not spread.
+        if self.n < 2 or (self.unit == "ms" and self.hi - self.lo <= 1):
+            return False
+        return self.spread > WIDE_SPREAD
+
+
+def locust_bound(run) -> dict[str, float]:
+    """Return {stage: cores} where Locust used enough CPU to be the limit itself."""
+    cores = {s: run.stat(s, "cpu_locust") for s in run.stages}
+    return {s: c.median for s, c in cores.items() if c and c.median > LOCUST_CORE_LIMIT}

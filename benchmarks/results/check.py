@@ -1,0 +1,210 @@
+"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN]`.
+
+Each effect is decided on its 95 % confidence interval (benchmarks.results.intervals): PASS when
+the whole interval clears the threshold, FAIL when it lies on the wrong side, INCONCLUSIVE when it
+straddles it. Exact claims (== 0 auth failures, == 100 % downloads) must hold in every repeat.
+A stage named in the run (meta.json "stages") but not measured, and a repeat in meta.json
+"failed", are FAILs. Exit code: 0 all pass, 1 any fail, 3 no fail but some inconclusive (or a
+stage not in the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import operator
+import sys
+from dataclasses import dataclass
+
+from benchmarks.results import analysis as an
+from benchmarks.results import intervals as iv
+
+
+@dataclass(frozen=True)
+class Rel:
+    """A threshold relative to another stage's figure (the same metric and endpoint)."""
+
+    stage: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A stage's expected effect: its figure (median across repeats) compared with a threshold."""
+
+    stage: str
+    metric: str
+    endpoint: str
+    op: str
+    threshold: float | Rel
+    says: str
+
+
+# The effects each stage exists to show (DESIGN.md, "What we are building").
+# fmt: off
+EXPECTATIONS = (
+    Expectation("async-mail", "p50", an.POST_REVIEW, "<=", Rel("legacy", 1 / 3),
+                "POST review p50 at most 1/3 of legacy's"),
+    Expectation("load-balanced", "auth_failure_rate", "", ">", 0,
+                "sessions on one replica's disk break logins"),
+    Expectation("token-auth", "auth_failure_rate", "", "==", 0,
+                "JWT brings auth failures back to 0"),
+    Expectation("cache", "p50", an.HIGHEST_RATED, "<=", Rel("token-auth", 1 / 100),
+                "top-10 p50 under load at least 100x lower than token-auth's"),
+    Expectation("cache", "alone_p50", an.HIGHEST_RATED, "<=", Rel("token-auth", 1 / 100),
+                "top-10 p50 alone (one request at a time) at least 100x lower than token-auth's"),
+    Expectation("async-reports", "download_success", "", "<", 100,
+                "reports on one replica's disk make downloads fail"),
+    Expectation("external-storage", "download_success", "", "==", 100,
+                "object storage brings download success back to 100 %"),
+    Expectation("async-reports", "p95", an.POST_REPORTS, "<", 50,
+                "the report request returns at once (p95 < 50 ms)"),
+    Expectation("external-storage", "p95", an.POST_REPORTS, "<", 50,
+                "the report request returns at once (p95 < 50 ms)"),
+)
+# fmt: on
+
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+EXIT = {"pass": 0, "skip": 3, "inconclusive": 3, "fail": 1}  # the worst outcome decides
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check found: "pass", "fail", "inconclusive" or "skip", and a line with the figures."""
+
+    expectation: Expectation | None  # None: a gate line about the run itself (a failed stage)
+    status: str
+    detail: str
+    stage: str = ""
+
+    def line(self) -> str:
+        e = self.expectation
+        if e is None:
+            return f"{self.status.upper()}  {self.stage}: {self.detail}"
+        return f"{self.status.upper()}  {e.stage}: {e.says} - {self.detail}"
+
+    @property
+    def name(self) -> str:
+        e = self.expectation
+        return f"{e.stage} ({e.says})" if e else f"{self.stage} ({self.detail})"
+
+
+def _fmt(stat: an.Stat) -> str:
+    text = f"{stat.median:.4g} {stat.unit}".strip()
+    return text + (f" ({stat.lo:.4g}-{stat.hi:.4g}, {stat.n} repeats)" if stat.n > 1 else "")
+
+
+def decide(op: str, interval: iv.Interval, threshold: float) -> str:
+    """PASS when the whole interval meets the threshold, FAIL when none of it does."""
+    if math.isnan(interval.lo) or math.isnan(interval.hi):
+        return "inconclusive"  # e.g. a ratio over a reference figure of 0: nothing to decide on
+    if op in ("<", "<="):
+        good, bad = OPS[op](interval.hi, threshold), not OPS[op](interval.lo, threshold)
+    elif op in (">", ">="):
+        good, bad = OPS[op](interval.lo, threshold), not OPS[op](interval.hi, threshold)
+    else:
+        raise ValueError(f"no interval rule for {op!r}")
+    return "pass" if good else "fail" if bad else "inconclusive"
+
+
+def _not_measured(run: an.Run, stage: str) -> str:
+    """Say why a stage has no figures; "" when it was never asked for (a partial run)."""
+    asked = run.meta.get("stages") or []
+    failed = [f for f in run.meta.get("failed") or [] if f.split(" ")[0] == stage]
+    why = [text for s, text in run.problems if s == stage] + [f"bench failed: {f}" for f in failed]
+    if stage in asked or why:
+        return f"{stage} named in the run but not measured ({'; '.join(why) or 'no results'})"
+    return ""
+
+
+def evaluate(run: an.Run, e: Expectation) -> Outcome:
+    """Evaluate one expectation on a run."""
+    needed = [e.stage] + ([e.threshold.stage] if isinstance(e.threshold, Rel) else [])
+    for stage in needed:
+        if stage not in run.stages:
+            why = _not_measured(run, stage)
+            if why:
+                return Outcome(e, "fail", why)
+            return Outcome(e, "skip", f"skipped (stage not in run: {stage})")
+    what = f"{e.endpoint} {e.metric}".strip()
+    stat = run.stat(e.stage, e.metric, e.endpoint)
+    if stat is None:
+        return Outcome(e, "fail", f"no {what} measured in {e.stage}")
+    if e.op == "==":
+        # An exact claim ("== 0 auth failures") is about every repeat, not a median or interval.
+        values = run.values(e.stage, e.metric, e.endpoint)
+        held = all(v == e.threshold for v in values)
+        shown = ", ".join(f"{v:.4g}" for v in values)
+        detail = f"{what} = {shown} {stat.unit} in the {len(values)} repeat(s), expected == "
+        return Outcome(e, "pass" if held else "fail", f"{detail}{e.threshold:g} in every one")
+    sample = iv.sample(run, e.stage, e.metric, e.endpoint)
+    if isinstance(e.threshold, Rel):
+        ref_stat = run.stat(e.threshold.stage, e.metric, e.endpoint)
+        ref = iv.sample(run, e.threshold.stage, e.metric, e.endpoint)
+        if ref_stat is None or ref is None:
+            return Outcome(e, "fail", f"no {what} measured in {e.threshold.stage}")
+        interval, threshold = iv.quotient(sample, ref), e.threshold.factor
+        detail = (
+            f"{what} = {_fmt(stat)} vs {e.threshold.stage}'s {_fmt(ref_stat)}: "
+            f"ratio {stat.median / ref_stat.median:.3g}, {interval.text()}, "
+            f"expected {e.op} {threshold:.3g}"
+        )
+    else:
+        interval, threshold = iv.bootstrap(sample), e.threshold
+        detail = f"{what} = {_fmt(stat)}, {interval.text(stat.unit)}, expected {e.op} {threshold:g}"
+    status = decide(e.op, interval, threshold)
+    if status == "inconclusive":
+        detail += " (the interval straddles it)"
+    return Outcome(e, status, detail)
+
+
+def gate(run: an.Run) -> list[Outcome]:
+    """Return a FAIL for every stage named in the run that was not measured or failed."""
+    out = []
+    for stage in run.meta.get("stages") or []:
+        if stage not in run.stages:
+            out.append(Outcome(None, "fail", _not_measured(run, stage), stage))
+    for failed in run.meta.get("failed") or []:
+        stage = failed.split(" ")[0]
+        if stage in run.stages:  # measured in other repeats: the failed repeat still counts
+            out.append(Outcome(None, "fail", f"{failed} failed in the bench (meta.json)", stage))
+    return out
+
+
+def check_run(run: an.Run) -> list[Outcome]:
+    """Evaluate the run's own health, then every expectation."""
+    return gate(run) + [evaluate(run, e) for e in EXPECTATIONS]
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    """0 when all passed, 1 when any failed, 3 when none failed but some could not be decided."""
+    codes = {EXIT[o.status] for o in outcomes}
+    return 1 if 1 in codes else 3 if 3 in codes else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog="exit codes: 0 all pass, 1 a fail, 3 inconclusive or skipped"
+    )
+    parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
+    args = parser.parse_args(argv)
+    run = an.load_cli_run(args.run_dir)
+    outcomes = check_run(run)
+    print(f"run {run.run_id}: expected effects (95 % confidence intervals)")
+    if run.meta.get("quick"):
+        print("note: a quick run (short, small data) may be too small to show every effect")
+    for outcome in outcomes:
+        print(outcome.line())
+    code = exit_code(outcomes)
+    failed = [o.name for o in outcomes if o.status == "fail"]
+    open_ = [o.name for o in outcomes if o.status in ("inconclusive", "skip")]
+    if failed:
+        print(f"{len(failed)} did not hold: {'; '.join(failed)}", file=sys.stderr)
+    if open_:
+        print(f"{len(open_)} not decided (inconclusive or skipped): {'; '.join(open_)}",
+              file=sys.stderr)  # fmt: skip
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""How figures read: number formats by unit, "median (min–max)", the stages' colours."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from benchmarks.results import analysis as an
+
+DASH = "–"
+
+STAGE_COLOURS = dict(
+    zip(an.STAGE_ORDER, ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860",
+                         "#DA8BC3"), strict=True)
+)  # fmt: skip
+GROUP_COLOURS = {
+    "app": "#4C72B0",
+    "worker": "#DD8452",
+    "proxy": "#55A868",
+    "redis": "#C44E52",
+    "mail": "#8172B3",
+    "storage": "#937860",
+    "locust": "#7F7F7F",
+}
+
+
+def colour(stage: str) -> str:
+    """Return a stage's colour, the same in every chart."""
+    return STAGE_COLOURS.get(stage.replace("_", "-"), "#999999")
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """Format a figure for a table: precision that suits its unit and size."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    if unit == "cores":
+        return f"{value:.2f}"
+    if unit == "%":
+        return "0" if value == 0 else "100" if value == 100 else f"{value:.1f}"
+    if abs(value) >= 100 or (unit == "ms" and abs(value) >= 10):
+        return f"{value:,.0f}"
+    # Locust's latencies are whole ms: "3", not "3.0".
+    return f"{value:.1f}".removesuffix(".0") if abs(value) >= 1 or value == 0 else f"{value:.2g}"
+
+
+def stat_parts(stat: an.Stat | None) -> tuple[str, str, bool]:
+    """Return a figure's median, its "min–max" over repeats ("" if none) and its wide flag."""
+    if not isinstance(stat, an.Stat):
+        return DASH, "", False
+    lo, hi = fmt(stat.lo, stat.unit), fmt(stat.hi, stat.unit)
+    spread = f"{lo}–{hi}" if stat.n > 1 and lo != hi else ""
+    return fmt(stat.median, stat.unit), spread, stat.wide
+
+
+def fmt_stat(stat: an.Stat | None) -> str:
+    """Format a figure as "median (min–max)", flagged when its repeats disagree too much."""
+    text, spread, wide = stat_parts(stat)
+    return text + (f" ({spread})" if spread else "") + (" ⚠" if wide else "")
+
+
+def slug(name: str) -> str:
+    """Return a file-name-safe form of a request name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")

@@ -1,0 +1,236 @@
+"""The report page: one self-contained HTML file around the charts and the headline table."""
+
+from __future__ import annotations
+
+import html
+
+from benchmarks.results import analysis as an
+from benchmarks.results.check import check_run
+from benchmarks.results.formatting import DASH, colour, fmt, fmt_stat, stat_parts
+from benchmarks.results.summary import (
+    course_rows,
+    environment,
+    headline_cells,
+    method,
+    setup_line,
+    warnings,
+)
+
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1100px;
+margin:2em auto;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.8em 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:4px 6px;text-align:right;vertical-align:top}
+th{background:#f4f4f4}td.l,th.l{text-align:left}
+td.focus{background:#fff4cc;font-weight:600}td.focus small{font-weight:400}
+td.l small{display:inline-block;max-width:11em;line-height:1.3}
+td:not(.l) small,td.l b,td.key{white-space:nowrap}td.missing{color:#aaa}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px}
+.scroll{overflow-x:auto}table.headline{font-size:12px}table.headline td small{font-size:10px}
+table.headline th,table.headline td{padding:3px 4px}table.headline td:not(.l){white-space:nowrap}
+.warn{background:#fff1f0;border-left:4px solid #c0392b;padding:.5em 1em;margin:.4em 0}
+.pass{color:#1e7b34}.fail{color:#c0392b;font-weight:600}.skip{color:#888}.inconclusive{color:#b9770e}
+figure{margin:1.5em 0}figure img{width:100%;max-width:900px;border:1px solid #eee}
+figcaption{font-size:13px;color:#555;max-width:900px}
+dl{display:grid;grid-template-columns:10em 1fr;gap:2px 1em;font-size:13px}dt{font-weight:600}
+small{color:#777}
+"""
+
+CAPTIONS = {
+    "throughput": "HTTP requests per second over the measured window (E2E entries excluded). "
+    "Course project, 10 connections for 10 s: 70 → 112 req/s with the load balancer.",
+    "failures": "Failure rate over all HTTP requests; auth failures: 401 on a logged-in request, "
+    "over every request but login (load-balanced should be > 0, token-auth 0); download "
+    "success: mailed links that returned the right CSV (async-reports < 100 %, "
+    "external-storage 100 %).",
+    "queue_lag": "Queue lag: the time from the review's commit (or the report request) to the "
+    "mail in the simulator's inbox, over mails of work created in the measured window. A lag "
+    "that climbs over the window means the worker cannot keep up with the load.",
+    "over_time": "Rolling p95 (Locust's ~10 s window) and requests per second, median over "
+    "repeats. The p95 counts every Locust entry, the report E2E entries included.",
+    "cpu": "CPU cores used by each process group over the measured window (median over "
+    "repeats). The dashed line is the machine: a stack near it means the box was the limit; "
+    f"Locust above {an.LOCUST_CORE_LIMIT} core may be the limit itself.",
+    "scaling": "Throughput and p95 as the app is replicated; the dashed line is perfect linear "
+    "scaling from one replica. Replicas on one machine share its CPUs: once they are busy (see "
+    "the CPU chart), more replicas cannot add throughput.",
+    an.POST_REVIEW: "Course project: 181 ms → 136 ms with the async mail.",
+    an.HIGHEST_RATED: "Course project: 5 s → 90 ms with the cache.",
+}
+TITLES = {
+    "throughput": "Throughput",
+    "failures": "Failures, auth failures and downloads",
+    "queue_lag": "Async work: queue lag and report end to end",
+    "over_time": "Over time",
+    "cpu": "CPU per process group",
+    "scaling": "Scaling curve",
+}
+
+
+def counters_table(run) -> list[str]:
+    """Return the stages' Redis counters (e.g. top_rated_computed) as an HTML table, if any."""
+    names = sorted(
+        m.removeprefix("counter_") for m in set(run.summary["metric"]) if m.startswith("counter_")
+    )
+    if not names:
+        return []
+    rows = ["<h2>Work counted in Redis</h2><table><tr><th class=l>stage</th>"]
+    rows += [f"<th>{_e(n)}</th>" for n in names] + ["</tr>"]
+    for stage in run.stages:
+        cells = [fmt_stat(run.stat(stage, f"counter_{n}")) for n in names]
+        rows.append(
+            f"<tr><td class=l>{_e(stage)}</td>"
+            + "".join(f"<td>{_e(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    rows.append(
+        "</table><p><small>lab:counter:* keys, end minus start of the measured window: "
+        "e.g. how often the top-10 was really computed rather than served from the "
+        "cache.</small></p>"
+    )
+    return rows
+
+
+def alone_table(run) -> list[str]:
+    """Return the table of each endpoint's latency alone (probe.json), per stage."""
+    names = [n for n in an.ENDPOINT_ORDER if any(run.stat(s, "alone_p50", n) for s in run.stages)]
+    if not names:
+        return []
+    out = [
+        "<h2>Each endpoint alone</h2><p>p50 of 10 requests sent one at a time before the "
+        "load (ms): the endpoint's own cost. Under the closed-loop load every request also "
+        "queues behind the others (with 10 users, latency ≈ 10 / throughput), which is why "
+        "the figures under load are higher.</p><table><tr><th class=l>stage</th>"
+    ]
+    out += [f"<th>{_e(n)}</th>" for n in names]
+    out.append("</tr>")
+    for stage in run.stages:
+        cells = "".join(f"<td>{_e(fmt_stat(run.stat(stage, 'alone_p50', n)))}</td>" for n in names)
+        out.append(f"<tr><td class=l>{_e(stage)}</td>{cells}</tr>")
+    out.append("</table>")
+    return out
+
+
+def wrk_section(run) -> list[str]:
+    """Return the cross-check of Locust's throughput against wrk, or why it was skipped."""
+    wrk = run.meta.get("wrk") or {"skipped": "this run predates the cross-check"}
+    if "skipped" in wrk:
+        return [f"<h2>Load generator cross-check</h2><p>Skipped: {_e(wrk['skipped'])}.</p>"]
+    return [
+        "<h2>Load generator cross-check</h2>"
+        f"<p>{_e(wrk['endpoint'])} on the {_e(wrk['stage'])} stage, {wrk['connections']} "
+        f"connections, {wrk['seconds']} s each: <b>wrk {fmt(wrk['wrk_rps'])} req/s</b>, "
+        f"<b>Locust {fmt(wrk['locust_rps'])} req/s</b> (wrk/Locust = "
+        f"{wrk['ratio_wrk_to_locust']}; Locust used {fmt(wrk.get('locust_cores'))} core). "
+        "Where wrk gets more from the same endpoint, the stages' cheapest requests were "
+        "partly limited by the load generator, not by the app.</p>"
+    ]
+
+
+def failed_note(run, endpoint: str) -> str:
+    """Say where an endpoint's latencies are mostly failed requests (Locust times those too)."""
+    rates = {s: run.stat(s, "failure_rate", endpoint) for s in run.stages}
+    failing = [
+        f"{s} ({fmt(r.median, '%')} % failed)" for s, r in rates.items() if r and r.median > 5
+    ]
+    if not failing:
+        return ""
+    return (
+        f"Latencies include failed requests, often fast error answers such as a 401: "
+        f"{', '.join(failing)}. "
+    )
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def page(run, charts: dict[str, str]) -> str:
+    """Return the self-contained report page."""
+    cols = an.HEADLINE_COLUMNS
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>Scaling lab — run {_e(run.run_id)}</title><style>{CSS}</style></head><body>",
+        f"<h1>Scaling lab: seven architecture stages, measured</h1><p>Run <b>{_e(run.run_id)}"
+        f"</b> · {_e(setup_line(run))}<br>Stages measured: {_e(', '.join(run.stages))}</p>",
+    ]
+    parts += [f"<div class=warn>⚠ {_e(w)}</div>" for w in warnings(run)]
+
+    parts.append(
+        "<h2>Headline</h2><div class=scroll><table class=headline><tr><th class=l>stage</th>"
+        "<th class=l>key</th>"
+    )
+    parts += [f"<th>{_e(c.label)}<br><small>{_e(c.unit)}</small></th>" for c in cols]
+    parts.append("</tr>")
+    for stage, key, cells in headline_cells(run):
+        focus = an.FOCUS.get(stage)
+        swatch = f"<span class=swatch style='background:{colour(stage)}'></span>"
+        parts.append(
+            f"<tr><td class=l><b>{swatch}{_e(stage)}</b><br><small>"
+            f"{_e(focus.expect if focus else '')}</small></td>"
+            f"<td class='l key'>{_e(key)}</td>"
+        )
+        for stat, is_focus in cells:
+            text, spread, wide = stat_parts(stat)
+            klass = "missing" if stat is None else "focus" if is_focus else ""
+            flag = " <span title='repeats differ too much'>⚠</span>" if wide else ""
+            sub = f"<br><small>{_e(spread)}</small>" if spread else ""
+            parts.append(f"<td class='{klass}'>{_e(text)}{flag}{sub}</td>")
+        parts.append("</tr>")
+    parts.append(
+        f"</table></div><p><small>Median (min–max over repeats); highlighted: what the stage "
+        f"is about; ⚠ repeats differ by more than {an.WIDE_SPREAD:.0%}; {DASH} not "
+        f"measured. Key: the endpoint the stage is about (alone: one request at a time, before "
+        f"the load); mail lag: review committed → its mail in the inbox; report e2e: report "
+        f"requested → CSV downloaded; downloads ok: mailed links that gave the right CSV."
+        f"</small></p>"
+    )
+
+    parts.append("<h2>Expected effects</h2><ul>")
+    for o in check_run(run):
+        parts.append(
+            f"<li class={o.status}>{o.status.upper()} — <b>{_e(o.stage or o.expectation.stage)}"
+            f"</b>: {_e(o.expectation.says if o.expectation else o.detail)}. "
+            f"<small>{_e(o.detail if o.expectation else '')}</small></li>"
+        )
+    parts.append("</ul>")
+
+    parts.append(
+        "<h2>Compared with the course project</h2><table><tr><th class=l>figure</th>"
+        "<th>course (published)</th><th>this run (median)</th></tr>"
+    )
+    parts += [
+        f"<tr><td class=l>{_e(a)}</td><td>{_e(b)}</td><td>{_e(c)}</td></tr>"
+        for a, b, c in course_rows(run)
+    ]
+    parts.append(
+        "</table><p><small>The course's figures come from a PHP/Laravel stack on "
+        "other hardware: compare the direction and size of each change, not absolute "
+        "values.</small></p>"
+    )
+
+    parts += counters_table(run)
+    parts += alone_table(run)
+    parts += wrk_section(run)
+    parts.append("<h2>Charts</h2>")
+    for key, name in charts.items():
+        title = TITLES.get(key, f"Latency: {key}")
+        caption = CAPTIONS.get(key, "")
+        if key not in TITLES:
+            caption = (
+                "p50 (solid) and p95 (light) per stage; bars show the median over "
+                "repeats, whiskers the min–max. " + failed_note(run, key) + caption
+            )
+        parts.append(
+            f"<figure><h3>{_e(title)}</h3><img src='{_e(name)}' alt='{_e(title)}'>"
+            f"<figcaption>{_e(caption)}</figcaption></figure>"
+        )
+
+    parts.append(f"<h2>Environment and method</h2><p>{_e(method(run))}</p><dl>")
+    parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in environment(run)]
+    parts.append(
+        f"</dl><p><small>Built by <code>python -m benchmarks.results.report</code> from "
+        f"<code>{_e(run.path)}</code>.</small></p></body></html>"
+    )
+    return "\n".join(parts)

@@ -1,0 +1,187 @@
+"""The words around the numbers: headline rows, caveats, method, course comparison, summary.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.results import analysis as an
+from benchmarks.results.formatting import DASH, fmt, fmt_stat
+
+
+@dataclass(frozen=True)
+class CourseFigure:
+    """A figure the course project published, and the lab's like-with-like counterpart."""
+
+    what: str
+    metric: str
+    endpoint: str
+    before: str  # stage measured before the change
+    after: str
+    course: str  # as published, before -> after
+
+
+# fmt: off
+COURSE = (
+    CourseFigure("POST review latency alone (async mail)", "alone_p50", an.POST_REVIEW,
+                 "legacy", "async-mail", "181 ms → 136 ms"),
+    CourseFigure("POST review latency under load (async mail)", "p50", an.POST_REVIEW,
+                 "legacy", "async-mail", "181 ms → 136 ms"),
+    CourseFigure("successful throughput (load balancer)", "ok_throughput", "",
+                 "async-mail", "load-balanced", "70 → 112 req/s"),
+    CourseFigure("successful throughput (load balancer, logins fixed)", "ok_throughput", "",
+                 "async-mail", "token-auth", "70 → 112 req/s"),
+    CourseFigure("top-10 latency alone (cache)", "alone_p50", an.HIGHEST_RATED,
+                 "token-auth", "cache", "5 s → 90 ms"),
+    CourseFigure("top-10 latency under load (cache)", "p50", an.HIGHEST_RATED,
+                 "token-auth", "cache", "5 s → 90 ms"),
+)
+# fmt: on
+
+
+def course_rows(run) -> list[tuple[str, str, str]]:
+    """Return (what, course as published, this run) rows for like-with-like comparison."""
+    rows = []
+    for c in COURSE:
+        before, after = (
+            run.stat(c.before, c.metric, c.endpoint),
+            run.stat(c.after, c.metric, c.endpoint),
+        )
+        unit = (before or after).unit if (before or after) else ""
+        lab = f"{fmt(before and before.median, unit)} → {fmt(after and after.median, unit)}"
+        lab = f"{lab} {unit}" if before or after else DASH
+        rows.append((f"{c.what}: {c.before} → {c.after}", c.course, lab))
+    return rows
+
+
+def warnings(run) -> list[str]:
+    """Return what a reader must know before trusting the numbers."""
+    out = []
+    if run.meta.get("quick"):
+        out.append("Quick run: short and small, the numbers only show the direction of effects.")
+    if run.meta.get("git_dirty"):
+        out.append("The working tree had uncommitted changes when this run was measured.")
+    load = (run.meta.get("loadavg_at_start") or [0])[0]
+    if run.cpu_count and load > run.cpu_count / 2:
+        out.append(
+            f"The machine was already busy when the run started (load average {load} on "
+            f"{run.cpu_count} CPUs): other work may have taken CPU from the stages."
+        )
+    if run.meta.get("interrupted"):
+        out.append("The run was interrupted: some stages or repeats may be missing.")
+    out += [f"{stage}: {text}." for stage, text in run.problems]
+    known = {f"{stage} {text.split()[0]}" for stage, text in run.problems}
+    failed = [f for f in run.meta.get("failed") or [] if f not in known]
+    if failed:
+        out.append(f"The bench could not measure: {', '.join(failed)}.")
+    for stage in run.stages:
+        mails = run.stat(stage, "review_mail_success")
+        if mails and mails.lo < 100:
+            out.append(
+                f"{stage}: only {fmt(mails.lo, '%')} % of the accepted reviews' mails "
+                f"arrived (worst repeat): mails were lost or still queued."
+            )
+    bound = an.locust_bound(run)
+    if bound:
+        where = ", ".join(f"{s} ({c:.2f})" for s, c in bound.items())
+        out.append(
+            f"Locust used more than {an.LOCUST_CORE_LIMIT} core in {where}: there the load "
+            f"generator, not the app, may be what limits throughput."
+        )
+    wide = sum(1 for _, _, cells in headline_cells(run) for stat, _ in cells if stat and stat.wide)
+    if wide:
+        out.append(
+            f"{wide} headline figures (marked ⚠) differ by more than {an.WIDE_SPREAD:.0%} between "
+            f"repeats: compare them with care, or measure more repeats."
+        )
+    return out
+
+
+def method(run) -> str:
+    """Return the method in two sentences, from the run's settings."""
+    s = run.meta.get("settings", {})
+    repeats = s.get("repeats", "?")
+    times = "measured once" if repeats == 1 else f"this was repeated {repeats} times"
+    return (
+        f"Each stage was brought up fresh on the same seeded data ({s.get('scale', '?')} "
+        f"specialists x reviews) and loaded by one Locust scenario with {s.get('users', '?')} "
+        f"users for {s.get('duration_s', '?')} s, after a separate {s.get('warmup_s', '?')} s "
+        f"warm-up that is discarded; {times} per stage. "
+        f"Figures are medians over the repeats with their min–max spread in brackets (⚠ when "
+        f"the spread exceeds {an.WIDE_SPREAD:.0%} of the median); latencies are Locust's "
+        f"percentiles in whole ms and throughput counts HTTP requests only."
+    )
+
+
+def setup_line(run) -> str:
+    """Return the run's setup in one line, for the top of the page and summary.md."""
+    m, s = run.meta, run.meta.get("settings") or {}
+    return (
+        f"{m.get('cpu_count', '?')} CPUs · {m.get('database', '?')} · {s.get('users', '?')} users "
+        f"× {s.get('duration_s', '?')} s · repeats: {s.get('repeats', '?')}"
+        + (" · quick run" if m.get("quick") else "")
+    )
+
+
+def environment(run) -> list[tuple[str, str]]:
+    """Return (label, value) pairs describing where and how the run was measured."""
+    m = run.meta
+    commit = (m.get("git_commit") or "?")[:12] + (" (dirty)" if m.get("git_dirty") else "")
+    settings = ", ".join(f"{k}={v}" for k, v in (m.get("settings") or {}).items())
+    packages = ", ".join(f"{k} {v}" for k, v in sorted((m.get("packages") or {}).items()))
+    return [
+        ("run", f"{run.run_id} ({m.get('started_at', '?')} → {m.get('finished_at', '?')})"),
+        ("git commit", commit),
+        ("machine", f"{m.get('cpu_count', '?')} CPUs, {m.get('platform', '?')}"),
+        ("load average at start", " / ".join(str(x) for x in m.get("loadavg_at_start") or ["?"])),
+        ("Python", str(m.get("python", "?"))),
+        ("database / Redis", f"{m.get('database', '?')} / {m.get('redis', '?')}"),
+        ("settings", settings or "?"),
+        ("repeats", str((m.get("settings") or {}).get("repeats", "?"))),
+        ("packages", packages or "?"),
+    ]
+
+
+SHORT_NAMES = {
+    an.POST_REVIEW: "POST review",
+    an.HIGHEST_RATED: "GET top-10",
+    an.POST_REPORTS: "POST report",
+}
+
+
+def headline_cells(run):
+    """Yield (stage, key endpoint, [(stat, focus)]) for each row of the headline table."""
+    table = an.headline(run)
+    for stage, row in table.to_dict("index").items():  # iterrows would turn None into NaN
+        focus = an.FOCUS.get(stage)
+        key = an.key_endpoint(stage)
+        cells = [(row[c.name], bool(focus and c.name in focus.shows)) for c in an.HEADLINE_COLUMNS]
+        yield stage, SHORT_NAMES.get(key, key) if key else DASH, cells
+
+
+def summary_markdown(run) -> str:
+    """Return the headline table (and the course comparison) as Markdown, for the README."""
+    cols = an.HEADLINE_COLUMNS
+    head = ["stage", "key endpoint"] + [f"{c.label} ({c.unit})" for c in cols]
+    lines = [
+        f"# Results of run {run.run_id}",
+        "",
+        f"{setup_line(run)}. "
+        "Median (min–max over repeats); ⚠ = repeats differ by more than "
+        f"{an.WIDE_SPREAD:.0%}; {DASH} = not measured.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for stage, key, cells in headline_cells(run):
+        texts = [f"**{fmt_stat(st)}**" if focus and st else fmt_stat(st) for st, focus in cells]
+        lines.append(f"| {stage} | {key} | " + " | ".join(texts) + " |")
+    caveats = warnings(run)
+    if caveats:
+        lines += ["", "Caveats:", ""] + [f"- {w}" for w in caveats]
+    lines += [
+        "",
+        "| compared with the course | course (published) | this run (median) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in course_rows(run)]
+    return "\n".join(lines) + "\n"

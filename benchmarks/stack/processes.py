@@ -1,0 +1,292 @@
+"""A stage's processes as data: declared once, run two ways.
+
+`process_specs(topology, options, site)` turns a stage's declared topology (shared.topology) and
+the run's options into the processes to run: command, environment, copies, how to stop them.
+The embedded runner (benchmarks.stack) starts exactly these as local processes; the compose
+generator (benchmarks.tools.compose) writes exactly these as services. A `Site` says only *where*:
+addresses, ports, paths, executables, and the settings whose values depend on where things run
+(the database URL, secrets). tests/test_compose.py proves that both sides agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.api.app import MAX_BODY_BYTES
+from shared.topology import Topology
+
+# huey finishes its running task on SIGINT (and drops it on SIGTERM), so the worker is stopped
+# with SIGINT and given longer than its longest task: a report upload with botocore's retries
+# (3 attempts x (2 s connect + 10 s read) = 36 s) plus its mail (10 s SMTP timeout) is under 50 s.
+WORKER_GRACE_S = 60
+GRACE_S = 10  # everything else: gunicorn's --graceful-timeout, and plenty for the rest
+
+# The flags whose values say where a process runs (an address, a port, a path), not what it does:
+# the comparison of the two ways to run masks them (see command_shape).
+PLACEMENT_FLAGS = frozenset({"--bind", "--host", "--port", "--smtp-port", "--http-port",
+                             "--addr", "--config", "--dir"})
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of a stage (or, for the app, one replica, or all of them: see `replicas`)."""
+
+    name: str                         # mailsim, valkey, s3, app-1 (embedded) / app (compose), ...
+    group: str                        # mail, redis, storage, app, proxy, worker
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)  # its settings (on top of the OS's)
+    replicas: int = 1                 # copies of this spec (compose's deploy.replicas)
+    port: int | None = None           # where it listens, in its site
+    health: str | None = None         # an HTTP path answering 200 once it serves
+    stop_signal: str = "SIGTERM"
+    stop_grace_s: int = GRACE_S
+
+
+@dataclass(frozen=True)
+class Dynamic:
+    """Upstreams found by DNS, as Docker's resolver lists a scaled service's replicas."""
+
+    name: str
+    port: int
+    refresh: str = "1s"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a stage runs: everything process_specs needs that is not the stage's own business."""
+
+    kind: str                         # "embedded" or "compose"
+    python: str                       # the interpreter of the lab's own processes
+    bind: str                         # the address servers listen on
+    mail_host: str
+    smtp_port: int
+    inbox_port: int
+    api_port: int                     # the public API: the proxy's port, or the single app's
+    app_ports: tuple[int, ...]        # embedded: one per replica; compose: one for the service
+    redis_port: int | None
+    s3_port: int | None
+    state_dir: str                    # a folder of this site's own (embedded: the run's state)
+    caddyfile: str                    # where the proxy's config is
+    upstreams: tuple[str, ...] | Dynamic  # where the proxy finds the replicas
+    values: Mapping[str, str]         # LAB_* values that depend on the site (URLs, secrets)
+    tools: Mapping[str, str]          # executables: caddy, rclone, valkey-server
+    per_replica: bool = True          # embedded: one spec per replica, each with its own disk
+    public_host: str | None = "127.0.0.1"  # the proxy's site address (None: any host)
+
+    def disk(self, owner: str, what: str) -> str:
+        """A folder on the disk of `owner` (a machine): embedded, a folder per replica in the
+        run's state; in containers, each container's own /data."""
+        if self.per_replica:
+            return os.path.join(self.state_dir, owner, what)
+        return f"{self.state_dir}/{what}"
+
+
+def shared_env(topology: Topology, options, site: Site) -> dict[str, str]:
+    """The LAB_* settings every process of the lab (app replicas, worker) gets alike."""
+    v = site.values
+    env = {
+        "LAB_DATABASE_URL": v["LAB_DATABASE_URL"],
+        "LAB_SMTP_HOST": site.mail_host,
+        "LAB_SMTP_PORT": str(site.smtp_port),
+        "LAB_PUBLIC_URL": v["LAB_PUBLIC_URL"],
+        "LAB_DEMO": "1" if options.demo else "0",
+        **topology.env,
+        **options.env,
+    }
+    if topology.needs_redis:
+        env["LAB_REDIS_URL"] = v["LAB_REDIS_URL"]
+    if topology.jwt:
+        env["LAB_JWT_SECRET"] = v["LAB_JWT_SECRET"]
+    if topology.needs_s3:
+        env.update({k: val for k, val in v.items() if k.startswith("LAB_S3_")})
+    return env
+
+
+def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
+    """Return the stage's processes in start order: mail, Redis, S3, app, proxy, worker.
+
+    `options` is a benchmarks.stack.Options (replicas, workers, threads, mail_delay_ms, demo,
+    env are read)."""
+    t, o = topology, options
+    replicas = o.replicas or t.replicas
+    env = shared_env(t, o, site)
+    specs = [ProcessSpec(
+        "mailsim", "mail",
+        (site.python, "-m", "mailsim", "--host", site.bind, "--smtp-port", str(site.smtp_port),
+         "--http-port", str(site.inbox_port), "--delay-ms", str(o.mail_delay_ms)),
+        port=site.inbox_port, health="/health")]
+    if t.needs_redis and site.redis_port is not None:  # None: an external Redis, given by URL
+        specs.append(ProcessSpec(
+            "valkey", "redis",
+            (site.tools["valkey-server"], "--port", str(site.redis_port), "--bind", site.bind,
+             "--save", "", "--appendonly", "no", "--dir", site.state_dir),
+            port=site.redis_port))
+    if t.needs_s3 and site.s3_port is not None:  # None: external S3 storage, given by env
+        access, secret = site.values["LAB_S3_ACCESS_KEY"], site.values["LAB_S3_SECRET_KEY"]
+        specs.append(ProcessSpec(
+            "s3", "storage",
+            (site.tools["rclone"], "serve", "s3", "--addr", f"{site.bind}:{site.s3_port}",
+             "--config", f"{site.state_dir}/rclone.conf", f"{site.state_dir}/s3"),
+            # Keys go through the environment, not argv, so `ps` does not show them.
+            env={"RCLONE_AUTH_KEY": f'"{access},{secret}"'},
+            port=site.s3_port))
+    gunicorn = ("-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
+                "--threads", str(o.threads), "--graceful-timeout", str(GRACE_S), "--timeout",
+                "60", "--log-level", "warning", "-c", "python:benchmarks.stack.gunicorn_conf")
+    copies = range(1, replicas + 1) if site.per_replica else [None]
+    for i, port in zip(copies, site.app_ports, strict=True):
+        owner = f"app-{i}" if i else "app"
+        specs.append(ProcessSpec(
+            owner, "app",
+            (site.python, *gunicorn[:2], "--bind", f"{site.bind}:{port}", *gunicorn[2:], t.app),
+            env={**env,
+                 # Empty in containers: the image's entrypoint names the replica by its hostname.
+                 "LAB_REPLICA": owner if i else "",
+                 "LAB_SESSION_DIR": site.disk(owner, "sessions"),
+                 "LAB_REPORT_DIR": site.disk(owner, "reports"),
+                 # Whose X-Forwarded-For names the client (shared.api.clients): the proxy's
+                 # address, 127.0.0.1 embedded, Docker's private range in containers.
+                 **({"LAB_TRUSTED_PROXIES": "127.0.0.1" if i else "172.16.0.0/12"}
+                    if replicas > 1 else {})},
+            replicas=1 if i else replicas, port=port, health="/health"))
+    if replicas > 1:
+        specs.append(ProcessSpec(
+            "caddy", "proxy",
+            (site.tools["caddy"], "run", "--config", site.caddyfile, "--adapter", "caddyfile"),
+            port=site.api_port, health="/health"))
+    if t.worker:
+        specs.append(ProcessSpec(
+            "worker", "worker",
+            (site.python, "-m", "huey.bin.huey_consumer", t.worker,
+             "-w", str(o.workers or t.workers), "-k", "thread", "-q"),
+            # It runs "on the first machine": embedded, it shares app-1's disk.
+            env={**env, "LAB_REPLICA": "worker", "LAB_REPORT_DIR": site.disk("app-1", "reports")},
+            stop_signal="SIGINT", stop_grace_s=WORKER_GRACE_S))
+    return specs
+
+
+def proxy_config(site: Site) -> str:
+    """The load balancer's Caddyfile for a site."""
+    return caddyfile_for(site.api_port, site.upstreams, host=site.public_host)
+
+
+def caddyfile_for(port: int, upstreams, host: str | None = "127.0.0.1") -> str:
+    """Return the load balancer's config: round robin, dead replicas out, idempotent retries.
+
+    `upstreams`: replica ports on 127.0.0.1 (embedded), "host:port" strings, or a `Dynamic`
+    DNS name (compose: every replica of the scaled service, re-resolved every second). `host`:
+    the address to answer on (None: any, as inside a container)."""
+    if isinstance(upstreams, Dynamic):
+        backends = ""
+        source = (f"\t\t# Every replica Docker's DNS lists for {upstreams.name!r}, looked up "
+                  f"again every {upstreams.refresh}\n"
+                  f"\t\t# (so `--scale {upstreams.name}=N` is balanced). Caddy runs active "
+                  "health checks on static\n\t\t# upstreams only; here a failed dial is retried "
+                  "on another replica.\n"
+                  f"\t\tdynamic a {upstreams.name} {upstreams.port} {{\n"
+                  f"\t\t\trefresh {upstreams.refresh}\n\t\t}}\n")
+    else:
+        hosts = [u if isinstance(u, str) else f"127.0.0.1:{u}" for u in upstreams]
+        backends, source = " " + " ".join(hosts), ""
+    site = f"http://{host}:{port}" if host else f"http://:{port}"
+    bind = f"\tbind {host}\n" if host else ""
+    length = "{http.request.header.Content-Length}"
+    too_big = json.dumps({"title": "Body too large", "description":
+                          f"The body is {length} bytes; the limit is {MAX_BODY_BYTES}."})
+    return f"""{{
+\tadmin off
+\tauto_https off
+\tpersist_config off
+}}
+
+{site} {{
+{bind}\t# Oversized bodies are refused here, never forwarded: gunicorn answers the app's 413 with
+\t# "keep-alive" but then closes a connection it cannot drain (over 64 KiB unread), so a pooled
+\t# upstream connection would fail the next POST sent over it with a 502.
+\t@too_big expression `{length}.matches("^[0-9]+$") && int({length}) > {MAX_BODY_BYTES}`
+\thandle @too_big {{
+\t\theader Content-Type application/json
+\t\trespond `{too_big}` 413
+\t}}
+\treverse_proxy{backends} {{
+{source}\t\tlb_policy round_robin
+\t\t# A failed connection marks a replica down for 5 s; GETs are retried on another for 2 s.
+\t\tlb_try_duration 2s
+\t\tlb_try_interval 100ms
+\t\tfail_duration 5s
+\t\thealth_uri /health
+\t\thealth_interval 1s
+\t\thealth_timeout 1s
+\t}}
+}}
+"""
+
+
+# --- comparing the two ways to run -----------------------------------------------------------
+
+
+def command_shape(argv) -> tuple[str, ...]:
+    """A command with its placement masked: the program's name (any Python is "python"), and
+    "<where>" for addresses, ports and paths. What is left is what the process *does*."""
+    argv = list(argv)
+    program = os.path.basename(argv[0])
+    shape = ["python" if program.startswith("python") else program]
+    mask_next = False
+    for arg in argv[1:]:
+        if mask_next:
+            shape.append("<where>")
+            mask_next = False
+        elif arg in PLACEMENT_FLAGS:
+            shape.append(arg)
+            mask_next = True
+        elif arg.startswith("/"):
+            shape.append("<where>")  # a path (rclone's data folder)
+        else:
+            shape.append(arg)
+    return tuple(shape)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What must agree between the embedded runner and a compose file, for one process group."""
+
+    group: str
+    replicas: int
+    command: tuple[str, ...]
+    env_keys: frozenset[str]
+    stop_signal: str
+    stop_grace_s: int
+
+
+def shapes(specs: list[ProcessSpec]) -> dict[str, Shape]:
+    """Fold specs by group (embedded app-1..app-N become one group of N replicas)."""
+    out: dict[str, Shape] = {}
+    for s in specs:
+        before = out.get(s.group)
+        out[s.group] = Shape(s.group, (before.replicas if before else 0) + s.replicas,
+                             command_shape(s.argv), frozenset(s.env), s.stop_signal,
+                             s.stop_grace_s)
+    return out
+
+
+def differences(embedded: dict[str, Shape], compose: dict[str, Shape]) -> list[str]:
+    """Say every way two folded process lists disagree (empty: they agree)."""
+    problems = []
+    for group in sorted(set(embedded) | set(compose)):
+        a, b = embedded.get(group), compose.get(group)
+        if a is None or b is None:
+            problems.append(f"process group {group!r} runs only "
+                            f"{'in compose' if a is None else 'embedded'}")
+            continue
+        for attr in ("replicas", "command", "stop_signal", "stop_grace_s"):
+            if getattr(a, attr) != getattr(b, attr):
+                problems.append(f"{group}: {attr} differs: embedded {getattr(a, attr)!r}, "
+                                f"compose {getattr(b, attr)!r}")
+        if a.env_keys != b.env_keys:
+            problems.append(f"{group}: environment keys differ: only embedded "
+                            f"{sorted(a.env_keys - b.env_keys)}, only compose "
+                            f"{sorted(b.env_keys - a.env_keys)}")
+    return problems

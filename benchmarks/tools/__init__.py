@@ -1,0 +1,1 @@
+"""Side tools: compose files from the topologies, seeding benchmarks, the stage diff."""

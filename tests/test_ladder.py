@@ -1,0 +1,124 @@
+"""The offered-load ladder (measure/ladder.py, ladderfile.py); latency.json from real Locust."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.measure import ladder, latency
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def point(rate, p99, failures=0.0, behind=False) -> dict:
+    return {"offered_rps": rate, "achieved_rps": rate, "p50": 1.0, "p99": p99,
+            "failures_pct": failures, "behind_schedule": behind}  # fmt: skip
+
+
+def test_capacity_is_the_last_rate_before_the_slo_breaks():
+    points = [point(10, 50), point(20, 120), point(40, 499), point(80, 900), point(160, 100)]
+    assert ladder.capacity_at_slo(points) == 40  # 160 passing again after 80 broke does not count
+    assert ladder.capacity_at_slo(points, slo_ms=100) == 10
+    assert ladder.capacity_at_slo([point(10, 600)]) is None
+    assert ladder.capacity_at_slo([point(10, 50), point(20, 50, failures=1.0)]) == 10
+    assert ladder.capacity_at_slo([point(10, 50), point(20, 50, behind=True)]) == 10
+    assert ladder.capacity_at_slo([point(10, None)]) is None  # no answer at all
+
+
+def test_arrivals_keep_the_offered_rate():
+    rng = np.random.default_rng(0)
+    assert ladder.arrivals(4, 1.0, "constant", rng) == [0, 0.25, 0.5, 0.75]
+    poisson = ladder.arrivals(100, 100.0, "poisson", rng)
+    assert len(poisson) == pytest.approx(10_000, rel=0.03)
+    gaps = np.diff(poisson)
+    assert gaps.std() == pytest.approx(gaps.mean(), rel=0.05)  # exponential: std == mean
+
+
+def test_bad_ladders_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="--rates: every rate must be > 0"):
+        ladder.parse_rates("10,0")
+    with pytest.raises(ValueError, match="--rates: expected req/s like 10,20,40"):
+        ladder.parse_rates("10,fast")
+    with pytest.raises(ValueError, match="arrivals must be 'poisson' or 'constant'"):
+        ladder.Config((10,), arrivals="burst")
+    config = ladder.Config((5.0, 10.0), step_s=2)
+    os.environ.update(config.env())
+    try:
+        assert ladder.Config.from_env() == config
+    finally:
+        del os.environ["LAB_LADDER"]
+
+
+def test_recorder_times_from_the_schedule_and_marks_late_sends():
+    rec = ladder.Recorder()
+    on_time, late = rec.begin(10, 1000.0, 10), rec.begin(20, 1010.0, 10)
+    for i in range(100):  # sent on time, answered in 5 ms
+        rec.scheduled(on_time)
+        t = 1000.0 + i * 0.1
+        rec.on_request(response_time=5.0, start_time=t, context={"ladder": (on_time, t)})
+    for i in range(20):  # sent 200 ms after schedule (generator behind), answered in 5 ms
+        rec.scheduled(late)
+        t = 1010.0 + i * 0.5
+        rec.on_request(response_time=5.0, start_time=t + 0.2, context={"ladder": (late, t)})
+    rec.scheduled(late)  # never answered
+    rec.on_request(response_time=5.0, start_time=1.0, context={})  # untagged: not a ladder entry
+    first, second = rec.points()
+    assert first["p99"] == pytest.approx(5.0, rel=1e-3) and not first["behind_schedule"]
+    assert first["achieved_rps"] == pytest.approx(10.0)
+    assert second["p50"] == pytest.approx(205.0, rel=1e-3)  # coordinated omission would say 5
+    assert second["behind_schedule"] and second["late_pct"] == 100.0
+    rec.blocked(on_time)  # one arrival found every in-flight slot taken
+    assert rec.points()[0]["behind_schedule"]
+    assert second["unanswered"] == 1 and second["failures_pct"] == pytest.approx(100 / 21, rel=1e-3)
+
+
+# --- real runs against a real stage -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def legacy(launch):
+    stack = launch("legacy")
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.slow
+def test_ladder_against_a_real_stage(legacy, tmp_path):
+    host = legacy.urls["api"].removesuffix("/api")
+    # 5 req/s is easy; 400 req/s with at most 2 requests in flight cannot be offered on time.
+    config = ladder.Config((5.0, 400.0), step_s=3, arrivals="constant", max_in_flight=2, drain_s=3)
+    points = ladder.run(host, config, tmp_path / "ladder.json", legacy.urls["inbox"].rstrip("/"))
+    assert [p["offered_rps"] for p in points] == [5.0, 400.0]
+    easy, hard = points
+    assert set(easy) >= {"offered_rps", "achieved_rps", "p50", "p99", "failures_pct",
+                         "behind_schedule"}  # fmt: skip
+    assert easy["requests"] == 15 and easy["failures_pct"] == 0 and not easy["behind_schedule"]
+    assert easy["achieved_rps"] == pytest.approx(5.0, abs=1.0)
+    assert hard["behind_schedule"] and hard["blocked"] > 0 and hard["late_pct"] > 50
+    assert ladder.capacity_at_slo(points) == 5.0
+    assert "capacity at SLO (p99 < 500 ms, failures < 1 %): 5 req/s" in ladder.table(points)
+
+
+@pytest.mark.slow
+def test_locustfile_writes_exact_latencies_matching_locusts_counts(legacy, tmp_path):
+    env = {**os.environ, "LAB_INBOX_URL": legacy.urls["inbox"].rstrip("/"),
+           "LAB_LATENCY_FILE": str(tmp_path / "latency.json")}  # fmt: skip
+    cmd = [sys.executable, "-m", "locust", "-f", "benchmarks/measure/locustfile.py", "--headless",
+           "-u", "4", "-r", "4", "-t", "4s", "--host", legacy.urls["api"].removesuffix("/api"),
+           "--only-summary", "--csv", str(tmp_path / "locust")]  # fmt: skip
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    exact = latency.load(tmp_path / "latency.json")
+    with (tmp_path / "locust_stats.csv").open() as f:
+        counts = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(f)}
+    assert exact and {n: e["count"] for n, e in exact.items()} == {
+        n: c for n, c in counts.items() if n != "Aggregated" and c
+    }
+    window = json.loads((tmp_path / "latency.json").read_text())[latency.WINDOW_KEY]
+    assert 3 < window["stop"] - window["start"] < 6
