@@ -199,7 +199,8 @@ def test_a_url_is_parsed_once_into_its_backend_object(tmp_path):
     my = Database.from_url("mariadb://root@127.0.0.1/runs", TINY, tmp_path / "unused")
     assert isinstance(my, MysqlDatabase) and my.params["port"] == 3306
     # Refused as it is parsed, before any connection: no database, the server's own, a seed.
-    for url in (f"{PG}/", f"{PG}/postgres", f"{MY}/mysql", f"{MY}/lab_seed_13x7"):
+    pg, my = "postgresql://postgres@127.0.0.1:5432", "mysql://root@127.0.0.1:3306"  # not used
+    for url in (f"{pg}/", f"{pg}/postgres", f"{my}/mysql", f"{my}/lab_seed_13x7"):
         with pytest.raises(BackendError):
             Database.from_url(url, TINY, tmp_path / "unused")
     # An unknown scheme is the same clear BackendError (the runner shows it as a StackError).
