@@ -84,14 +84,15 @@ def reference(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.measure.bench", "--repeats", "3", "--scaling", "cache",
                 "--no-report", *session.posargs)
     # The raw results travel with the page, so it can be rebuilt from them: logs left out and
-    # mails trimmed to what the analysis reads (benchmarks/reference.py).
+    # mails trimmed to what the analysis reads (benchmarks/results/reference.py).
     session.run("python", "-c", "import shutil; shutil.rmtree('reports/reference', "
                 "ignore_errors=True)")
-    session.run("python", "-m", "benchmarks.reference", "copy", "--to", "reports/reference/run")
+    session.run("python", "-m", "benchmarks.results.reference", "copy",
+                "--to", "reports/reference/run")
     session.run("python", "-m", "benchmarks.results.report", "reports/reference/run",
                 "--out", "reports/reference")
     # The README's numbers come from this run (between its `numbers:` markers).
-    session.run("python", "-m", "benchmarks.readme_numbers", "--write")
+    session.run("python", "-m", "benchmarks.results.readme_numbers", "--write")
 
 
 @nox.session(python=PYTHON)

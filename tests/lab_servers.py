@@ -2,7 +2,8 @@
 conftest.py).
 
 - PostgreSQL: LAB_TEST_POSTGRES_URL (postgresql://user[:password]@host:port, a role that may
-  create databases), else an embedded PostgreSQL of the session's own (benchmarks/embedded_pg).
+  create databases), else an embedded PostgreSQL of the session's own
+  (benchmarks/stack/embedded_pg.py).
 - Redis: LAB_TEST_REDIS_URL (redis://host:port), else an embedded valkey of the session's own.
   Tests pick their database number (0 with a key prefix of their own, 12, 13, 15).
 - MariaDB/MySQL: LAB_TEST_MYSQL_URL (mysql://user[:password]@host:port), else root on
@@ -106,7 +107,7 @@ def postgres_server():
     if url:
         yield base_url(url)
         return
-    from benchmarks.embedded_pg import NO_DURABILITY, EmbeddedPostgres, EmbeddedPostgresError
+    from benchmarks.stack.embedded_pg import NO_DURABILITY, EmbeddedPostgres, EmbeddedPostgresError
 
     # Not under pytest's temporary folder: as root the server runs as another user, and every
     # pytest session on the machine resets /tmp/pytest-of-root to 0700, locking it out.

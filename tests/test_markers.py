@@ -1,5 +1,5 @@
 """The markers tell the truth (tests/lab_markers.py), MariaDB tests not run are listed loudly,
-and the embedded PostgreSQL the suite and `--db postgres` use (benchmarks/embedded_pg.py)."""
+and the embedded PostgreSQL the suite and `--db postgres` use (benchmarks/stack/embedded_pg.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from benchmarks import embedded_pg
-from benchmarks.embedded_pg import NO_DURABILITY, EmbeddedPostgres
+from benchmarks.stack import embedded_pg
+from benchmarks.stack.embedded_pg import NO_DURABILITY, EmbeddedPostgres
 
 TESTS = Path(__file__).resolve().parent
 INNER_CONFTEST = f"""

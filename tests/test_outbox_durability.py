@@ -240,6 +240,7 @@ def test_smtp_errors_are_told_apart():
     assert not is_permanent(ConnectionRefusedError())
 
 
+@pytest.mark.processes
 def test_the_dead_letter_listing_runs_as_a_command(database):
     done = subprocess.run([sys.executable, "-m", "shared.deadletters"], cwd=ROOT,
                           env={"LAB_DATABASE_URL": database, "PYTHONPATH": str(ROOT),

@@ -1,11 +1,11 @@
-"""The README's numbers are the reference runs' (benchmarks/readme_numbers.py): one source."""
+"""The README's numbers are the reference runs' (benchmarks/results/readme_numbers.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import readme_numbers
-from benchmarks.readme_numbers import README, Runs, render
+from benchmarks.results import readme_numbers
+from benchmarks.results.readme_numbers import README, Runs, render
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def test_the_readme_numbers_are_the_reference_runs(runs):
     text = README.read_text(encoding="utf-8")
     new, changed = render(text, runs)
     assert changed == [], (f"README parts {changed} differ from the reference runs: run "
-                           "`python -m benchmarks.readme_numbers --write`")
+                           "`python -m benchmarks.results.readme_numbers --write`")
     assert new == text
 
 

@@ -1,5 +1,5 @@
-"""The committed reference runs: mails trimmed to what the analysis reads (benchmarks/reference.py),
-and the page rebuilt from them byte for byte."""
+"""The committed reference runs: mails trimmed to what the analysis reads
+(benchmarks/results/reference.py), and the page rebuilt from them byte for byte."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.reference import KEEP_COMPLETE, copy_run, trim_mails
 from benchmarks.results import analysis
+from benchmarks.results.reference import KEEP_COMPLETE, copy_run, trim_mails
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = [ROOT / "reports" / "reference", ROOT / "reports" / "reference-postgresql"]
@@ -85,7 +85,7 @@ def test_the_committed_reference_mails_are_trimmed(reference):
     assert files, f"no mails.json under {reference}"
     untrimmed = [str(f.relative_to(ROOT)) for f in files
                  if "trimmed" not in json.loads(f.read_text())]
-    assert untrimmed == [], "run `python -m benchmarks.reference trim` on them"
+    assert untrimmed == [], "run `python -m benchmarks.results.reference trim` on them"
     assert sum(f.stat().st_size for f in files) < 8e6
 
 

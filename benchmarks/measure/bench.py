@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 import stages
-from benchmarks.embedded_pg import resolve_db_option
 from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.meta import make_meta, new_run_dir, write_json
 from benchmarks.measure.probe import PROBE_SAMPLES
@@ -27,6 +26,7 @@ from benchmarks.measure.stage import measure_stage
 from benchmarks.measure.wrk import wrk_crosscheck
 from benchmarks.paths import LAB_DIR, ROOT
 from benchmarks.stack.databases import sqlite_seed
+from benchmarks.stack.embedded_pg import resolve_db_option
 from shared.seed import Scale
 
 

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 
 import stages
-from benchmarks.embedded_pg import resolve_db_option
 from benchmarks.stack import Options, Stack, StackError
+from benchmarks.stack.embedded_pg import resolve_db_option
 from shared.seed import Scale
 
 

@@ -11,8 +11,8 @@ with its caveats and the course comparison; the findings paragraph with its figu
 reports/reference-postgresql/run (the PostgreSQL paragraph). `nox -s reference` rewrites them;
 tests/test_readme.py fails when the README and the reference runs disagree.
 
-    python -m benchmarks.readme_numbers            # check: exit 1 naming the parts that differ
-    python -m benchmarks.readme_numbers --write    # rewrite them
+    python -m benchmarks.results.readme_numbers          # check: exit 1 naming what differs
+    python -m benchmarks.results.readme_numbers --write    # rewrite them
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.paths import ROOT
 from benchmarks.results import analysis as an
 from benchmarks.results.formatting import fmt
 from benchmarks.results.summary import summary_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 RUNS = {"reference": ROOT / "reports" / "reference" / "run",
         "reference-postgresql": ROOT / "reports" / "reference-postgresql" / "run"}
@@ -140,7 +140,8 @@ def render(text: str, runs: Runs) -> tuple[str, list[str]]:
         if body != m["body"]:
             changed.append(name)
         opening = (f"<!-- numbers:{name} (generated from {source} by "
-                   "`python -m benchmarks.readme_numbers --write`: do not edit by hand) -->\n")
+                   "`python -m benchmarks.results.readme_numbers --write`: do not edit by "
+                   "hand) -->\n")
         return opening + body + m.group(4)
 
     out = BLOCK.sub(one, text)
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
                                                    "README.md", "from the reference runs"))
         print(f"\nREADME numbers differ from the reference runs: {', '.join(changed)}; "
-              "run `python -m benchmarks.readme_numbers --write`", file=sys.stderr)
+              "run `python -m benchmarks.results.readme_numbers --write`", file=sys.stderr)
         return 1
     print("README numbers match the reference runs")
     return 0

@@ -1,15 +1,16 @@
 """Make a run a committed reference: copy what the analysis reads, nothing more.
 
-`nox -s reference` copies the newest run with `python -m benchmarks.reference copy`: the logs are
-left out and every mails.json is trimmed. The analysis reads a mail's `X-Lab-*` headers (which
-work it carries, when that work was created) and `received_at`; the bodies, the MIME boilerplate
-and the copies of To/Subject/From outside the headers are what made the reference 24 MB. A
+`nox -s reference` copies the newest run with `python -m benchmarks.results.reference copy`: the
+logs are left out and every mails.json is trimmed. The analysis reads a mail's `X-Lab-*` headers
+(which work it carries, when that work was created) and `received_at`; the bodies, the MIME
+boilerplate and the copies of To/Subject/From outside the headers made the reference 24 MB. A
 trimmed message keeps its id, `To` and `X-Lab-*` headers and `received_at`; the first
 KEEP_COMPLETE mails of each kind (review, report) in every repeat stay whole, as examples.
 The file says so in its `trimmed` field; trimming a trimmed file changes nothing.
 
-    python -m benchmarks.reference copy [RUN_DIR] [--to reports/reference/run]
-    python -m benchmarks.reference trim reports/reference/run reports/reference-postgresql/run
+    python -m benchmarks.results.reference copy [RUN_DIR] [--to reports/reference/run]
+    python -m benchmarks.results.reference trim reports/reference/run \
+                                                 reports/reference-postgresql/run
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.paths import ROOT
+
 KEEP_COMPLETE = 2
 LEFT_OUT = ("logs", "locust.log")
 
@@ -54,7 +56,8 @@ def trim_mails(path: Path) -> tuple[int, int]:
             out.append(trim_message(message))
     head = {k: v for k, v in data.items() if k != "messages"} if isinstance(data, dict) else {}
     head["trimmed"] = (f"the first {KEEP_COMPLETE} mails of each kind are complete; the others "
-                       "keep id, To and X-Lab-* headers and received_at (benchmarks/reference.py)")
+                       "keep id, To and X-Lab-* headers and received_at "
+                       "(benchmarks/results/reference.py)")
     # One message per line: small, and a diff shows which mails changed.
     lines = ",\n".join(json.dumps(m, ensure_ascii=False) for m in out)
     text = json.dumps(head, ensure_ascii=False)[:-1] + ', "messages": [\n' + lines + "\n]}\n"

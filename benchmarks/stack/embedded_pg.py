@@ -17,8 +17,9 @@ import subprocess
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / ".lab" / "postgres"
+from benchmarks.paths import LAB_DIR
+
+DATA_DIR = LAB_DIR / "postgres"
 HOST = "127.0.0.1"
 WORDS = ("postgres", "postgresql", "embedded-postgres")  # `--db postgres` and its spellings
 # For throwaway servers (tests): durability costs time and proves nothing there.
