@@ -36,8 +36,8 @@ def test_a_number_edited_by_hand_is_caught_and_rewritten(runs, old, new, part, t
     assert fixed == text
     path = tmp_path / "README.md"
     path.write_text(doctored, encoding="utf-8")
-    assert readme_numbers.main(["--readme", str(path)]) == 1
-    assert readme_numbers.main(["--readme", str(path), "--write"]) == 0
+    assert readme_numbers.main(["--readme", str(path)], runs) == 1
+    assert readme_numbers.main(["--readme", str(path), "--write"], runs) == 0
     assert path.read_text(encoding="utf-8") == text
 
 

@@ -152,14 +152,14 @@ def render(text: str, runs: Runs) -> tuple[str, list[str]]:
     return out, changed
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, runs: Runs | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--write", action="store_true", help="rewrite the README's generated parts")
     p.add_argument("--readme", type=Path, default=README)
     args = p.parse_args(argv)
     text = args.readme.read_text(encoding="utf-8")
     try:
-        new, changed = render(text, Runs())
+        new, changed = render(text, runs or Runs())
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
