@@ -1,13 +1,14 @@
-"""Shared fixtures: small seeded databases (SQLite, PostgreSQL, MariaDB), an in-process mail
-simulator, free ports, real stacks of a stage; HTTP goes through the harness's client (LabClient).
+"""Shared fixtures: small seeded SQLite databases, an in-process mail simulator, free ports,
+real stacks of a stage; HTTP goes through the harness's client (LabClient).
 
-PostgreSQL and MariaDB fixtures talk to the real servers on 127.0.0.1 and FAIL (never skip) when
-the server is not there: a test that silently skips is a test that proves nothing.
+The real servers (PostgreSQL, MariaDB, Redis: lab_servers.py) and the markers with their guard
+(lab_markers.py) are imported below. Server fixtures FAIL when a server they were given is not
+there (a test that silently skips proves nothing); the one exception, MariaDB with no server at
+all, is listed loudly at the end of the run.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import socket
 import time
@@ -17,6 +18,31 @@ from pathlib import Path
 
 import pytest
 
+# Every server fixture (postgres_*, mysql_*, redis_server) lives in lab_servers.py, the markers
+# and their guard in lab_markers.py: imported here so pytest finds them.
+from lab_markers import (  # noqa: F401
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_call,
+    pytest_runtest_logreport,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+)
+from lab_servers import (  # noqa: F401
+    mysql_admin,
+    mysql_connect,
+    mysql_server,
+    mysql_template,
+    mysql_url,
+    postgres_admin,
+    postgres_server,
+    postgres_template,
+    postgres_url,
+    redis_server,
+    seeded_mysql_url,
+    seeded_postgres_url,
+)
+
 from benchmarks.client import LabClient
 from shared.seed import Scale, seed_sqlite_file
 
@@ -24,9 +50,6 @@ SMALL = Scale(20, 20)
 DEMO_EMAIL = "email@example.com"
 DEMO_PASSWORD = "12345678"
 HOST = "127.0.0.1"
-
-PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-MARIADB_START = "service mariadb start  (or: mysqld_safe --user=mysql &)"
 
 
 # --- small helpers, handed to tests as fixtures ---------------------------------------------
@@ -169,170 +192,6 @@ def sqlite_url(seed_template_file, tmp_path) -> str:
     target = tmp_path / "lab.sqlite3"
     shutil.copyfile(seed_template_file, target)
     return f"sqlite:///{target}"
-
-
-def _throwaway_name() -> str:
-    return f"lab_test_{secrets.token_hex(6)}"
-
-
-@pytest.fixture(scope="session")
-def postgres_admin():
-    """An autocommit connection to the PostgreSQL server; fails loudly if it is not running."""
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(
-            host=HOST, port=5432, user="postgres", dbname="postgres", connect_timeout=5
-        )
-    except psycopg2.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable on {HOST}:5432 ({exc}). Start it with: {PG_START}",
-            pytrace=False,
-        )
-    admin.autocommit = True
-    yield admin
-    admin.close()
-
-
-def _pg_create(admin, template: str | None = None) -> str:
-    name = _throwaway_name()
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    return name
-
-
-def _pg_drop(admin, name: str) -> None:
-    _close_app_database()
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _pg_url(name: str) -> str:
-    return f"postgresql://postgres@{HOST}:5432/{name}"
-
-
-@pytest.fixture
-def postgres_url(postgres_admin):
-    """A freshly created, empty PostgreSQL database (lab_test_<random>); dropped afterwards."""
-    name = _pg_create(postgres_admin)
-    try:
-        yield _pg_url(name)
-    finally:
-        _pg_drop(postgres_admin, name)
-
-
-@pytest.fixture(scope="session")
-def postgres_template(postgres_admin):
-    """A PostgreSQL database seeded once with shared.seed.seed_url at the small scale."""
-    from shared.seed import seed_url
-
-    name = _pg_create(postgres_admin)
-    try:
-        seed_url(_pg_url(name), SMALL)
-        yield name
-    finally:
-        _pg_drop(postgres_admin, name)
-
-
-@pytest.fixture
-def seeded_postgres_url(postgres_admin, postgres_template):
-    """A throwaway copy (CREATE DATABASE ... TEMPLATE) of the seeded PostgreSQL database."""
-    name = _pg_create(postgres_admin, template=postgres_template)
-    try:
-        yield _pg_url(name)
-    finally:
-        _pg_drop(postgres_admin, name)
-
-
-@pytest.fixture(scope="session")
-def mysql_admin():
-    """An autocommit connection to the MariaDB/MySQL server; fails loudly if it is not running."""
-    import pymysql
-
-    try:
-        admin = pymysql.connect(
-            host=HOST, port=3306, user="root", connect_timeout=5, autocommit=True
-        )
-    except pymysql.MySQLError as exc:
-        pytest.fail(
-            f"MariaDB is not reachable on {HOST}:3306 ({exc}). Start it with: {MARIADB_START}",
-            pytrace=False,
-        )
-    yield admin
-    admin.close()
-
-
-def _my_create(admin) -> str:
-    name = _throwaway_name()
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    return name
-
-
-def _my_drop(admin, name: str) -> None:
-    _close_app_database()
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-
-
-def _my_url(name: str) -> str:
-    return f"mysql://root@{HOST}:3306/{name}"
-
-
-@pytest.fixture
-def mysql_url(mysql_admin):
-    """A freshly created, empty MariaDB database (lab_test_<random>); dropped afterwards."""
-    name = _my_create(mysql_admin)
-    try:
-        yield _my_url(name)
-    finally:
-        _my_drop(mysql_admin, name)
-
-
-@pytest.fixture(scope="session")
-def mysql_template(mysql_admin):
-    """A MariaDB database seeded once with shared.seed.seed_url at the small scale."""
-    from shared.seed import seed_url
-
-    name = _my_create(mysql_admin)
-    try:
-        seed_url(_my_url(name), SMALL)
-        yield name
-    finally:
-        _my_drop(mysql_admin, name)
-
-
-@pytest.fixture
-def seeded_mysql_url(mysql_admin, mysql_template):
-    """A throwaway copy of the seeded MariaDB database: the schema made by the models (foreign
-    keys and indexes included), the rows copied from the template (MariaDB has no TEMPLATE)."""
-    from shared import db as dbmod
-    from shared.models import ALL_MODELS
-
-    name = _my_create(mysql_admin)
-    try:
-        url = _my_url(name)
-        target = dbmod.make_database(url)
-        with target.bind_ctx(ALL_MODELS):
-            target.create_tables(ALL_MODELS)
-        target.close()
-        with mysql_admin.cursor() as cur:
-            for model in ALL_MODELS:  # parents first: the foreign keys hold while copying
-                table = model._meta.table_name
-                cur.execute(
-                    f"INSERT INTO `{name}`.`{table}` SELECT * FROM `{mysql_template}`.`{table}`"
-                )
-        yield url
-    finally:
-        _my_drop(mysql_admin, name)
-
-
-def _close_app_database() -> None:
-    """Close the connection the in-process app opened, so the database can be dropped."""
-    from shared.db import database
-
-    if database.obj is not None and not database.obj.is_closed():
-        database.obj.close()
 
 
 # --- mail -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ SEEDED_REVIEWS_EACH = 20
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    pytest.param("mysql", id="mysql"),
+    pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
 ]
 URL_FIXTURE = {
     "sqlite": "sqlite_url",

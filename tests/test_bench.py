@@ -48,12 +48,14 @@ def locustfile_facts(features: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.processes
 def test_locustfile_uses_exactly_the_documented_request_names():
     facts = locustfile_facts("")
     assert set(facts["names"]) == results_md_names()
     assert facts["base"] == "FastHttpUser"
 
 
+@pytest.mark.processes
 def test_report_task_exists_only_with_the_reports_feature():
     assert locustfile_facts("")["tasks"] == sorted(TASKS)
     assert locustfile_facts("reports")["tasks"] == sorted([*TASKS, "report"])
@@ -67,12 +69,14 @@ def test_csv_check_wants_a_name_header_and_ten_rows():
     assert csv_problem("<html>not found</html>") is not None
 
 
+@pytest.mark.processes
 def test_a_run_folder_is_never_reused(tmp_path):
     first, second = new_run_dir(tmp_path), new_run_dir(tmp_path)
     assert first != second and first.is_dir() and second.is_dir()
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     argv = [
         sys.executable,

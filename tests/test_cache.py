@@ -21,7 +21,6 @@ from shared.adapters.cache import CachedTopRated, cache_client
 from shared.config import Settings
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD, Scale, seed_sqlite_file
 
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
 SECRET = "test-secret-" + "x" * 40
 THREADS = 24
 
@@ -40,11 +39,17 @@ def database_url(seeded) -> str:
 
 
 @pytest.fixture
-def prefix():
+def shared_redis(redis_server) -> str:
+    """Database 0 of the suite's Redis server (lab_servers.py); tests keep to their own prefix."""
+    return f"{redis_server}/0"
+
+
+@pytest.fixture
+def prefix(shared_redis):
     """A key prefix of our own in the shared Redis, removed afterwards."""
     prefix = f"test:{uuid.uuid4().hex}:"
     yield prefix
-    client = redis.Redis.from_url(SHARED_REDIS)
+    client = redis.Redis.from_url(shared_redis)
     keys = list(client.scan_iter(f"{prefix}*"))
     if keys:
         client.delete(*keys)
@@ -68,8 +73,8 @@ class SlowRanking:
         return services.highest_rated(limit)
 
 
-def counter(prefix: str) -> int:
-    return int(redis.Redis.from_url(SHARED_REDIS).get(f"{prefix}counter:top_rated_computed") or 0)
+def counter(url: str, prefix: str) -> int:
+    return int(redis.Redis.from_url(url).get(f"{prefix}counter:top_rated_computed") or 0)
 
 
 def all_at_once(call, n: int = THREADS) -> list:
@@ -86,20 +91,20 @@ def all_at_once(call, n: int = THREADS) -> list:
 # --- stampede -----------------------------------------------------------------------------------
 
 
-def test_cold_key_under_a_stampede_is_computed_once(database_url, prefix):
+def test_cold_key_under_a_stampede_is_computed_once(database_url, shared_redis, prefix):
     ranking = SlowRanking()
-    cache = CachedTopRated(cache_client(SHARED_REDIS), 30, live=ranking, prefix=prefix)
+    cache = CachedTopRated(cache_client(shared_redis), 30, live=ranking, prefix=prefix)
     results = all_at_once(lambda: cache.top(10))
     expected = services.highest_rated(10)
     assert ranking.calls == 1
-    assert counter(prefix) == 1
+    assert counter(shared_redis, prefix) == 1
     assert results == [expected] * THREADS
 
 
-def test_stale_entry_is_served_while_one_thread_refreshes(database_url, prefix):
+def test_stale_entry_is_served_while_one_thread_refreshes(database_url, shared_redis, prefix):
     gate = threading.Event()
     ranking = SlowRanking(gate=gate)
-    client = cache_client(SHARED_REDIS)
+    client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, live=ranking, prefix=prefix)
     stale = [{"id": "stale", "name": "Old ranking", "specialty": "x", "average_rating": 1.0,
               "reviews_count": 1}]
@@ -116,29 +121,30 @@ def test_stale_entry_is_served_while_one_thread_refreshes(database_url, prefix):
         assert answered == [stale] * (THREADS - 1)
         gate.set()
         results = [f.result(10) for f in futures]
-    assert ranking.calls == 1 and counter(prefix) == 1
+    assert ranking.calls == 1 and counter(shared_redis, prefix) == 1
     assert results.count(services.highest_rated(10)) == 1
     assert cache.top(10) == services.highest_rated(10)  # fresh now, without another computation
     assert ranking.calls == 1
 
 
-def _hammer(database_url: str, prefix: str, barrier, results) -> None:
+def _hammer(database_url: str, shared_redis: str, prefix: str, barrier, results) -> None:
     """One process of the cross-process stampede: several threads ask at the same moment."""
     db.connect(database_url)
     ranking = SlowRanking(0.5)
-    cache = CachedTopRated(cache_client(SHARED_REDIS), 30, live=ranking, prefix=prefix)
+    cache = CachedTopRated(cache_client(shared_redis), 30, live=ranking, prefix=prefix)
     barrier.wait(30)
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda _: cache.top(10), range(6)))
     results.put((ranking.calls, answers))
 
 
-def test_processes_share_one_recomputation(database_url, prefix):
+@pytest.mark.processes
+def test_processes_share_one_recomputation(database_url, shared_redis, prefix):
     context = multiprocessing.get_context("spawn")
     processes = 4
     barrier, results = context.Barrier(processes), context.Queue()
     workers = [
-        context.Process(target=_hammer, args=(database_url, prefix, barrier, results))
+        context.Process(target=_hammer, args=(database_url, shared_redis, prefix, barrier, results))
         for _ in range(processes)
     ]
     for worker in workers:
@@ -150,7 +156,7 @@ def test_processes_share_one_recomputation(database_url, prefix):
             worker.join(10)
     expected = services.highest_rated(10)
     assert sum(calls for calls, _ in outcomes) == 1
-    assert counter(prefix) == 1
+    assert counter(shared_redis, prefix) == 1
     assert all(answer == expected for _, answers in outcomes for answer in answers)
 
 
@@ -206,6 +212,7 @@ def timed(call):
     return value, time.perf_counter() - started
 
 
+@pytest.mark.processes
 def test_fails_open_when_the_cache_server_stops_and_recovers(database_url, tmp_path):
     port = free_port()
     valkey = start_valkey(port, tmp_path)
@@ -279,6 +286,7 @@ def assert_served_from_the_database(client, headers) -> None:
         assert seconds < 1.0
 
 
+@pytest.mark.processes
 def test_the_stage_answers_200_when_its_cache_server_stops(database_url, tmp_path):
     port = free_port()
     valkey = start_valkey(port, tmp_path)
@@ -304,12 +312,12 @@ def test_the_stage_answers_200_when_its_cache_server_hangs(database_url):
 # --- freshness ----------------------------------------------------------------------------------
 
 
-def test_freshness_rule_is_ttl_only(database_url, prefix, tmp_path):
+def test_freshness_rule_is_ttl_only(database_url, shared_redis, prefix, tmp_path):
     """A new review does not invalidate the ranking; it shows once the entry ages past the TTL."""
     path = tmp_path / "lab.sqlite3"  # a copy: this test writes reviews
     path.write_bytes(Path(database_url.removeprefix("sqlite:///")).read_bytes())
     db.connect(f"sqlite:///{path}")
-    client = cache_client(SHARED_REDIS)
+    client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, prefix=prefix)
     before = cache.top(3)
     last = services.get_specialist(uuid.UUID(before[-1]["id"]))
@@ -320,13 +328,14 @@ def test_freshness_rule_is_ttl_only(database_url, prefix, tmp_path):
     entry = json.loads(client.get(cache.key(3)))
     client.set(cache.key(3), json.dumps({**entry, "at": entry["at"] - 31}), ex=60)
     assert cache.top(3) == services.highest_rated(3)
-    assert counter(prefix) == 2
+    assert counter(shared_redis, prefix) == 2
 
 
 # --- the real stage -----------------------------------------------------------------------------
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_cache_stage_counts_one_computation_per_ttl(tmp_path):
     from test_reports import http
 

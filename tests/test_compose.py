@@ -87,12 +87,14 @@ def test_editing_a_topology_without_regenerating_is_caught(change):
     assert compose.stale_files(topologies=[edited]) == ["docker-compose.cache.yml"]
 
 
+@pytest.mark.processes
 def test_every_file_passes_docker_compose_config():
     """The real Compose v2 reads every file (`config -q`, exit status and stderr checked)."""
     paths = [committed(s) for s in STAGES]
     assert compose.validate(paths) == []
 
 
+@pytest.mark.processes
 def test_no_file_carries_a_default_secret():
     """Without LAB_JWT_SECRET, a token stage's file is refused, naming the variable."""
     done = compose.compose_config(committed("token-auth"), {}, "-q")
@@ -106,6 +108,7 @@ def test_no_file_carries_a_default_secret():
 # --- the two ways to run agree ------------------------------------------------------------------
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("stage", STAGES)
 def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
     loaded = compose.load_compose(committed(stage))
@@ -113,6 +116,7 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
     assert problems == []
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("old,new,expected", [
     ('      - -w\n      - "4"', '      - -w\n      - "8"', "worker: command differs"),
     ("      replicas: 2", "      replicas: 3", "app: replicas differs"),
@@ -133,6 +137,7 @@ def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_
     assert any(expected in p for p in problems), problems
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("options,expected", [
     (dict(workers=8), "worker: command differs"),
     (dict(threads=8), "app: command differs"),
@@ -149,6 +154,7 @@ def test_the_comparison_catches_a_changed_embedded_side(options, expected, tmp_p
     assert any(expected in p for p in problems), problems
 
 
+@pytest.mark.processes
 def test_the_comparison_catches_a_topology_changed_alone(tmp_path):
     edited = dataclasses.replace(stages.topology("cache"), replicas=3, needs_s3=True)
     loaded = compose.load_compose(committed("cache"))
@@ -170,6 +176,7 @@ def test_command_shape_masks_only_placement():
 # --- what containers need besides -------------------------------------------------------------
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("stage", STAGES)
 def test_start_order_and_health_checks(stage):
     services = compose.load_compose(committed(stage))["services"]
@@ -190,6 +197,7 @@ def test_start_order_and_health_checks(stage):
             "service_completed_successfully")
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("stage", STAGES)
 def test_published_ports_are_the_courses_on_127_0_0_1(stage):
     services = compose.load_compose(committed(stage))["services"]
@@ -204,6 +212,7 @@ def test_published_ports_are_the_courses_on_127_0_0_1(stage):
     assert {s["build"]["dockerfile"] for n, s in services.items() if n in lab} == {"Dockerfile"}
 
 
+@pytest.mark.processes
 def test_worker_stops_gracefully_and_waits_for_its_longest_task():
     settings = Settings()
     # Its longest task: a report upload with botocore's retries (3 x (2 s + 10 s)), then a mail.
@@ -216,6 +225,7 @@ def test_worker_stops_gracefully_and_waits_for_its_longest_task():
             assert compose._seconds(worker["stop_grace_period"]) == WORKER_GRACE_S
 
 
+@pytest.mark.processes
 def test_the_proxy_config_is_the_embedded_one_with_dns_upstreams():
     loaded = compose.load_compose(committed("cache"))
     content = loaded["configs"]["caddyfile"]["content"].replace("$$", "$")
@@ -243,6 +253,7 @@ def test_the_proxy_config_is_the_embedded_one_with_dns_upstreams():
     assert "dynamic a app 8000" in content and "http://:8123 {" in content
 
 
+@pytest.mark.processes
 def test_the_compose_caddyfile_is_valid_for_caddy(tmp_path):
     caddyfile = tmp_path / "Caddyfile"
     caddyfile.write_text(proxy_config(compose.compose_site(stages.topology("token-auth"))))
@@ -252,6 +263,7 @@ def test_the_compose_caddyfile_is_valid_for_caddy(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
     """Caddy with the compose files' `dynamic a` upstream, pointed at a DNS name this machine
     resolves (localhost), forwards to the server behind it."""
@@ -296,6 +308,7 @@ def test_the_embedded_runner_starts_exactly_its_plan(launch):
 # --- the image --------------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("given,expected", [("", "app-{host}"), ("worker", "worker")])
 def test_the_entrypoint_names_each_replica(given, expected):
     """Replicas of a scaled service share one environment: the entrypoint names each one."""

@@ -12,7 +12,7 @@ from benchmarks.faults import reports_killed
 from benchmarks.stack import Options, Stack, free_port
 from shared.seed import Scale
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]  # a real stack
 
 
 @pytest.fixture(scope="module")

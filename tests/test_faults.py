@@ -15,7 +15,7 @@ from benchmarks.client import LabClient
 from benchmarks.stack import Options, Stack, free_port
 from shared.seed import Scale
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]  # every test runs a real stack
 
 
 def start(stage: str, state_dir, **options) -> Stack:

@@ -55,6 +55,7 @@ def test_no_answer_or_a_refused_connection_is_not_cut_mid_response(free_port):
         assert not cut_mid_response(reply), reply.error
 
 
+@pytest.mark.processes
 def test_figures_are_stored_by_name_and_tabled(tmp_path, monkeypatch, capsys):
     store = tmp_path / "figures.json"
     monkeypatch.setenv("LAB_FIGURES_FILE", str(store))
@@ -71,6 +72,7 @@ def test_figures_are_stored_by_name_and_tabled(tmp_path, monkeypatch, capsys):
         "| `a-fault` | lost=2 | lost = 0 | **no** |", "| `b-fault` | lost=1 | lost = 0 | **no** |"]
 
 
+@pytest.mark.processes
 def test_the_command_line_names_its_scenarios_and_refuses_unknown_ones():
     run = [sys.executable, "-m", "benchmarks.faults"]
     usage = subprocess.run([*run, "--help"], cwd=ROOT, capture_output=True, text=True)

@@ -225,6 +225,7 @@ def _read_line(stream, timeout: float) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_cli_ready_line_port_in_use_and_sigterm():
     smtp_port, http_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "mailsim", "--smtp-port", str(smtp_port)]

@@ -70,12 +70,14 @@ def run_child(tmp_path, env: dict) -> str:
     return done.stdout
 
 
+@pytest.mark.processes
 def test_requests_become_spans_at_the_endpoint(tmp_path, receiver):
     out = run_child(tmp_path, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver})
     assert "tracing True" in out
     assert ("/v1/traces", "scaling-lab", "GET /api/test") in Receiver.spans, Receiver.spans
 
 
+@pytest.mark.processes
 def test_off_by_default(tmp_path, receiver):
     assert "tracing False" in run_child(tmp_path, {})
     assert Receiver.spans == []

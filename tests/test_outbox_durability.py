@@ -240,6 +240,7 @@ def test_smtp_errors_are_told_apart():
     assert not is_permanent(ConnectionRefusedError())
 
 
+@pytest.mark.processes
 def test_the_dead_letter_listing_runs_as_a_command(database):
     done = subprocess.run([sys.executable, "-m", "shared.deadletters"], cwd=ROOT,
                           env={"LAB_DATABASE_URL": database, "PYTHONPATH": str(ROOT),
@@ -250,17 +251,17 @@ def test_the_dead_letter_listing_runs_as_a_command(database):
 
 
 def test_a_dead_letter_is_counted_in_the_queue_servers_counters(database, mail, tmp_path,
-                                                                 monkeypatch):
+                                                                 monkeypatch, redis_server):
     """lab:counter:outbox_dead_letters, which the bench copies into the report's counters."""
     import redis
     from huey import RedisHuey
 
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_timeout=2)
+    client = redis.Redis.from_url(f"{redis_server}/15", socket_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc})", pytrace=False)
-    huey = RedisHuey(f"outbox-count-{uuid.uuid4().hex[:8]}", url="redis://127.0.0.1:6379/15")
+        pytest.fail(f"Redis is not reachable at {redis_server} ({exc})", pytrace=False)
+    huey = RedisHuey(f"outbox-count-{uuid.uuid4().hex[:8]}", url=f"{redis_server}/15")
     huey.storage.conn.delete("lab:counter:outbox_dead_letters")
     sender = SmtpSender("127.0.0.1", mail.smtp_port, "no-reply@lab.test", timeout=5)
     task = register_review_mail(huey, sender, settings=FAST)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLAY = "benchmarks.measure.play"
 
 
+@pytest.mark.processes
 def test_play_takes_ups_options_and_its_own():
     help_text = subprocess.run([sys.executable, "-m", PLAY, "--help"], cwd=ROOT,
                                capture_output=True, text=True, timeout=60).stdout
@@ -31,6 +32,7 @@ def test_play_takes_ups_options_and_its_own():
     assert str(play.LOCUSTFILE) in command and "--headless" not in command
 
 
+@pytest.mark.processes
 def test_bad_user_count_is_refused_by_name():
     done = subprocess.run([sys.executable, "-m", PLAY, "legacy", "--users", "0"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -44,6 +46,7 @@ def _template_args(html: str) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_play_serves_locusts_ui_aimed_at_the_stage(free_port, tmp_path):
     ports = {name: free_port() for name in ("port", "inbox-port", "smtp-port", "locust-port")}
     argv = [sys.executable, "-m", PLAY, "async-reports", "--users", "3",

@@ -1,4 +1,4 @@
-"""The runner on real servers: PostgreSQL, MariaDB and Redis on 127.0.0.1 (as on the CI machine).
+"""The runner on real servers: PostgreSQL, MariaDB and Redis (tests/lab_servers.py gives them).
 
 - Each run gets a fresh copy of the same seed: PostgreSQL from a template database
   (CREATE DATABASE ... TEMPLATE), MariaDB by INSERT ... SELECT from a seed schema; nothing a run
@@ -8,7 +8,8 @@
   MariaDB, every stage started for real by the runner.
 - One short bench of every stage on PostgreSQL + Redis measures, and records the backends.
 
-The servers must be running (the fixtures fail, never skip, when they are not).
+PostgreSQL and Redis are embedded when no LAB_TEST_*_URL names a server; MariaDB's tests run when
+a server is there (lab_servers.py).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import sys
 from pathlib import Path
 
 import psycopg2
-import pymysql
 import pytest
 import redis
 
 # The contract suite's tests and fixtures, run again below with this module's `stack` fixture.
+from lab_servers import mysql_connect
 from test_contract import (  # noqa: F401
     client,
     mailbox,
@@ -53,12 +54,6 @@ from benchmarks.stack.databases import (
 from benchmarks.stack.redis_db import REDIS_MARKER, prepare_redis
 from shared.seed import Scale
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-
-HOST = "127.0.0.1"
-PG = f"postgresql://postgres@{HOST}:5432"
-MY = f"mysql://root@{HOST}:3306"
-REDIS = f"redis://{HOST}:6379"
 # Dedicated Redis databases: 13 for these tests' stacks, 12 for the isolation tests; the CI
 # bench uses 15. The lab flushes the db it is given; these numbers are the lab's on this machine.
 STACK_REDIS_DB, SCRATCH_REDIS_DB = 13, 12
@@ -84,9 +79,9 @@ def pg_seed_cleanup(postgres_admin):
 
 
 @pytest.fixture
-def pg_run(postgres_admin, pg_seed_cleanup):
+def pg_run(postgres_server, postgres_admin, pg_seed_cleanup):
     name = _name()
-    yield f"{PG}/{name}"
+    yield f"{postgres_server}/{name}"
     with postgres_admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -126,14 +121,15 @@ def test_postgres_stale_seed_is_remade(pg_run, postgres_admin, tmp_path):
     assert _pg(pg_run, "SELECT count(*) FROM users") == [(1,)]
 
 
-def test_postgres_refuses_someone_elses_database(postgres_url, pg_seed_cleanup, tmp_path):
+def test_postgres_refuses_someone_elses_database(postgres_server, postgres_url, pg_seed_cleanup,
+                                                 tmp_path):
     _pg(postgres_url, "CREATE TABLE invoices (id int)")
     with pytest.raises(BackendError, match="invoices"):
         restore_database(postgres_url, TINY, tmp_path / "x", quiet=True)
     assert _pg(postgres_url, "SELECT count(*) FROM invoices") == [(0,)]  # untouched
     for name in ("postgres", "template1", "lab_seed_13x7"):
         with pytest.raises(BackendError):
-            restore_database(f"{PG}/{name}", TINY, tmp_path / "x", quiet=True)
+            restore_database(f"{postgres_server}/{name}", TINY, tmp_path / "x", quiet=True)
 
 
 # --- MariaDB ----------------------------------------------------------------------------------
@@ -147,16 +143,15 @@ def my_seed_cleanup(mysql_admin):
 
 
 @pytest.fixture
-def my_run(mysql_admin, my_seed_cleanup):
+def my_run(mysql_server, mysql_admin, my_seed_cleanup):
     name = _name()
-    yield f"{MY}/{name}"
+    yield f"{mysql_server}/{name}"
     with mysql_admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def _my(url: str, sql: str):
-    conn = pymysql.connect(host=HOST, user="root", database=url.rsplit("/", 1)[1],
-                           autocommit=True)
+    conn = mysql_connect(url, autocommit=True)
     try:
         with conn.cursor() as cur:
             cur.execute(sql)
@@ -204,7 +199,8 @@ def test_a_url_is_parsed_once_into_its_backend_object(tmp_path):
     my = Database.from_url("mariadb://root@127.0.0.1/runs", TINY, tmp_path / "unused")
     assert isinstance(my, MysqlDatabase) and my.params["port"] == 3306
     # Refused as it is parsed, before any connection: no database, the server's own, a seed.
-    for url in (f"{PG}/", f"{PG}/postgres", f"{MY}/mysql", f"{MY}/lab_seed_13x7"):
+    pg, my = "postgresql://postgres@127.0.0.1:5432", "mysql://root@127.0.0.1:3306"  # not used
+    for url in (f"{pg}/", f"{pg}/postgres", f"{my}/mysql", f"{my}/lab_seed_13x7"):
         with pytest.raises(BackendError):
             Database.from_url(url, TINY, tmp_path / "unused")
     # An unknown scheme is the same clear BackendError (the runner shows it as a StackError).
@@ -228,22 +224,22 @@ def test_a_sqlite_url_is_restored_but_a_foreign_file_is_refused(tmp_path):
 
 
 @pytest.fixture
-def scratch_redis():
-    db = redis.Redis(host=HOST, db=SCRATCH_REDIS_DB)
+def scratch_redis(redis_server):
+    db = redis.Redis.from_url(f"{redis_server}/{SCRATCH_REDIS_DB}")
     db.flushdb()
     yield db
     db.flushdb()
     db.close()
 
 
-def test_redis_db_0_is_never_used(scratch_redis):
-    for url in (REDIS, f"{REDIS}/0", f"{REDIS}/?db=0"):
+def test_redis_db_0_is_never_used(redis_server, scratch_redis):
+    for url in (redis_server, f"{redis_server}/0", f"{redis_server}/?db=0"):
         with pytest.raises(BackendError, match="db 0"):
             prepare_redis(url)
 
 
-def test_redis_a_dedicated_db_is_flushed_before_each_run(scratch_redis):
-    url = f"{REDIS}/{SCRATCH_REDIS_DB}"
+def test_redis_a_dedicated_db_is_flushed_before_each_run(redis_server, scratch_redis):
+    url = f"{redis_server}/{SCRATCH_REDIS_DB}"
     first = prepare_redis(url)
     assert first.db == SCRATCH_REDIS_DB and first.describe()["mode"] == "external"
     scratch_redis.set("lab:top_rated:10", "[]")  # what a run leaves behind
@@ -253,29 +249,32 @@ def test_redis_a_dedicated_db_is_flushed_before_each_run(scratch_redis):
     assert scratch_redis.keys("*") == [REDIS_MARKER.encode()]
 
 
-def test_redis_someone_elses_keys_are_refused(scratch_redis):
+def test_redis_someone_elses_keys_are_refused(redis_server, scratch_redis):
     scratch_redis.set("session:42", "theirs")
     with pytest.raises(BackendError, match="session:42"):
-        prepare_redis(f"{REDIS}/{SCRATCH_REDIS_DB}")
+        prepare_redis(f"{redis_server}/{SCRATCH_REDIS_DB}")
     assert scratch_redis.get("session:42") == b"theirs"
 
 
 # --- the contract suite on real servers -------------------------------------------------------
 
 BACKENDS = {
-    # PostgreSQL + the real Redis (its dedicated db), and MariaDB + the embedded valkey.
-    "postgresql+redis": lambda: dict(database_url=f"{PG}/lab_test_contract",
-                                     redis_url=f"{REDIS}/{STACK_REDIS_DB}"),
-    "mariadb": lambda: dict(database_url=f"{MY}/lab_test_contract"),
+    # PostgreSQL + a Redis server (its dedicated db), and MariaDB + the stage's embedded valkey.
+    "postgresql+redis": lambda get: dict(
+        database_url=f"{get('postgres_server')}/lab_test_contract",
+        redis_url=f"{get('redis_server')}/{STACK_REDIS_DB}"),
+    "mariadb": lambda get: dict(database_url=f"{get('mysql_server')}/lab_test_contract"),
 }
+MARKS = {"postgresql+redis": [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow],
+         "mariadb": [pytest.mark.mysql, pytest.mark.slow]}
 
 
-@pytest.fixture(scope="module", params=[(b, s) for b in BACKENDS for s in stages.names()],
-                ids=lambda p: f"{p[0]}-{p[1]}")
-def stack(request, launch, postgres_admin, mysql_admin):
+@pytest.fixture(scope="module", params=[
+    pytest.param((b, s), id=f"{b}-{s}", marks=MARKS[b]) for b in BACKENDS for s in stages.names()])
+def stack(request, launch):
     """One stage on real servers, started by the runner; the contract tests run against it."""
     backend, stage = request.param
-    stack = launch(stage, **BACKENDS[backend]())
+    stack = launch(stage, **BACKENDS[backend](request.getfixturevalue))
     described = stack.describe()
     assert described["backends"]["database"]["backend"] == (
         "postgresql" if backend.startswith("postgresql") else "mysql")
@@ -289,11 +288,15 @@ def stack(request, launch, postgres_admin, mysql_admin):
 # --- one short bench of every stage on PostgreSQL + Redis -------------------------------------
 
 
-def test_a_short_bench_of_every_stage_on_postgresql_and_redis(tmp_path):
+@pytest.mark.slow
+@pytest.mark.processes
+def test_a_short_bench_of_every_stage_on_postgresql_and_redis(postgres_server, redis_server,
+                                                               tmp_path):
     out = tmp_path / "results"
     cmd = [sys.executable, "-m", "benchmarks.measure.bench", "--duration", "3", "--warmup", "1",
            "--users", "2", "--specialists", "50", "--reviews-per-specialist", "50",
-           "--db", f"{PG}/lab_ci", "--redis", f"{REDIS}/15", "--no-report", "--out", str(out)]
+           "--db", f"{postgres_server}/lab_ci", "--redis", f"{redis_server}/15", "--no-report",
+           "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])

@@ -297,6 +297,7 @@ def test_queue_down_the_review_is_saved_and_its_mail_sent_later(database, mail, 
     assert _row(review_id).status == outbox.SENT and _mails_for(mail, review_id) == 1
 
 
+@pytest.mark.processes
 def test_every_queued_stage_starts_the_sweeper_in_its_worker(tmp_path):
     """Each stage with a worker gets the sweeper from shared code, not from stage code."""
     queued = [name for name in stages.names() if stages.topology(name).worker]

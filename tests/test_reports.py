@@ -350,6 +350,7 @@ def stack_options(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_async_reports_stage_end_to_end(tmp_path):
     from benchmarks.stack import Stack
 

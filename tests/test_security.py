@@ -345,6 +345,7 @@ def test_a_missing_or_short_secret_is_refused(secret):
     JwtAuth("x" * 32, demo=False)  # 32 bytes is enough
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("secret", ["", "too-short-a-secret"])
 def test_the_app_refuses_to_start_outside_demo_mode_with_a_weak_secret(secret, tmp_path):
     env = {**os.environ, "LAB_DEMO": "0", "LAB_JWT_SECRET": secret, "PYTHONPATH": str(ROOT),
@@ -371,6 +372,7 @@ def test_passwords_are_argon2id_at_the_recommended_cost(seed_file):
         assert params.memory_cost >= 19 * 1024 and params.time_cost >= 2
 
 
+@pytest.mark.slow  # medians of 7 logins at argon2id's full cost: a timing measurement
 def test_unknown_email_and_wrong_password_look_the_same(seed_file, tmp_path, mail, monkeypatch):
     from stages.legacy.app import create_app
 
@@ -445,14 +447,13 @@ def test_the_throttle_window_ends_and_a_success_clears_the_count():
 
 
 @pytest.fixture
-def redis_client():
-    """The real Redis on 127.0.0.1:6379 (CI starts it), database 15; fails if it is not there."""
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_timeout=2)
+def redis_client(redis_server):
+    """Database 15 of the suite's Redis server (tests/lab_servers.py); fails if it is not there."""
+    client = redis.Redis.from_url(f"{redis_server}/15", socket_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable on 127.0.0.1:6379 ({exc}); start it with "
-                    "redis-server --daemonize yes", pytrace=False)
+        pytest.fail(f"Redis is not reachable at {redis_server} ({exc})", pytrace=False)
     yield client
     client.close()
 

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import psycopg2
-import pymysql
 import pytest
+from lab_servers import mysql_connect
 
 from shared import pgcopy, seed
 from shared.passwords import verify_password
@@ -201,8 +201,7 @@ def test_copy_keeps_awkward_text(postgres_url, key_type):
 def test_seeding_mariadb(mysql_url):
     seed_url(mysql_url, Scale(5, 4))
     seed_url(mysql_url, Scale(6, 3))  # seeding again replaces what was there
-    name = mysql_url.rsplit("/", 1)[1]
-    conn = pymysql.connect(host="127.0.0.1", user="root", database=name)
+    conn = mysql_connect(mysql_url)
     try:
         with conn.cursor() as cur:
             counts = {}
@@ -214,6 +213,7 @@ def test_seeding_mariadb(mysql_url):
     assert counts == {"specialists": 6, "reviews": 18, "users": 1}
 
 
+@pytest.mark.processes
 def test_the_command_line_seeds_a_file(tmp_path):
     target = tmp_path / "cli.sqlite3"
     result = subprocess.run(

@@ -187,6 +187,7 @@ def test_failed_upload_marks_the_report_failed_and_stores_nothing(database, mail
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_external_storage_stage_end_to_end(tmp_path):
     from benchmarks.stack import Stack
 

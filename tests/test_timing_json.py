@@ -87,6 +87,7 @@ class User(FastHttpUser):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_a_real_locust_run_writes_timing_json(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Timed)
     threading.Thread(target=server.serve_forever, daemon=True).start()

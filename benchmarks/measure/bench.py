@@ -27,6 +27,7 @@ from benchmarks.measure.wrk import wrk_crosscheck
 from benchmarks.paths import LAB_DIR, ROOT
 from benchmarks.stack import boxes
 from benchmarks.stack.databases import sqlite_seed
+from benchmarks.stack.embedded_pg import resolve_db_option
 from shared.seed import Scale
 
 
@@ -51,8 +52,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--replicas", type=int, help="app replicas (default: each stage's own)")
     p.add_argument(
         "--db",
-        help="database URL (default: embedded SQLite); every stage gets a fresh copy of the "
-        "seed in it (see benchmarks/stack/databases/)",
+        help="database URL, or `postgres` for an embedded PostgreSQL (default: embedded "
+        "SQLite); every stage gets a fresh copy of the seed in it (benchmarks/stack/databases/)",
     )
     p.add_argument(
         "--redis", help="Redis URL with a database of its own, flushed per stage (redis://h/15)"
@@ -97,6 +98,7 @@ def parse_args(argv: list[str] | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.db = resolve_db_option(args.db)  # `--db postgres`: an embedded server, stopped at exit
     run_dir = new_run_dir(args.out)
     meta = make_meta(args, run_dir)
     meta["budgets"] = boxes.planned(args.budget_cpus)

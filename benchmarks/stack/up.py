@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import stages
 from benchmarks.stack import Options, Stack, StackError, boxes
+from benchmarks.stack.embedded_pg import resolve_db_option
 from shared.seed import Scale
 
 
@@ -24,7 +25,8 @@ def parser(description: str | None = __doc__) -> argparse.ArgumentParser:
                         help="simulated mail provider latency per message")
     parser.add_argument("--replicas", type=int, help="app replicas (default: the stage's)")
     parser.add_argument("--workers", type=int, help="queue worker threads (default: the stage's)")
-    parser.add_argument("--db", help="database URL (default: embedded SQLite, freshly restored)")
+    parser.add_argument("--db", help="database URL, or `postgres` for an embedded PostgreSQL "
+                        "(default: embedded SQLite, freshly restored)")
     parser.add_argument("--redis", help="Redis URL (default: embedded valkey when needed)")
     parser.add_argument("--specialists", type=int, default=Scale.specialists)
     parser.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
@@ -36,7 +38,8 @@ def options(args: argparse.Namespace) -> Options:
     """Turn parsed `up` arguments into the stack's Options."""
     return Options(port=args.port, inbox_port=args.inbox_port, smtp_port=args.smtp_port,
                    mail_delay_ms=args.mail_delay_ms, replicas=args.replicas,
-                   workers=args.workers, database_url=args.db, redis_url=args.redis,
+                   workers=args.workers, database_url=resolve_db_option(args.db),
+                   redis_url=args.redis,
                    scale=Scale(args.specialists, args.reviews_per_specialist),
                    replica_cpus=None if args.no_budgets else args.replica_cpus)
 
