@@ -194,9 +194,10 @@ class LabUser(FastHttpUser):
         self.auth: dict[str, str] = {}  # session stages rely on FastHttpSession's cookie jar
         self.ids: list[str] = []
         self.api_host = urlsplit(self.host).netloc
-        # A login shed by the login limits (503: hashes running at once; 429) is tried again
-        # after its Retry-After, until the login phase ends: every user starts the window
-        # logged in, and each refusal stays counted in the logins' own entry.
+        # A login shed by the login limits (503: hashes running at once; 429), or lost to a
+        # reset connection (status 0) or another 5xx, is tried again after its Retry-After
+        # until the login phase ends: every user starts the window logged in, and each
+        # refusal stays counted in the logins' own entry.
         give_up = time.monotonic() + LOGIN_PHASE_MAX_S
         while True:
             with self.client.post(
@@ -206,7 +207,8 @@ class LabUser(FastHttpUser):
                 catch_response=True,
             ) as resp:
                 data = check(resp, 200, authenticated=False)
-                shed = resp.status_code in (429, 503)  # login limits (shared/throttle.py)
+                status = resp.status_code or 0
+                shed = status in (0, 429) or status >= 500  # 429/503: shared/throttle.py
                 wait = resp.headers.get("Retry-After", "1")
             if not shed or time.monotonic() >= give_up:
                 break
