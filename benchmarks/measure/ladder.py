@@ -13,7 +13,8 @@ runs a ladder against a running stage (e.g. `python -m benchmarks.stack.up legac
 prints the table; `--show ladder.json` prints a stored one.
 
 ladder.json: [{"offered_rps", "achieved_rps", "p50", "p99", "failures_pct", "behind_schedule",
-               "requests", "late_pct", "max_late_ms", "unanswered", "blocked"}, ...] (ms, %).
+               "requests", "late_pct", "max_late_ms", "unanswered", "blocked", "hdr"}, ...] (ms, %).
+The bench runs one per stage and repeat (benchmarks/measure/stage_ladder.py).
 """
 
 from __future__ import annotations
@@ -172,6 +173,9 @@ class Recorder:
                     "max_late_ms": round(s.max_late_ms, 1),
                     "unanswered": s.unanswered,
                     "blocked": s.blocked,
+                    # Every answer's time from schedule (failures too): the report decides
+                    # p99 < SLO for any SLO, with a binomial interval (results/ladders.py).
+                    "hdr": s.counts.hist.encode().decode("ascii"),
                 }
             )
         return out

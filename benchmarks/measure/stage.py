@@ -8,6 +8,7 @@ import time
 import traceback
 from pathlib import Path
 
+from benchmarks.measure import hostload
 from benchmarks.measure import inbox as mailbox
 from benchmarks.measure.counters import redis_counters
 from benchmarks.measure.cpu import CpuSampler
@@ -15,6 +16,7 @@ from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.locust_run import run_locust
 from benchmarks.measure.meta import write_json
 from benchmarks.measure.probe import probe
+from benchmarks.measure.stage_ladder import run_stage_ladder
 from benchmarks.measure.verify import verify
 from benchmarks.paths import LAB_DIR
 from benchmarks.stack import Options, Stack, StackError, free_port
@@ -80,9 +82,11 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         mailbox.clear(inbox)
         counters_before = redis_counters(stack)
         sampler = CpuSampler()
+        host_before = hostload.snapshot()
         started = time.time()
         window = run_locust(stack, features, args, args.duration, folder, Path(tmp), sampler)
         ended = time.time()
+        host = hostload.window(host_before, hostload.snapshot())
     counters_after = redis_counters(stack)
     start, end = window.get("start", started), window.get("stop", ended)
     write_json(folder / "cpu.json", sampler.window(start, end))
@@ -92,6 +96,8 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
     )
     drain = mailbox.drain_mails(inbox, mailbox.successful_reviews(folder), start)
     write_json(folder / "mails.json", mailbox.messages(inbox))
+    # The open-loop ladder on the same warm stack, after the closed loop's mails are all out.
+    ladder = run_stage_ladder(stack, features, args, folder, say)
     write_json(
         folder / "stage.json",
         {
@@ -100,6 +106,8 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
             "measure_start": start,
             "measure_end": end,
             "mail_drain": drain,
+            "host": host,  # the machine's steal, busy % and load average during the window
+            **ladder,
         },
     )
     say("done")

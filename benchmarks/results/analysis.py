@@ -39,6 +39,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     locust_bound,
     unit_of,
 )
+from benchmarks.results.ladders import repeat_figures as ladder_figures
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -191,6 +192,7 @@ def repeat_figures(folder: Path, lags: pd.DataFrame | None = None) -> list[tuple
         + _mail_figures(mail_lags(folder) if lags is None else lags, accepted)
         + _cpu_figures(_read_json(folder / "cpu.json", {}))
         + _probe_figures(_read_json(folder / "probe.json", {}))
+        + ladder_figures(folder)  # capacity at SLO of the open-loop ladder
         + [("", f"counter_{k}", v) for k, v in counters.items() if isinstance(v, int | float)]
     )
 

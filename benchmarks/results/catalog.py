@@ -89,6 +89,7 @@ HEADLINE_COLUMNS = (
     Column("report_e2e_p50", "report e2e p50", "p50", E2E_CSV),
     Column("report_e2e_p95", "report e2e p95", "p95", E2E_CSV),
     Column("download_success", "downloads ok", "download_success"),
+    Column("capacity_at_slo", "capacity at SLO", "capacity_at_slo"),
 )
 
 
@@ -98,7 +99,7 @@ def unit_of(metric: str) -> str:
         return "ms"
     if metric.endswith(("_rate", "_success")):
         return "%"
-    if metric in ("throughput", "ok_throughput", "rps"):
+    if metric in ("throughput", "ok_throughput", "rps", "capacity_at_slo"):
         return "req/s"
     if metric.startswith("cpu_"):
         return "cores"
