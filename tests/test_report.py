@@ -88,7 +88,7 @@ def test_summary_headline_matches_fixture(built):
     assert table["async-reports"]["report_e2e_p50"] == "1,300"
     # external-storage: exact latencies from its latency.json (HdrHistogram: 25 ms -> 25.007).
     assert table["external-storage"]["download_success"] == "100"
-    assert table["external-storage"]["key_p95"] == "25"
+    assert table["external-storage"]["key_p95"] == "25 [10–25]"  # over its 6 hdr slices
 
 
 def test_newest_run_picks_the_latest_finished_folder(tmp_path):
