@@ -140,8 +140,8 @@ def test_bench_refuses_a_bad_ladder_and_estimates_it():
     args = parse_args(["--quick"])
     assert (args.ladder_rates, args.ladder_step_s) == ("20,80,320", 1.5)
     assert parse_args(["--no-ladder"]).no_ladder
-    # 3 steps x 1.5 s + 2 s drain + 4 s start: the estimate counts the ladder.
-    assert Progress(args, 1).guess() == args.warmup + args.duration + 10.5 + 25
+    # 3 steps x 1.5 s + 2 s drain + 6 s Locust: the estimate counts the ladder.
+    assert Progress(args, 1).guess() == args.warmup + args.duration + 12.5 + 25
 
 
 def test_host_window_reads_steal_and_busy_from_two_snapshots():

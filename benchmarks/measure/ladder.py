@@ -111,7 +111,7 @@ class Step:
         self.late = 0
         self.max_late_ms = 0.0
         self.without_request = 0  # tasks that ended before their first request
-        self.blocked = 0  # arrivals that found the in-flight limit reached
+        self.blocked = 0  # arrivals dropped: the in-flight limit was reached (unanswered)
 
     @property
     def unanswered(self) -> int:

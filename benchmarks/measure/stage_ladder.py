@@ -36,7 +36,7 @@ def config(args) -> ladder.Config | None:
 def seconds(args) -> float:
     """Return the seconds a stage's ladder takes (for the bench's estimate), 0 without one."""
     cfg = config(args)
-    return cfg.seconds + 4 if cfg else 0.0  # + Locust's start-up and login
+    return cfg.seconds + 6 if cfg else 0.0  # + Locust start-up, login, stop (measured: 4-10 s)
 
 
 def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say) -> dict:
