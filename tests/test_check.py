@@ -419,3 +419,14 @@ def test_behind_schedule_and_unanswered_steps_break_the_climb(tmp_path):
     points[2].update(unanswered=100, failures_pct=4.0)  # 100 of 2,500 never answered
     assert lad.step_verdict(points[2]) == "broken"
     assert lad.capacity_interval(points)[1] == 20
+
+
+def test_repeats_pool_their_answers_per_rate(tmp_path):
+    from benchmarks.results import ladders as lad
+
+    write_ladder(tmp_path, 320, step_s=1.0)  # 320 answers at 320 req/s: too few to be sure
+    points = json.loads((tmp_path / "ladder.json").read_text())
+    assert lad.capacity_interval(points) == (0, 320)
+    assert lad.pooled_interval([points, points]) == (320, 320)  # 640 answers, none late: held
+    slower = [{**p, "p99": 900.0} if p["offered_rps"] == 320 else p for p in points]
+    assert lad.pooled_interval([points, slower])[0] == 160  # a repeat unlike the other widens it

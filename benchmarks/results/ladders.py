@@ -11,9 +11,12 @@ proportion (and of its failures) lies under 1 %, "surely broken" when it lies ov
 generator fell behind schedule). Assuming the ladder is monotonic (more load, no better p99):
 low end, the highest surely-held rate with no surely-broken step under it; high end, the rate
 just under the first surely-broken step; the point capacity always lies in between. Repeats:
-the lowest low end and the highest high end (a repeat unlike the others widens it). Requests
+each rate's answers are pooled over them, and the interval also spans every repeat's own
+capacity (a repeat unlike the others widens it). Requests
 under load are not independent, so this is the least the uncertainty is. A p99 needs about 400
-answers per step to be decided at all: shorter or slower steps leave a wide interval, honestly.
+answers per rate (all repeats) with none over the SLO to be decided at all: 2 s steps at
+160 req/s give 320 a repeat, so one repeat leaves the low end at 0 there, honestly; longer steps
+(--ladder-step-s) or more repeats narrow it.
 """
 
 from __future__ import annotations
@@ -85,14 +88,21 @@ def _ci(k: int, n: int) -> tuple[float, float]:
 
 def step_verdict(point: dict, slo_ms: float = SLO_MS) -> str:
     """Return "held", "broken" or "unsure" for one step, on binomial intervals."""
-    if point["behind_schedule"]:
+    return pooled_verdict([point], slo_ms)
+
+
+def pooled_verdict(points: list[dict], slo_ms: float = SLO_MS) -> str:
+    """Return the verdict of one rate's steps, their answers pooled (the repeats' ladders)."""
+    if any(p["behind_schedule"] for p in points):
         return "broken"  # the climb stops: nothing above it was really offered
-    over = _over_slo(point, slo_ms)
-    sent = int(point.get("requests") or 0)
-    if over is None or point["failures_pct"] is None:  # an older ladder.json: its point only
-        return "held" if capacity([point], slo_ms) else "broken"
-    failed = round(point["failures_pct"] * sent / 100)
-    limits = [_ci(*over), _ci(failed, sent)]
+    counts = [(_over_slo(p, slo_ms), int(p.get("requests") or 0), p["failures_pct"])
+              for p in points]  # fmt: skip
+    if any(over is None or fails is None for over, _, fails in counts):
+        # An older ladder.json (no histogram): its point only.
+        return "held" if all(capacity([p], slo_ms) for p in points) else "broken"
+    over = sum(o[0] for o, _, _ in counts), sum(o[1] for o, _, _ in counts)
+    failed = sum(round(fails * sent / 100) for _, sent, fails in counts)
+    limits = [_ci(*over), _ci(failed, sum(sent for _, sent, _ in counts))]
     if all(hi < MAX_FAILURES_PCT for _, hi in limits):
         return "held"
     if any(lo > MAX_FAILURES_PCT for lo, _ in limits):
@@ -102,16 +112,28 @@ def step_verdict(point: dict, slo_ms: float = SLO_MS) -> str:
 
 def capacity_interval(points: list[dict], slo_ms: float = SLO_MS) -> tuple[float, float]:
     """Return (low, high) of one ladder's capacity at SLO (see the module's docstring)."""
+    return pooled_interval([points], slo_ms)
+
+
+def pooled_interval(ladders: list[list[dict]], slo_ms: float = SLO_MS) -> tuple[float, float]:
+    """Return (low, high) of the capacity at SLO over ladders of the same stage (its repeats).
+
+    Each rate's steps are pooled; the interval then also spans every repeat's own capacity.
+    """
+    by_rate: dict[float, list[dict]] = {}
+    for points in ladders:
+        for p in points:
+            by_rate.setdefault(float(p["offered_rps"]), []).append(p)
     lo = hi = 0.0
-    for p in points:
-        verdict = step_verdict(p, slo_ms)
+    for rate in sorted(by_rate):
+        verdict = pooled_verdict(by_rate[rate], slo_ms)
         if verdict == "broken":
             break
-        hi = float(p["offered_rps"])
+        hi = rate
         if verdict == "held":  # the ladder is monotonic: the lower steps held too
-            lo = hi
-    point = capacity(points, slo_ms)
-    return min(lo, point), max(hi, point)
+            lo = rate
+    points = [capacity(p, slo_ms) for p in ladders]
+    return min([lo, *points]), max([hi, *points])
 
 
 def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
@@ -133,8 +155,7 @@ def stage_interval(run_path: Path, stage: str, slo_ms: float) -> tuple[float, fl
     ladders = [pts for f in _repeat_folders(run_path, stage) if (pts := read(f))]
     if not ladders:
         return None
-    bounds = [capacity_interval(pts, slo_ms) for pts in ladders]
-    return min(b[0] for b in bounds), max(b[1] for b in bounds), len(ladders)
+    return (*pooled_interval(ladders, slo_ms), len(ladders))
 
 
 def curves(run_path: Path, stages: list[str]) -> pd.DataFrame:
