@@ -1,4 +1,5 @@
-"""The lab's front door: `nox -s up -- STAGE`, `nox -s bench`, `nox -s report`, `nox -s tests`."""
+"""The lab's front door: `nox -s up -- STAGE`, `nox -s play -- STAGE`, `nox -s bench`,
+`nox -s report`, `nox -s tests`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ def up(session: nox.Session) -> None:
     """Bring one stage up with every process it needs: `nox -s up -- legacy`. Ctrl-C stops all."""
     install(session)
     session.run("python", "-m", "benchmarks.stack.up", *(session.posargs or ["--help"]))
+
+
+@nox.session(python=PYTHON)
+def play(session: nox.Session) -> None:
+    """Bring one stage up and drive it by hand in Locust's web UI (http://127.0.0.1:8089):
+    `nox -s play -- cache --users 20`. Ctrl-C stops everything."""
+    install(session)
+    session.run("python", "-m", "benchmarks.measure.play", *(session.posargs or ["--help"]))
 
 
 @nox.session(python=PYTHON)

@@ -41,6 +41,10 @@ class Settings:
     outbox_grace_seconds: float = 30.0    # how long a mail may stay unsent before it is re-queued
     login_max_failures: int = 5           # failed logins per account per window, then 429
     login_window_seconds: int = 60
+    login_address_max_failures: int = 20  # failed logins per client address per window, then 429
+    login_max_hashes: int = 2             # password hashes at once per replica, then 503
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
+    outbox_max_attempts: int = 25         # tries of one owed mail/report, then a dead letter
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -71,4 +75,9 @@ class Settings:
             outbox_grace_seconds=float(_env("LAB_OUTBOX_GRACE_SECONDS", "30")),
             login_max_failures=int(_env("LAB_LOGIN_MAX_FAILURES", "5")),
             login_window_seconds=int(_env("LAB_LOGIN_WINDOW_SECONDS", "60")),
+            login_address_max_failures=int(_env("LAB_LOGIN_ADDRESS_MAX_FAILURES", "20")),
+            login_max_hashes=int(_env("LAB_LOGIN_MAX_HASHES", "2")),
+            trusted_proxies=tuple(p.strip() for p in _env("LAB_TRUSTED_PROXIES", "").split(",")
+                                  if p.strip()),
+            outbox_max_attempts=int(_env("LAB_OUTBOX_MAX_ATTEMPTS", "25")),
         )

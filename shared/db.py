@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
 
+from shared.timing import timed
+
 # Models bind to this proxy; a process points it at a real database once, at start-up.
 database = peewee.DatabaseProxy()
 
@@ -74,17 +76,53 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=f"{unquote(parts.username or '')}:***@{netloc}").geturl()
 
 
+class _TimedSql:
+    """Count the time of every statement (and transaction boundary) as the request's `db` time.
+
+    With SQLite, rows past the first are stepped as the cursor is read, outside this timer; the
+    other drivers fetch the whole result inside execute.
+    """
+
+    def execute_sql(self, sql, params=None):
+        with timed("db"):
+            return super().execute_sql(sql, params)
+
+    def begin(self, *args, **kwargs):
+        with timed("db"):
+            return super().begin(*args, **kwargs)
+
+    def commit(self):
+        with timed("db"):
+            return super().commit()
+
+    def rollback(self):
+        with timed("db"):
+            return super().rollback()
+
+
+class TimedSqliteDatabase(_TimedSql, peewee.SqliteDatabase):
+    pass
+
+
+class TimedPostgresqlDatabase(_TimedSql, peewee.PostgresqlDatabase):
+    pass
+
+
+class TimedMySQLDatabase(_TimedSql, peewee.MySQLDatabase):
+    pass
+
+
 def make_database(url: str) -> peewee.Database:
     """Build (but do not open) the peewee database a URL names."""
     backend = backend_of(url)
     if backend == "sqlite":
         path = sqlite_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS)
+        return TimedSqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS)
     name, kwargs = server_params(url)
     if backend == "postgresql":
-        return peewee.PostgresqlDatabase(name, **kwargs)
-    return peewee.MySQLDatabase(name, **kwargs)
+        return TimedPostgresqlDatabase(name, **kwargs)
+    return TimedMySQLDatabase(name, **kwargs)
 
 
 def connect(url: str) -> peewee.Database:

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 from shared.config import Settings
 from shared.models import Review, Specialist
+from shared.timing import timed
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class SmtpSender:
 
     def send(self, message: EmailMessage) -> None:
         message["From"] = self.sender
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        with timed("smtp"), smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(message)
 
 
@@ -61,3 +62,16 @@ def report_mail(to: str, report_id: str, link: str, requested_at: float) -> Emai
     message.set_content(
         f"Your top-rated specialists report is ready.\n\nDownload it here: {link}\n")
     return message
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Tell a refusal for good (SMTP 5xx: no such mailbox, relaying denied) from one worth a retry.
+
+    A 4xx (try later), a timeout or a refused connection is temporary.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False

@@ -3,6 +3,8 @@
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from shared.timing import timed
+
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -10,12 +12,15 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 def hash_password(password: str) -> str:
     """Hash a password for storage."""
-    return _hasher.hash(password)
+    with timed("hash"):
+        return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Check a password; with no stored hash, spend the same time and say no."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        with timed("hash"):
+            matches = _hasher.verify(stored_hash or _DUMMY_HASH, password)
+        return matches and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False

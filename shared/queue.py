@@ -9,7 +9,7 @@ from huey import RedisHuey
 
 from shared import outbox
 from shared.config import Settings
-from shared.mail import SmtpSender, review_mail
+from shared.mail import SmtpSender, is_permanent, review_mail
 
 
 def make_huey(name: str, redis_url: str) -> RedisHuey:
@@ -31,8 +31,11 @@ def register_review_mail(huey: RedisHuey, sender: SmtpSender, *, settings: Setti
     # losing it; a longer outage is the sweeper's, once per grace period.
     @huey.task(retries=5, retry_delay=1, retry_backoff=2, name="send_review_mail")
     def send_review_mail(review_id: str) -> None:
-        outbox.deliver(outbox.REVIEW, review_id, lambda: sender.send(review_mail(review_id)),
-                       lease_seconds=lease)
+        done = outbox.deliver(outbox.REVIEW, review_id,
+                              lambda: sender.send(review_mail(review_id)), lease_seconds=lease,
+                              max_attempts=settings.outbox_max_attempts, permanent=is_permanent)
+        if done == outbox.DEAD:
+            outbox.count(huey, "outbox_dead_letters")
 
     sweeper = outbox.sweeper_for(huey, interval=settings.outbox_sweep_seconds,
                                  grace=settings.outbox_grace_seconds)

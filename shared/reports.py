@@ -19,11 +19,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC
 
-from shared import services, validation
+from shared import outbox, services, validation
 from shared.adapters.tokens import check_secret
 from shared.config import Settings
 from shared.db import database
-from shared.mail import SmtpSender, report_mail
+from shared.mail import SmtpSender, is_permanent, report_mail
 from shared.models import Report, User, utcnow
 from shared.ports import ReportStore, TopRatedQuery
 
@@ -78,11 +78,14 @@ class ReportLinks:
         """Return the user a token was made for; raise LinkRefused if it is not valid now."""
         try:
             user_text, expires_text, signature = token.split(".")
+            if not (user_text.isascii() and expires_text.isascii()):
+                raise ValueError("not ASCII digits")  # int() would take "١٢" (Arabic digits)
             user_id, expires = int(user_text), int(expires_text)
         except ValueError:
             raise LinkRefused("the link's token is malformed") from None
         expected = self._signature(report_id, user_id, expires)
-        if not hmac.compare_digest(expected, signature):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
             raise LinkRefused("the link's signature does not match")
         if (now if now is not None else time.time()) >= expires:
             raise LinkRefused("the link has expired; GET /api/reports/{id} gives a fresh one")
@@ -103,8 +106,12 @@ def request_report(user_id: int, payload) -> Report:
     c = validation.Checker(payload)
     c.integer("limit", low=1, high=100, required=False)
     limit = c.done().get("limit", DEFAULT_LIMIT)
+    outbox.ensure_table()
     with database.atomic():
-        return Report.create(user=user_id, limit=limit)
+        report = Report.create(user=user_id, limit=limit)
+        # Same transaction: a report asked for is on record to be built and mailed (outbox).
+        outbox.add(outbox.REPORT, report.id)
+        return report
 
 
 def get_report(user_id: int, report_id: uuid.UUID) -> Report:
@@ -130,22 +137,27 @@ def report_json(report: Report, links: ReportLinks) -> dict:
     return data
 
 
+# A cell starting with one of these is read as a formula by spreadsheet programs (OWASP, "CSV
+# Injection"): `=HYPERLINK(...)` in a specialist's name would run in whoever opens the report.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value):
+    """Return a text cell a spreadsheet shows as text: a leading apostrophe before a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def report_csv(rows: list[dict]) -> bytes:
-    """Render the ranking as CSV, one row per specialist, best first."""
+    """Render the ranking as CSV, one row per specialist, best first; text cells made inert."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for rank, row in enumerate(rows, start=1):
-        writer.writerow(
-            [
-                rank,
-                row["id"],
-                row["name"],
-                row["specialty"],
-                row["average_rating"],
-                row["reviews_count"],
-            ]
-        )
+        writer.writerow([inert(cell) for cell in (
+            rank, row["id"], row["name"], row["specialty"], row["average_rating"],
+            row["reviews_count"])])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -182,6 +194,10 @@ def ready_mail(report_id, links: ReportLinks):
     )
 
 
+class BuildFailed(Exception):
+    """Building the report failed (the ranking or the store), as opposed to mailing it."""
+
+
 def register_report_tasks(
     huey,
     top_rated: TopRatedQuery,
@@ -189,28 +205,58 @@ def register_report_tasks(
     sender: SmtpSender,
     links: ReportLinks,
     retries: int = 3,
+    *,
+    settings: Settings | None = None,
 ):
-    """Register "build the report" and "mail its link"; return the build task (calling enqueues).
+    """Register "build the report and mail its link"; return the task (calling it enqueues).
+
+    The report's outbox row (written with the report) makes it durable: the task claims the row,
+    builds the report unless it is built already, sends the ready mail, marks the row sent. A
+    task lost with a killed worker or an emptied queue is re-queued by the outbox's sweeper, the
+    same one as the review mails'. A build that fails on the task's last retry marks the report
+    failed and its row a dead letter (nothing to mail); a mail that keeps failing goes the review
+    mail's way: huey's retries, then the sweeper, up to LAB_OUTBOX_MAX_ATTEMPTS tries.
 
     Pass the stage's own TopRatedQuery: behind a cache, the aggregate still runs at most once
     per TTL however many reports are asked for, and a report never disagrees with the API.
     """
+    settings = settings or Settings.from_env()
+    # The claim must outlast a build plus a send, or a re-queued copy could do it a second time.
+    lease = max(settings.outbox_grace_seconds, 2 * (sender.timeout + 1))
 
-    @huey.task(retries=5, retry_delay=1, retry_backoff=2, name="send_report_mail")
-    def send_report_mail(report_id: str) -> None:
+    def build_and_mail(report_id: str) -> None:
+        report = Report.get_by_id(report_id)  # deleted: DoesNotExist, the row is dropped
+        if report.status != "ready":
+            try:
+                built = build_report(report_id, top_rated, store)
+            except Exception as exc:
+                raise BuildFailed(f"{type(exc).__name__}: {exc}") from exc
+            if not built:
+                raise Report.DoesNotExist(report_id)
         sender.send(ready_mail(report_id, links))
 
     @huey.task(retries=retries, retry_delay=1, retry_backoff=2, context=True, name="build_report")
     def build(report_id: str, task=None) -> None:
         try:
-            built = build_report(report_id, top_rated, store)
-        except Exception as exc:
-            if not task.retries:  # the last attempt: say so, with the error, instead of pending
-                mark_failed(report_id, exc)
+            done = outbox.deliver(outbox.REPORT, report_id, lambda: build_and_mail(report_id),
+                                  lease_seconds=lease, max_attempts=settings.outbox_max_attempts,
+                                  permanent=is_permanent)
+        except BuildFailed as exc:
+            if task is None or not task.retries:  # the last attempt: say so instead of pending
+                mark_failed(report_id, exc.__cause__ or exc)
+                outbox.give_up(outbox.REPORT, report_id, f"report failed: {exc}")
+                outbox.count(huey, "outbox_dead_letters")
             raise
-        if built:
-            send_report_mail(report_id)
-        else:
+        if done == outbox.DEAD:
+            outbox.count(huey, "outbox_dead_letters")
+            # Out of tries before it was built: failed, not pending forever.
+            Report.update(status="failed", error="gave up after too many tries",
+                          updated_at=utcnow()).where(
+                (Report.id == report_id) & (Report.status == "pending")).execute()
+        elif done == outbox.DROPPED:
             log.warning("report %s was deleted before it was built", report_id)
 
+    sweeper = outbox.sweeper_for(huey, interval=settings.outbox_sweep_seconds,
+                                 grace=settings.outbox_grace_seconds)
+    sweeper.requeue[outbox.REPORT] = build
     return build

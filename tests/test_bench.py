@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.measure.bench import parse_args
 from benchmarks.measure.meta import new_run_dir
 from benchmarks.measure.report_csv import csv_problem
+from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["list_specialists", "get_specialist", "list_reviews", "create_review", "highest_rated"]
@@ -120,6 +122,21 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     assert any("X-Lab-Review-Id" in m["headers"] for m in mails)
     stage = json.loads((folder / "stage.json").read_text())
     assert stage["measure_start"] < stage["measure_end"]
+
+    # Where the time went (Server-Timing, measure/timing.py): the mail is sent in the request.
+    timing = json.loads((folder / "timing.json").read_text())
+    review = timing["POST /api/specialists/{id}/reviews"]
+    assert review["smtp"]["mean_ms"] > 0 and review["db"]["mean_ms"] > 0, review
+    assert "hash" in timing["POST /api/login"], timing["POST /api/login"]
+
+    # Budgets are on by default; where the machine enforces them, cpu.json has each box's
+    # throttling over the window (tests/test_budgets.py proves the boxes themselves).
+    assert meta["budgets"]["asked"] and stage["budgets"]["groups"]["app"] == DEFAULT_REPLICA_CPUS
+    if meta["budgets"]["enforced"]:
+        app = cpu["groups"]["app"]
+        assert app["budget_cores"] == DEFAULT_REPLICA_CPUS and app["nr_periods"] > 0
+        assert {"nr_throttled", "throttled_s"} <= set(app)
+        assert cpu["groups"]["locust"]["how"] == "box" and "hit_limit" in cpu["groups"]["locust"]
     # The machine's load around the window, and the ladder on the same warm stack after it.
     assert 0 <= stage["host"]["busy_pct"] <= 100 and stage["host"]["load1_start"] is not None
     assert stage["measure_end"] <= stage["ladder"]["start"] < stage["ladder"]["end"]
@@ -154,3 +171,11 @@ def test_host_window_reads_steal_and_busy_from_two_snapshots():
     assert (window["busy_pct"], window["steal_pct"]) == (60.0, 10.0)
     assert (window["load1_start"], window["load1_end"]) == (1.0, 2.0)
     assert "ticks" in hostload.snapshot()  # Linux: /proc/stat is there
+
+
+def test_budget_options_are_checked_and_can_be_turned_off():
+    assert parse_args(["legacy"]).budget_cpus == DEFAULT_REPLICA_CPUS
+    assert parse_args(["legacy", "--replica-cpus", "0.4"]).budget_cpus == 0.4
+    assert parse_args(["legacy", "--no-budgets"]).budget_cpus is None
+    with pytest.raises(SystemExit):
+        parse_args(["legacy", "--replica-cpus", "0"])

@@ -88,9 +88,11 @@ def set_latency(run: Path, stage: str, name: str, column: str, value) -> None:
 
 
 def outcomes(run: Path | an.Run) -> dict[tuple[str, str], str]:
-    """Return {(stage, says): status} of every expectation."""
+    """Return {(stage, says): status} of every expectation that applies to the run (the budget
+    effects are "n/a" in the fixture, a run without budgets: tested at the end)."""
     found = check.check_run(run if isinstance(run, an.Run) else an.load_run(run))
-    return {(o.expectation.stage, o.expectation.says): o.status for o in found if o.expectation}
+    return {(o.expectation.stage, o.expectation.says): o.status for o in found
+            if o.expectation and o.status != "n/a"}
 
 
 def key(e: check.Expectation) -> tuple[str, str]:
@@ -430,3 +432,45 @@ def test_repeats_pool_their_answers_per_rate(tmp_path):
     assert lad.pooled_interval([points, points]) == (320, 320)  # 640 answers, none late: held
     slower = [{**p, "p99": 900.0} if p["offered_rps"] == 320 else p for p in points]
     assert lad.pooled_interval([points, slower])[0] == 160  # a repeat unlike the other widens it
+
+
+# --- the effects of CPU budgets ---------------------------------------------------------------
+
+
+def with_budgets(tmp_path: Path, enforced: bool) -> Path:
+    run = copy_run(tmp_path)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["budgets"] = {"asked": True, "enforced": enforced, "mechanism": "cgroup v1" if enforced
+                       else "none", "groups": {"app": 0.25}, "why_not": "no cgroup here"}
+    (run / "meta.json").write_text(json.dumps(meta))
+    return run
+
+
+def test_budget_effects_are_not_applicable_without_enforced_budgets(tmp_path, capsys):
+    assert check.main([str(RUN)]) == 0  # a run from before budgets: named, decides nothing
+    out = capsys.readouterr().out
+    assert out.count("N/A  ") == 3 and "a run from before budgets" in out
+    assert check.main([str(with_budgets(tmp_path, enforced=False))]) == 0
+    assert "not enforced in this run (no cgroup here)" in capsys.readouterr().out
+
+
+def test_budget_effects_are_decided_where_budgets_were_enforced(tmp_path, capsys):
+    check.main([str(with_budgets(tmp_path, enforced=True))])
+    out = capsys.readouterr().out
+    assert "N/A" not in out
+    # The fixture: token-auth 48.5 req/s against async-mail's 32.5 (1.49x: below 1.5x), and the
+    # scaling curve 32.5 -> 51.7 req/s (1.59x: below 1.7x).
+    token = next(x for x in out.splitlines() if "token-auth: with budgets" in x)
+    assert token.split()[0] in ("FAIL", "INCONCLUSIVE") and "ratio 1.49" in token
+    assert "FAIL  scaling: on the scaling curve" in out and "= 1.59x" in out
+
+
+def test_budget_effects_pass_when_the_ratios_hold(tmp_path, monkeypatch):
+    run = an.load_run(with_budgets(tmp_path, enforced=True))
+    easy = tuple(replace(e, threshold=check.Rel(e.threshold.stage, 0.5))
+                 for e in check.BUDGET_EXPECTATIONS)
+    monkeypatch.setattr(check, "BUDGET_EXPECTATIONS", easy)
+    monkeypatch.setattr(check, "SCALING_2_OVER_1", 1.5)
+    found = {o.expectation.says: o.status for o in check.check_run(run) if o.expectation}
+    assert all(found[e.says] == "pass" for e in easy)
+    assert check.scaling_outcome(run).status == "pass"

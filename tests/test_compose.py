@@ -24,6 +24,7 @@ import pytest
 
 import stages
 from benchmarks.stack import ROOT, Options, Stack, binary
+from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
 from benchmarks.stack.processes import (
     WORKER_GRACE_S,
     Dynamic,
@@ -48,6 +49,7 @@ def _no_lab_settings(monkeypatch):
 
 def embedded_shapes(stage, tmp_path, topology=None, **options):
     """What the embedded runner would start for a stage (its plan; nothing is started)."""
+    options.setdefault("replica_cpus", DEFAULT_REPLICA_CPUS)  # as `up` and `bench` run
     stack = Stack(topology or stage, Options(state_dir=tmp_path / stage, quiet=True, **options))
     _, specs = stack.plan("sqlite:///lab.sqlite3")
     return shapes(specs)
@@ -120,6 +122,8 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
     ("stages.external_storage.app:create_app()", "stages.cache.app:create_app()",
      "app: command differs"),
     ("      lab.group: redis", "      lab.group: cache-server", "'redis' runs only embedded"),
+    ('          cpus: "0.25"', '          cpus: "0.5"', "app: cpus differs"),
+    ('          cpus: "0.2"', '          cpus: "1.0"', "proxy: cpus differs"),
 ])
 def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_path):
     """Edit a copy of a committed file by hand: the comparison names the difference."""
@@ -135,6 +139,8 @@ def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_
     (dict(replicas=3), "app: replicas differs"),
     (dict(mail_delay_ms=0), "mail: command differs"),
     (dict(env={"LAB_CACHE_TTL": "5"}), "environment keys differ"),
+    (dict(replica_cpus=0.5), "app: cpus differs"),
+    (dict(replica_cpus=None), "worker: cpus differs"),
 ])
 def test_the_comparison_catches_a_changed_embedded_side(options, expected, tmp_path):
     loaded = compose.load_compose(committed("cache"))

@@ -121,3 +121,68 @@ def test_report_survives_missing_files(tmp_path):
     rows = summary_rows((out / "summary.md").read_text())
     assert set(rows["cache"][1:]) == {"–"}
     assert "cache: r1 was not measured." in (out / "index.html").read_text()
+
+
+def test_budgets_asked_but_not_enforced_get_a_banner(tmp_path):
+    import json
+
+    from benchmarks.results.summary import warnings
+
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    assert not any("CPU budgets" in w for w in warnings(an.load_run(run)))
+    meta = json.loads((run / "meta.json").read_text())
+    meta["budgets"] = {"asked": True, "enforced": False, "mechanism": "none", "groups": {},
+                       "why_not": "cgroup1: no cpu controller"}
+    (run / "meta.json").write_text(json.dumps(meta))
+    banner = [w for w in warnings(an.load_run(run)) if "CPU budgets" in w]
+    assert banner and "NOT enforced" in banner[0] and "no cpu controller" in banner[0]
+    page = (report.build(an.load_run(run), tmp_path / "out")).read_text()
+    assert "NOT enforced" in page
+
+
+def test_scaling_chart_draws_the_fitted_law_when_it_fits():
+    import matplotlib.pyplot as plt
+
+    from benchmarks.results import charts
+
+    fig, ax = plt.subplots()
+    charts._usl_curve(ax, [1, 2, 3, 4], [40.0, 75.0, 100.0, 118.0], "#C44E52")
+    assert any(label.startswith("USL fit (σ") for label in ax.get_legend_handles_labels()[1])
+    fig2, ax2 = plt.subplots()
+    charts._usl_curve(ax2, [1], [40.0], "#C44E52")  # one point: no curve, no error
+    assert ax2.get_legend_handles_labels()[1] == []
+    plt.close(fig)
+    plt.close(fig2)
+
+
+def test_a_budgeted_run_charts_each_box_against_its_budget(tmp_path):
+    import json
+
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    cpu_path = run / "token-auth/r1/cpu.json"
+    cpu = json.loads(cpu_path.read_text())
+    cpu["groups"]["app"].update(budget_cores=1.0, nr_periods=600, nr_throttled=540,
+                                throttled_s=20.0)
+    cpu["groups"]["mail"].update(budget_cores=0.15, nr_periods=300, nr_throttled=0,
+                                 throttled_s=0.0)
+    cpu_path.write_text(json.dumps(cpu))
+    loaded = an.load_run(run)
+    assert loaded.stat("token-auth", "budget_app").median == 1.0
+    assert loaded.stat("token-auth", "throttled_app").median == 90.0
+    assert loaded.stat("legacy", "budget_app") is None  # an unbudgeted stage has none
+    index = report.build(loaded, tmp_path / "out")
+    assert (tmp_path / "out" / "cpu_budget.png").is_file()
+    assert "cpu_budget.png" in index.read_text() and "CPU against budget" in index.read_text()
+
+
+def test_a_throttled_load_generator_box_is_named_as_the_limit(tmp_path):
+    import json
+
+    run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
+    cpu_path = run / "token-auth/r1/cpu.json"
+    cpu = json.loads(cpu_path.read_text())
+    assert "token-auth" not in an.locust_bound(an.load_run(run))  # 0.5 core: under 0.8
+    cpu["groups"]["locust"].update(budget_cores=0.4, nr_periods=300, nr_throttled=150,
+                                   throttled_s=5.0, hit_limit=True)
+    cpu_path.write_text(json.dumps(cpu))
+    assert an.locust_bound(an.load_run(run))["token-auth"] == 0.5

@@ -358,3 +358,36 @@ def test_async_reports_stage_end_to_end(tmp_path):
     assert {r[1]["X-Replica"] for r in missing} == {"app-2"}
     assert all(b"this replica's disk" in r[2] for r in missing)
     assert len(parse_csv(served[0][2].decode())) == 10
+
+
+# --- issue 12: hostile content and hostile links ------------------------------------------------
+
+FORMULAS = ["=1+1", "=HYPERLINK(\"http://evil.test\",\"x\")", "+1+1", "-1+1", "@SUM(A1:A2)",
+            "\tcmd", "\rcmd"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_a_formula_in_a_name_lands_in_the_csv_as_inert_text(lab, formula):
+    from shared.models import Review, Specialist
+
+    top = Specialist.create(crm=f"CRM-{uuid.uuid4().hex[:8]}", name=formula, specialty=formula,
+                            email=f"{uuid.uuid4().hex[:8]}@example.com")
+    Review.create(specialist=top.id, rating=10)  # the only perfect score: first in the ranking
+    Review.create(specialist=top.id, rating=10)
+    status = lab.ready(lab.login(), {"limit": 3})
+    text = lab.follow(status["download_url"]).text
+    first = next(csv.DictReader(io.StringIO(text)))
+    assert first["id"] == str(top.id)
+    assert first["name"] == "'" + formula and first["specialty"] == "'" + formula
+    for line in text.splitlines()[1:]:
+        for cell in next(csv.reader([line])):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+@pytest.mark.parametrize("query", ["token=1.2.%C3%A9", "token=%D9%A1.%D9%A2.abc",
+                                   "token=%C3%BF.1.1", "token=1.9999999999.%F0%9F%92%A5",
+                                   "token=1.2.%ED%A0%80", "token=1.2.%FF%FE"])
+def test_a_non_ascii_token_is_refused_with_403_not_500(lab, query):
+    status = lab.ready(lab.login())
+    result = lab.client.simulate_get(f"/api/reports/{status['id']}/download", query_string=query)
+    assert result.status_code == 403, result.text

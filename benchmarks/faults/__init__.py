@@ -14,6 +14,8 @@ the target was met. Every load loop is bounded in count and in time.
     queue.py     worker_killed, provider_down, queue_down
     services.py  cache_down, storage_down
     access.py    report_access
+    reports_killed.py  reports_worker_killed (async-reports; its own `python -m`)
+    logins.py    login_concurrent, login_spray (token-auth; its own `python -m`)
     cli.py       `python -m benchmarks.faults`
 """
 

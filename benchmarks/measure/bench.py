@@ -32,6 +32,7 @@ from benchmarks.measure.stage_ladder import (
 )
 from benchmarks.measure.wrk import wrk_crosscheck
 from benchmarks.paths import LAB_DIR, ROOT
+from benchmarks.stack import boxes
 from benchmarks.stack.databases import sqlite_seed
 from shared.seed import Scale
 
@@ -100,7 +101,9 @@ def parse_args(argv: list[str] | None):
         default="token-auth",
         help="stage for the wrk cross-check of Locust's throughput, when wrk is installed",
     )
+    boxes.add_arguments(p)
     args = p.parse_args(argv)
+    args.budget_cpus = boxes.replica_cpus(args, p)
     unknown = [s for s in args.stages if s not in stages.names()]
     if unknown:
         p.error(f"unknown stage(s) {unknown}; choose from: {', '.join(stages.names())}")
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run_dir = new_run_dir(args.out)
     meta = make_meta(args, run_dir)
+    meta["budgets"] = boxes.planned(args.budget_cpus)
     write_json(run_dir / "meta.json", meta)
     print(f"run folder: {run_dir}", flush=True)
     # SIGTERM behaves like Ctrl-C: the running stack is stopped by measure_stage's finally.
@@ -168,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted:
         print(f"\nresults: {run_dir}")
         return 130
+    if args.scaling and (run_dir / "scaling").is_dir():  # the scaling law: <run>/scaling.json
+        subprocess.run([sys.executable, "-m", "benchmarks.results.usl", str(run_dir)], cwd=ROOT)
     if args.no_report:
         pass
     elif (ROOT / "benchmarks" / "results" / "report.py").exists():

@@ -10,6 +10,20 @@ import psutil
 SAMPLE_INTERVAL_S = 0.5
 
 
+def with_budgets(cpu: dict, stack, before: dict, after: dict, loadgen: list) -> dict:
+    """Add to cpu.json's groups their CPU budget and throttling over the window (budget_cores,
+    nr_throttled, throttled_s: from each box's cpu.stat), and Locust's, with `hit_limit` when
+    the load generator, not the app, was the limit. Unbudgeted runs get budgets: none."""
+    cpu["budgets"] = stack.boxes.record()
+    for group, counters in stack.boxes.window(before, after).items():
+        cpu["groups"].setdefault(group, {}).update(counters)
+    if loadgen:
+        # Its throttling over its whole run; "cores" stays the sampler's, over the window.
+        own = {k: v for k, v in loadgen[-1].window().items() if k != "cores"}
+        cpu["groups"].setdefault("locust", {}).update(own)
+    return cpu
+
+
 class CpuSampler(threading.Thread):
     """Sample the CPU seconds of each process group, children included, at a fixed interval."""
 

@@ -227,8 +227,11 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "") -> list[dict]:
-    """Run one ladder with Locust (headless, one scheduling user) and return its points."""
+def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "",
+        on_start=None) -> list[dict]:
+    """Run one ladder with Locust (headless, one scheduling user) and return its points.
+
+    on_start(pid), when given, is called once Locust runs (the bench keeps it in its CPU box)."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LADDERFILE), "--headless", "-u", "1",
            "-r", "1", "-t", f"{math.ceil(config.seconds + 30)}s", "--host", host,
            "--only-summary", "--exit-code-on-error", "0"]  # fmt: skip
@@ -237,10 +240,16 @@ def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "
         env["LAB_INBOX_URL"] = inbox
     out.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as log:
-        code = subprocess.run(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, timeout=config.seconds + 120,
-        ).returncode  # fmt: skip
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)  # fmt: skip
+        try:
+            if on_start is not None:
+                on_start(proc.pid)
+            code = proc.wait(timeout=config.seconds + 120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if code != 0 or not out.exists():
             log.seek(0)
             tail = log.read().decode(errors="replace")[-3000:]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks.measure.cpu import CpuSampler, family
 from benchmarks.measure.errors import StageFailed
+from benchmarks.measure.loadgen import confine_load_generator
 from benchmarks.paths import ROOT
 from benchmarks.stack import Stack
 
@@ -24,8 +25,12 @@ def run_locust(
     folder: Path | None,
     workdir: Path,
     sampler: CpuSampler | None = None,
+    loadgen: list | None = None,
 ) -> dict:
-    """Run one headless Locust; with a folder its CSVs go there, else the output is discarded."""
+    """Run one headless Locust; with a folder its CSVs go there, else the output is discarded.
+
+    Where the stack runs with budgets, Locust is kept apart (measure/loadgen.py); give a list as
+    `loadgen` to get its LoadGenerator (its CPU and throttling over the run) appended."""
     window_file = workdir / "window.json"
     window_file.unlink(missing_ok=True)
     cmd = [
@@ -57,11 +62,18 @@ def run_locust(
     }
     if folder:  # exact latencies of the measured window (benchmarks/measure/latency.py)
         env["LAB_LATENCY_FILE"] = str(folder / "latency.json")
+        # and where their time went, from Server-Timing (benchmarks/measure/timing.py)
+        env["LAB_TIMING_FILE"] = str(folder / "timing.json")
     log_path = (folder or workdir) / "locust.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
+    budgets = stack.boxes.budgets
+    if budgets is not None:  # None: --no-budgets, Locust shares the CPUs as before
+        confined = confine_load_generator(proc.pid, budgets)
+        if loadgen is not None:
+            loadgen.append(confined)
     if sampler:
         sampler.groups = lambda: {**stack.pids(), "locust": family(proc.pid)}
         sampler.start()

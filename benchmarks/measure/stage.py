@@ -11,7 +11,7 @@ from pathlib import Path
 from benchmarks.measure import hostload
 from benchmarks.measure import inbox as mailbox
 from benchmarks.measure.counters import redis_counters
-from benchmarks.measure.cpu import CpuSampler
+from benchmarks.measure.cpu import CpuSampler, with_budgets
 from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.locust_run import run_locust
 from benchmarks.measure.meta import write_json
@@ -46,6 +46,7 @@ def measure_stage(
         scale=scale,
         state_dir=state,
         quiet=True,
+        replica_cpus=getattr(args, "budget_cpus", None),  # None: --no-budgets
     )
     stack = Stack(stage, options)
     try:
@@ -81,15 +82,17 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         say(f"measuring {args.duration}s", estimate=True)
         mailbox.clear(inbox)
         counters_before = redis_counters(stack)
-        sampler = CpuSampler()
+        sampler, loadgen = CpuSampler(), []
         host_before = hostload.snapshot()
-        started = time.time()
-        window = run_locust(stack, features, args, args.duration, folder, Path(tmp), sampler)
-        ended = time.time()
+        started, boxes_before = time.time(), stack.boxes.snapshot()
+        window = run_locust(stack, features, args, args.duration, folder, Path(tmp), sampler,
+                            loadgen)
+        ended, boxes_after = time.time(), stack.boxes.snapshot()
         host = hostload.window(host_before, hostload.snapshot())
     counters_after = redis_counters(stack)
     start, end = window.get("start", started), window.get("stop", ended)
-    write_json(folder / "cpu.json", sampler.window(start, end))
+    write_json(folder / "cpu.json", with_budgets(sampler.window(start, end), stack,
+                                                 boxes_before, boxes_after, loadgen))
     write_json(
         folder / "counters.json",
         {key: value - counters_before.get(key, 0) for key, value in counters_after.items()},

@@ -1,8 +1,10 @@
 """The bench's offered-load ladder of one stage, on the stack the closed loop just measured.
 
 Runs benchmarks/measure/ladder.py's Locust ladder against the started stage right after the
-closed-loop window (the stack is warm, no second start-up), writes <stage>/r<k>/ladder.json and
-returns what stage.json records about it: its window, settings and the machine's load meanwhile.
+closed-loop window (the stack is warm, no second start-up; with budgets, every process still in
+its box and the ladder's Locust in one of its own), writes <stage>/r<k>/ladder.json and returns
+what stage.json records about it: its window, settings, the machine's load meanwhile and the
+generator's box.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.measure import hostload, ladder
+from benchmarks.measure.loadgen import confine_load_generator
 from benchmarks.stack import Stack
 
 # The same absolute rates for every stage of a run (so stages compare at equal offered load),
@@ -49,8 +52,14 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
     inbox = stack.urls["inbox"].rstrip("/")
     before = hostload.snapshot()
     started = time.time()
+    confined = []  # with budgets, the ladder's Locust is kept apart like the closed loop's
+
+    def confine(pid: int) -> None:
+        if stack.boxes.budgets is not None:
+            confined.append(confine_load_generator(pid, stack.boxes.budgets))
+
     try:
-        points = ladder.run(host, cfg, folder / "ladder.json", inbox, ",".join(features))
+        points = ladder.run(host, cfg, folder / "ladder.json", inbox, ",".join(features), confine)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         # The closed loop is measured and kept; the missing ladder.json fails its checks.
         say(f"ladder FAILED: {str(exc)[-300:]}")
@@ -68,5 +77,6 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
             "arrivals": cfg.arrivals,
             "slo_ms": args.slo_ms,
             "host": hostload.window(before, hostload.snapshot()),
+            "loadgen": confined[0].window() if confined else None,
         }
     }

@@ -36,6 +36,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     Column,
     Focus,
     Stat,
+    failure_message,
     locust_bound,
     unit_of,
 )
@@ -51,12 +52,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _read_json(path: Path, default):
     return json.loads(path.read_text()) if path.exists() else default
-
-
-def failure_message(error: str) -> str:
-    """Unwrap Locust's repr of a failure, e.g. "CatchResponseError('auth: 401')" -> "auth: 401"."""
-    found = re.fullmatch(r"\w+\((['\"])(.*)\1\)", str(error), flags=re.S)
-    return found.group(2) if found else str(error)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -168,6 +163,11 @@ def _cpu_figures(cpu: dict) -> list[tuple]:
             out.append(("", f"cpu_{group}", cores))
     if out:
         out.append(("", "cpu_total", sum(v for _, _, v in out)))
+    for group, g in (cpu.get("groups") or {}).items():  # budgets: box cores, % throttled
+        if g.get("budget_cores"):
+            out.append(("", f"budget_{group}", g["budget_cores"]))
+            if g.get("nr_periods"):
+                out.append(("", f"throttled_{group}", 100 * g["nr_throttled"] / g["nr_periods"]))
     return out
 
 

@@ -134,6 +134,17 @@ class Stat:
 
 
 def locust_bound(run) -> dict[str, float]:
-    """Return {stage: cores} where Locust used enough CPU to be the limit itself."""
-    cores = {s: run.stat(s, "cpu_locust") for s in run.stages}
-    return {s: c.median for s, c in cores.items() if c and c.median > LOCUST_CORE_LIMIT}
+    """Return {stage: cores} where Locust used enough CPU to be the limit itself: over
+    LOCUST_CORE_LIMIT, or (in its own budget box) throttled in a fifth of its periods or more."""
+    out = {}
+    for s in run.stages:
+        cores, throttled = run.stat(s, "cpu_locust"), run.stat(s, "throttled_locust")
+        if cores and (cores.median > LOCUST_CORE_LIMIT or (throttled and throttled.median >= 20)):
+            out[s] = cores.median
+    return out
+
+
+def failure_message(error: str) -> str:
+    """Unwrap Locust's repr of a failure, e.g. "CatchResponseError('auth: 401')" -> "auth: 401"."""
+    found = re.fullmatch(r"\w+\((['\"])(.*)\1\)", str(error), flags=re.S)
+    return found.group(2) if found else str(error)

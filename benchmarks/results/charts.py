@@ -8,10 +8,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from benchmarks.results import analysis as an  # noqa: E402
-from benchmarks.results import ladders  # noqa: E402
+from benchmarks.results import usl  # noqa: E402
 from benchmarks.results.formatting import (  # noqa: E402
     DASH,
     GROUP_COLOURS,
@@ -289,6 +290,37 @@ def chart_cpu(run, out: Path) -> str | None:
     return _save(fig, out, "cpu.png")
 
 
+def chart_cpu_budget(run, out: Path) -> str | None:
+    """CPU used against each group's budget (budgeted runs): which box was full."""
+    budgeted = [s for s in run.stages if run.stat(s, "budget_app")]
+    if not budgeted:
+        return None
+    groups = [g for g in an.CPU_GROUPS if any(run.stat(s, f"budget_{g}") for s in budgeted)]
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.8))
+    width = 0.8 / len(groups)
+    for j, group in enumerate(groups):
+        xs, used, throttled = [], [], []
+        for i, stage in enumerate(budgeted):
+            budget, cpu = run.stat(stage, f"budget_{group}"), run.stat(stage, f"cpu_{group}")
+            if budget and cpu:
+                xs.append(i - 0.4 + width * (j + 0.5))
+                used.append(100 * cpu.median / budget.median)
+                t = run.stat(stage, f"throttled_{group}")
+                throttled.append(t.median if t else 0)
+        ax.bar(xs, used, width, label=group, color=GROUP_COLOURS.get(group, "#BBBBBB"))
+        for x, u, t in zip(xs, used, throttled, strict=True):
+            if t >= 20:  # throttled in a fifth of its periods or more: the box was full
+                ax.annotate(f"{t:.0f}%", (x, u), xytext=(0, 2), textcoords="offset points",
+                            ha="center", fontsize=8, color="#B22222")
+    ax.axhline(100, color="#B22222", ls="--", lw=1.5, label="budget")
+    _ticks(ax, budgeted)
+    ax.set_ylim(0, max(130, ax.get_ylim()[1]))
+    ax.set_ylabel("CPU used, % of the group's budget")
+    ax.set_title("Each box against its CPU budget (red: % of periods throttled)")
+    ax.legend(**LEGEND_RIGHT)
+    return _save(fig, out, "cpu_budget.png")
+
+
 def chart_scaling(run, out: Path) -> str | None:
     s = run.scaling
     if s is None or s.empty:
@@ -313,6 +345,7 @@ def chart_scaling(run, out: Path) -> str | None:
         if metric == "throughput" and n:
             base = part["median"].iloc[0] / n[0]
             ax.plot(n, [base * k for k in n], ls="--", color="#999999", label="ideal (linear)")
+            _usl_curve(ax, n, part["median"].tolist(), line)
             ax.legend(frameon=False, fontsize=10)
         if metric == "cpu_total" and run.cpu_count:
             ax.axhline(run.cpu_count, color="#B22222", ls="--", lw=1.5)
@@ -332,41 +365,22 @@ def chart_scaling(run, out: Path) -> str | None:
     return _save(fig, out, "scaling.png")
 
 
-def chart_ladder(run, out: Path) -> str | None:
-    """The hockey stick: p99 (timed from the schedule) against offered load, every stage."""
-    curves = ladders.median_curves(run.path, run.stages)
-    if curves.empty:
-        return None
-    slo = ladders.slo_of(run.meta)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 5.4))
-    for stage in run.stages:
-        part = curves[(curves["stage"] == stage) & curves["p99"].notna()]
-        if part.empty:
-            continue
-        ax.plot(part["offered_rps"], part["p99"], color=colour(stage), label=stage, lw=1.8,
-                marker="o", ms=5)  # fmt: skip
-        late = part[part["behind"]]
-        # Hollow markers: the generator could not offer this rate on time.
-        ax.scatter(late["offered_rps"], late["p99"], s=110, facecolors="white",
-                   edgecolors=colour(stage), linewidths=2, zorder=3)  # fmt: skip
-    ax.axhline(slo, color="#c0392b", ls="--", lw=1.2)
-    ax.annotate(f"SLO {fmt(slo, 'ms')} ms", (0.01, slo), xycoords=("axes fraction", "data"),
-                color="#c0392b", va="bottom", fontsize=10)  # fmt: skip
-    ax.scatter([], [], s=80, facecolors="white", edgecolors="#555", label="behind schedule")
-    ax.set_xscale("log", base=2)
-    rates = sorted(curves["offered_rps"].unique())
-    ax.set_xticks(rates, [fmt(r) for r in rates])
-    ax.minorticks_off()
-    ax.set_yscale("log")
-    ax.set_xlabel("offered load (req/s, open loop)")
-    ax.set_ylabel("p99 from scheduled send (ms, log)")
-    ax.set_title("p99 against offered load (the hockey stick)")
-    ax.legend(**LEGEND_RIGHT)
-    return _save(fig, out, "ladder.png")
+def _usl_curve(ax, n: list[int], rps: list[float], colour_: str) -> None:
+    """Draw the Universal Scalability Law fitted to the medians (results/usl.py), when it fits
+    (scaling.json holds the fit over every repeat)."""
+    try:
+        law = usl.fit(n, rps)
+    except (usl.USLError, RuntimeError):
+        return
+    xs = np.linspace(1, max(n), 60)
+    ax.plot(xs, law.predict(xs), color=colour_, alpha=0.45, lw=2,
+            label=f"USL fit (σ {law.sigma:.2f}, κ {law.kappa:.3f})")
 
 
 def build_charts(run, out: Path) -> dict[str, str]:
     """Draw every chart the run has data for; return {key: file name}."""
+    from benchmarks.results.hockey import chart_ladder  # it draws with this module's helpers
+
     charts = {"throughput": chart_throughput(run, out), "ladder": chart_ladder(run, out),
               "failures": chart_failures(run, out)}  # fmt: skip
     for endpoint in run.endpoints():
@@ -375,6 +389,7 @@ def build_charts(run, out: Path) -> dict[str, str]:
     charts["queue_lag"] = chart_queue_lag(run, out)
     charts["over_time"] = chart_over_time(run, out)
     charts["cpu"] = chart_cpu(run, out)
+    charts["cpu_budget"] = chart_cpu_budget(run, out)
     charts["scaling"] = chart_scaling(run, out)
     return {k: v for k, v in charts.items() if v}
 

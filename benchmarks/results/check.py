@@ -38,6 +38,7 @@ class Expectation:
     op: str
     threshold: float | Rel
     says: str
+    budgets: bool = False  # an effect of CPU budgets: not applicable where none were enforced
 
 
 # The effects each stage exists to show (DESIGN.md, "What we are building").
@@ -72,15 +73,30 @@ EXPECTATIONS += tuple(
     if stage not in ("load-balanced", "async-reports")
 ) + (Expectation("cache", CAPACITY, "", ">=", Rel("token-auth", 2.0),
                  "capacity at SLO at least 2x token-auth's"),)
+# With CPU budgets a replica is a box of its own: a second one is capacity. Runs without
+# enforced budgets report these as not applicable (named, not silently passed).
+BUDGET_EXPECTATIONS = (
+    Expectation("token-auth", "ok_throughput", "", ">=", Rel("async-mail", 1.5),
+                "with budgets, two replicas serve at least 1.5x async-mail's successful "
+                "throughput (the course saw 1.6x)", budgets=True),
+    Expectation("load-balanced", "throughput", "", ">=", Rel("async-mail", 1.5),
+                "with budgets, two replicas answer at least 1.5x async-mail's requests "
+                "(about half of them failed logins)", budgets=True),
+)
+# On the scaling curve (--scaling), with budgets: 2 replicas at least this many times 1.
+SCALING_2_OVER_1 = 1.7
 # fmt: on
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
-EXIT = {"pass": 0, "skip": 3, "inconclusive": 3, "fail": 1}  # the worst outcome decides
+# The worst outcome decides; "n/a" (a budget effect in a run without enforced budgets) is named
+# on its line and decides nothing.
+EXIT = {"pass": 0, "n/a": 0, "skip": 3, "inconclusive": 3, "fail": 1}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check found: "pass", "fail", "inconclusive" or "skip", and a line with the figures."""
+    """What a check found: "pass", "fail", "inconclusive", "skip" or "n/a", and a line with the
+    figures."""
 
     expectation: Expectation | None  # None: a gate line about the run itself (a failed stage)
     status: str
@@ -127,8 +143,19 @@ def _not_measured(run: an.Run, stage: str) -> str:
     return ""
 
 
+def _not_budgeted(run: an.Run) -> str | None:
+    """Why budget effects do not apply to a run (None: budgets were enforced)."""
+    budgets = run.meta.get("budgets") or {}
+    if budgets.get("enforced"):
+        return None
+    why = budgets.get("why_not") or ("--no-budgets" if budgets else "a run from before budgets")
+    return f"not applicable: CPU budgets were not enforced in this run ({why})"
+
+
 def evaluate(run: an.Run, e: Expectation) -> Outcome:
     """Evaluate one expectation on a run."""
+    if e.budgets and (why := _not_budgeted(run)):
+        return Outcome(e, "n/a", why)
     needed = [e.stage] + ([e.threshold.stage] if isinstance(e.threshold, Rel) else [])
     for stage in needed:
         if stage not in run.stages:
@@ -209,9 +236,32 @@ def gate(run: an.Run) -> list[Outcome]:
     return out
 
 
+def scaling_outcome(run: an.Run) -> Outcome:
+    """The scaling curve's effect: with budgets, 2 replicas >= 1.7x the successful rps of 1
+    (medians across repeats: the curve's spread is charted, not bootstrapped here)."""
+    e = Expectation(str(run.meta.get("settings", {}).get("scaling_stage") or "scaling"),
+                    "ok_throughput", "", ">=", SCALING_2_OVER_1,
+                    f"on the scaling curve with budgets, 2 replicas serve at least "
+                    f"{SCALING_2_OVER_1}x the successful throughput of 1", budgets=True)
+    if why := _not_budgeted(run):
+        return Outcome(e, "n/a", why)
+    s = run.scaling
+    if s is None:
+        return Outcome(e, "skip", "skipped (no scaling curve in this run: --scaling STAGE)")
+    rows = s[(s["endpoint"] == "") & (s["metric"] == "ok_throughput")]
+    by_n = {str(r["replicas"]): float(r["median"]) for r in rows.to_dict("records")}
+    if "1" not in by_n or "2" not in by_n:
+        return Outcome(e, "fail", f"the curve lacks 1 or 2 replicas (has {sorted(by_n)})")
+    ratio = by_n["2"] / by_n["1"] if by_n["1"] else float("inf")
+    detail = (f"2 replicas {by_n['2']:.4g} req/s / 1 replica {by_n['1']:.4g} = {ratio:.2f}x, "
+              f"expected >= {SCALING_2_OVER_1}")
+    return Outcome(e, "pass" if ratio >= SCALING_2_OVER_1 else "fail", detail)
+
+
 def check_run(run: an.Run) -> list[Outcome]:
-    """Evaluate the run's own health, then every expectation."""
-    return gate(run) + [evaluate(run, e) for e in EXPECTATIONS]
+    """Evaluate the run's own health, then every expectation, then the scaling curve's."""
+    return (gate(run) + [evaluate(run, e) for e in EXPECTATIONS + BUDGET_EXPECTATIONS]
+            + [scaling_outcome(run)])
 
 
 def exit_code(outcomes: list[Outcome]) -> int:

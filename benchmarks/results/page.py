@@ -52,6 +52,9 @@ CAPTIONS = {
     "cpu": "CPU cores used by each process group over the measured window (median over "
     "repeats). The dashed line is the machine: a stack near it means the box was the limit; "
     f"Locust above {an.LOCUST_CORE_LIMIT} core may be the limit itself.",
+    "cpu_budget": "With CPU budgets, each process group runs in a box of its own (a cgroup "
+    "quota): the bars are the CPU it used as a share of its budget, red figures the share of "
+    "scheduler periods it was throttled in. A box at 100 % and throttled was the limit.",
     "scaling": "Throughput and p95 as the app is replicated; the dashed line is perfect linear "
     "scaling from one replica. Replicas on one machine share its CPUs: once they are busy (see "
     "the CPU chart), more replicas cannot add throughput.",
@@ -71,6 +74,7 @@ TITLES = {
     "queue_lag": "Async work: queue lag and report end to end",
     "over_time": "Over time",
     "cpu": "CPU per process group",
+    "cpu_budget": "CPU against budget",
     "scaling": "Scaling curve",
 }
 

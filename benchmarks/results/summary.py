@@ -70,6 +70,13 @@ def warnings(run) -> list[str]:
         )
     if run.meta.get("interrupted"):
         out.append("The run was interrupted: some stages or repeats may be missing.")
+    budgets = run.meta.get("budgets") or {}
+    if budgets.get("asked") and not budgets.get("enforced"):
+        out.append(
+            "CPU budgets were asked for but NOT enforced on this machine "
+            f"({budgets.get('why_not') or 'no mechanism'}): every process shared the same cores, "
+            "so a replica added no capacity of its own."
+        )
     out += [f"{stage}: {text}." for stage, text in run.problems]
     known = {f"{stage} {text.split()[0]}" for stage, text in run.problems}
     failed = [f for f in run.meta.get("failed") or [] if f not in known]

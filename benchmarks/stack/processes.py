@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from benchmarks.stack.budgets import group_budgets
 from shared.api.app import MAX_BODY_BYTES
 from shared.topology import Topology
 
@@ -43,6 +44,7 @@ class ProcessSpec:
     health: str | None = None         # an HTTP path answering 200 once it serves
     stop_signal: str = "SIGTERM"
     stop_grace_s: int = GRACE_S
+    cpus: float | None = None         # its CPU budget in cores (each replica's); None: none
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,19 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
     """Return the stage's processes in start order: mail, Redis, S3, app, proxy, worker.
 
     `options` is a benchmarks.stack.Options (replicas, workers, threads, mail_delay_ms, demo,
-    env are read)."""
+    env, replica_cpus are read). Each spec carries its group's CPU budget (stack.budgets),
+    none when replica_cpus is None (a run without budgets)."""
     t, o = topology, options
     replicas = o.replicas or t.replicas
     env = shared_env(t, o, site)
+    specs = _process_specs(t, o, site, replicas, env)
+    if o.replica_cpus is None:
+        return specs
+    cores = group_budgets(o.replica_cpus)
+    return [replace(s, cpus=cores[s.group]) for s in specs]
+
+
+def _process_specs(t: Topology, o, site: Site, replicas: int, env: dict) -> list[ProcessSpec]:
     specs = [ProcessSpec(
         "mailsim", "mail",
         (site.python, "-m", "mailsim", "--host", site.bind, "--smtp-port", str(site.smtp_port),
@@ -146,7 +157,11 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
                  # Empty in containers: the image's entrypoint names the replica by its hostname.
                  "LAB_REPLICA": owner if i else "",
                  "LAB_SESSION_DIR": site.disk(owner, "sessions"),
-                 "LAB_REPORT_DIR": site.disk(owner, "reports")},
+                 "LAB_REPORT_DIR": site.disk(owner, "reports"),
+                 # Whose X-Forwarded-For names the client (shared.api.clients): the proxy's
+                 # address, 127.0.0.1 embedded, Docker's private range in containers.
+                 **({"LAB_TRUSTED_PROXIES": "127.0.0.1" if i else "172.16.0.0/12"}
+                    if replicas > 1 else {})},
             replicas=1 if i else replicas, port=port, health="/health"))
     if replicas > 1:
         specs.append(ProcessSpec(
@@ -255,6 +270,7 @@ class Shape:
     env_keys: frozenset[str]
     stop_signal: str
     stop_grace_s: int
+    cpus: float | None = None
 
 
 def shapes(specs: list[ProcessSpec]) -> dict[str, Shape]:
@@ -264,7 +280,7 @@ def shapes(specs: list[ProcessSpec]) -> dict[str, Shape]:
         before = out.get(s.group)
         out[s.group] = Shape(s.group, (before.replicas if before else 0) + s.replicas,
                              command_shape(s.argv), frozenset(s.env), s.stop_signal,
-                             s.stop_grace_s)
+                             s.stop_grace_s, s.cpus)
     return out
 
 
@@ -277,7 +293,7 @@ def differences(embedded: dict[str, Shape], compose: dict[str, Shape]) -> list[s
             problems.append(f"process group {group!r} runs only "
                             f"{'in compose' if a is None else 'embedded'}")
             continue
-        for attr in ("replicas", "command", "stop_signal", "stop_grace_s"):
+        for attr in ("replicas", "command", "stop_signal", "stop_grace_s", "cpus"):
             if getattr(a, attr) != getattr(b, attr):
                 problems.append(f"{group}: {attr} differs: embedded {getattr(a, attr)!r}, "
                                 f"compose {getattr(b, attr)!r}")

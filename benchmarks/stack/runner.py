@@ -30,6 +30,7 @@ import psutil
 import stages
 from benchmarks.client import LabClient
 from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
+from benchmarks.stack.boxes import StackBoxes
 from benchmarks.stack.databases import BackendError, Database, Restored
 from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's front
     HOST,
@@ -70,6 +71,10 @@ class Options:
     demo: bool = True
     env: dict[str, str] = field(default_factory=dict)   # extra LAB_* settings
     quiet: bool = False
+    # CPU budget of each app replica in cores (each process in a box: stack/budgets.py), the
+    # other groups get the lab's defaults. None: no budgets. `up` and `bench` default to
+    # budgets.DEFAULT_REPLICA_CPUS; the library stays unbudgeted unless asked.
+    replica_cpus: float | None = None
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Stack:
         self.site: Site | None = None
         self.database: Restored | None = None
         self.redis: RedisPrepared | None = None
+        self.boxes = StackBoxes(None)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -120,6 +126,7 @@ class Stack:
             shutil.rmtree(self.state)
         (self.state / "logs").mkdir(parents=True)
         try:
+            self.boxes = StackBoxes(o.replica_cpus, self._say)
             self._start_all()
         except BaseException:
             self.stop()
@@ -218,8 +225,9 @@ class Stack:
             Path(self.site.caddyfile).write_text(proxy_config(self.site))
         if spec.group == "storage":
             (self.state / "s3").mkdir(parents=True, exist_ok=True)
-        self._start(spec.name, spec.group, list(spec.argv), dict(spec.env),
-                    stop_signal=spec.stop_signal, stop_grace_s=spec.stop_grace_s)
+        proc = self._start(spec.name, spec.group, list(spec.argv), dict(spec.env),
+                           stop_signal=spec.stop_signal, stop_grace_s=spec.stop_grace_s)
+        self.boxes.add(spec.name, spec.group, spec.cpus, proc.popen.pid)
 
     def _wait_ready(self, spec: ProcessSpec) -> None:
         """Wait until a started process serves (the worker has nothing to wait for)."""
@@ -254,6 +262,7 @@ class Stack:
                     pass
                 proc.popen.wait()
         self.procs.clear()
+        self.boxes.close()
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -366,4 +375,5 @@ class Stack:
                 "backends": {"database": {"mode": "external" if o.database_url else "embedded",
                                           **(self.database.describe() if self.database else {})},
                              "redis": redis},
-                "processes": {p.name: p.group for p in self.procs}, "urls": self.urls}
+                "processes": {p.name: p.group for p in self.procs}, "urls": self.urls,
+                "budgets": self.boxes.record()}

@@ -22,10 +22,12 @@ import secrets
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import stages
 from benchmarks.stack import ROOT, Options
+from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
 from benchmarks.stack.processes import (
     GRACE_S,
     Dynamic,
@@ -100,7 +102,9 @@ def _http_check(port: int, path: str, python: bool) -> dict:
 def services_for(topology: Topology) -> tuple[dict, dict]:
     """Return (services, top-level configs) of a stage's compose file."""
     site = compose_site(topology)
-    specs = {s.group: s for s in process_specs(topology, Options(), site)}
+    # The budgets `up` and `bench` run with by default: a container is a box of the same size.
+    specs = {s.group: s for s in process_specs(
+        topology, Options(replica_cpus=DEFAULT_REPLICA_CPUS), site)}
     proxied = "proxy" in specs
     ready = {"condition": "service_healthy"}
     services: dict[str, dict] = {
@@ -142,6 +146,9 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
         if spec.stop_grace_s != 10:
             out["stop_grace_period"] = f"{spec.stop_grace_s}s"
         out["labels"] = {"lab.group": spec.group}
+        if spec.cpus is not None:  # the same CPU budget as the embedded runner's cgroup
+            deploy = out.setdefault("deploy", {})
+            deploy["resources"] = {"limits": {"cpus": str(spec.cpus)}}
         return out
 
     mail = specs["mail"]
@@ -156,7 +163,7 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
     if "storage" in specs:
         s3 = specs["storage"]
         services["s3"] = {
-            **service(ProcessSpec(s3.name, s3.group, s3.argv[1:], s3.env),
+            **service(replace(s3, argv=s3.argv[1:]),
                       {"image": IMAGES["rclone"], "entrypoint": [s3.argv[0]]},
                       # Presigned download links point here, so the host must reach it.
                       ports=[f"127.0.0.1:{S3_PORT}:{S3_PORT}"],
@@ -168,7 +175,7 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
         backing["s3"] = ready
     app = specs["app"]
     services["app"] = service(
-        app, _lab_image(), deploy={"replicas": app.replicas},
+        app, _lab_image(), deploy={"replicas": app.replicas},  # resources: added by service()
         **({} if proxied else {"ports": [f"127.0.0.1:{API_PORT}:{APP_PORT}"]}),
         expose=[str(APP_PORT)],
         healthcheck=_http_check(APP_PORT, "/health", python=True),
@@ -205,6 +212,8 @@ def render(topology: Topology) -> str:
     ]
     if "caddy" in services:
         lines.append(f"  docker compose -f {f} up --build --scale app=4   (all replicas balanced)")
+    lines.append("  CPU budgets in cores, as embedded runs have them: deploy.resources.limits.cpus "
+                 "(benchmarks/stack/budgets.py)")
     needs = [k for k in REQUIRED if any(REQUIRED[k] in (s.get("environment") or {}).values()
                                         for s in services.values())]
     if needs:
@@ -294,10 +303,13 @@ def compose_shapes(config: dict) -> dict[str, Shape]:
         if group is None or group in COMPOSE_ONLY_GROUPS:
             continue
         argv = [*(service.get("entrypoint") or []), *(service.get("command") or [])]
-        out[group] = Shape(group, int((service.get("deploy") or {}).get("replicas") or 1),
+        deploy = service.get("deploy") or {}
+        cpus = ((deploy.get("resources") or {}).get("limits") or {}).get("cpus")
+        out[group] = Shape(group, int(deploy.get("replicas") or 1),
                            command_shape(argv), frozenset(service.get("environment") or {}),
                            service.get("stop_signal") or "SIGTERM",
-                           _seconds(service.get("stop_grace_period")))
+                           _seconds(service.get("stop_grace_period")),
+                           None if cpus is None else float(cpus))
     return out
 
 

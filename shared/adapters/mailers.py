@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from shared import outbox
 from shared.mail import SmtpSender, review_mail
+from shared.timing import timed
 
 log = logging.getLogger("lab.mail")
 
@@ -41,7 +42,8 @@ class QueuedReviewMailer:
 
     def review_created(self, review_id: str) -> None:
         try:
-            self.enqueue(review_id)
+            with timed("queue"):
+                self.enqueue(review_id)
         except Exception as exc:
             # The queue server is down. The outbox row was committed with the review, so the
             # worker's sweeper queues this mail once the server is back: nothing is lost.

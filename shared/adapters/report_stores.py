@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from shared.config import Settings
 from shared.services import NotFound
+from shared.timing import timed
 
 CSV_TYPE = "text/csv; charset=utf-8"
 
@@ -33,6 +34,10 @@ class LocalReportStore:
 
     def save(self, name: str, data: bytes) -> str:
         """Write beside the target, then rename: a reader sees no file or the whole file."""
+        with timed("storage"):
+            return self._save(name, data)
+
+    def _save(self, name: str, data: bytes) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
@@ -49,7 +54,8 @@ class LocalReportStore:
         if Path(location).name != location:  # locations are bare file names, never paths
             raise NotFound(f"report file {location!r}")
         try:
-            resp.data = (self.directory / location).read_bytes()
+            with timed("storage"):
+                resp.data = (self.directory / location).read_bytes()
         except FileNotFoundError:
             # The course's problem, kept visible: the worker wrote it on another machine's disk.
             raise NotFound(f"report file {location} on this replica's disk") from None
@@ -109,9 +115,10 @@ class S3ReportStore:
     def save(self, name: str, data: bytes) -> str:
         """Upload the whole file in one PUT; Content-MD5 makes the server refuse a damaged body."""
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        self.client.put_object(
-            Bucket=self.bucket, Key=name, Body=data, ContentMD5=md5, ContentType=CSV_TYPE
-        )
+        with timed("storage"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=name, Body=data, ContentMD5=md5, ContentType=CSV_TYPE
+            )
         return name
 
     def presigned_url(self, location: str, filename: str) -> str:
@@ -128,4 +135,5 @@ class S3ReportStore:
     def respond(self, resp: falcon.Response, location: str, filename: str) -> None:
         # Every replica can answer: the object is in shared storage, and the app only signs.
         resp.status = falcon.HTTP_303
-        resp.location = self.presigned_url(location, filename)
+        with timed("storage"):  # signing only: no round trip, the client fetches the object
+            resp.location = self.presigned_url(location, filename)

@@ -8,7 +8,10 @@ import uuid
 import falcon
 
 from shared import services, validation
-from shared.api import resources
+from shared.api import otel, resources
+from shared.api.timing import ServerTiming
+from shared.api.timing import enabled as timing_enabled
+from shared.config import Settings
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
 from shared.throttle import LoginThrottle
 
@@ -89,9 +92,17 @@ def _unexpected(req, resp, exc: Exception, params):
 
 def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: TopRatedQuery,
                replica: str = "app-1", extra_routes: dict | None = None,
-               login_throttle: LoginThrottle | None = None) -> falcon.App:
-    """Wire the resources to the adapters a stage chose (the login throttle: from LAB_* if None)."""
-    app = falcon.App(middleware=[RequestGuard(replica), AuthRequired(auth)])
+               login_throttle: LoginThrottle | None = None,
+               server_timing: bool | None = None) -> falcon.App:
+    """Wire the resources to the adapters a stage chose (the login throttle: from LAB_* if None;
+    the Server-Timing header: on unless LAB_SERVER_TIMING=0, if None)."""
+    if server_timing is None:
+        server_timing = timing_enabled()
+    otel.setup()  # spans too, if OTEL_EXPORTER_OTLP_ENDPOINT is set (before the App is built)
+    # Outermost first: the timer opens before the other middleware and closes after them.
+    middleware = [ServerTiming()] if server_timing else []
+    middleware += [RequestGuard(replica), AuthRequired(auth)]
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(validation.ValidationError, _validation_error)
@@ -99,7 +110,8 @@ def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: T
 
     app.add_route("/health", resources.Health(replica))
     app.add_route("/api/test", resources.Test())
-    app.add_route("/api/login", resources.Login(auth, login_throttle or LoginThrottle.from_env()))
+    app.add_route("/api/login", resources.Login(auth, login_throttle or LoginThrottle.from_env(),
+                                                Settings.from_env().trusted_proxies))
     app.add_route("/api/user", resources.CurrentUser())
     app.add_route("/api/specialists", resources.Specialists())
     highest = resources.HighestRated(top_rated)

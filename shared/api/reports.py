@@ -10,6 +10,7 @@ import falcon
 from shared import reports
 from shared.api.resources import Public, body
 from shared.ports import ReportStore
+from shared.timing import timed
 
 log = logging.getLogger("lab.api")
 
@@ -23,15 +24,13 @@ class Reports:
         """Ask for a report: 202 at once; it is built in the background and its link mailed."""
         report = reports.request_report(req.context.user_id, body(req))
         try:
-            self.enqueue(str(report.id))
+            with timed("queue"):
+                self.enqueue(str(report.id))
         except Exception as exc:
-            # Not left pending forever: the record says why, and the client may ask again.
-            reports.mark_failed(report.id, exc)
-            log.exception("could not queue report %s", report.id)
-            raise falcon.HTTPServiceUnavailable(
-                title="Queue unavailable",
-                description="The report could not be queued; try again shortly.",
-            ) from None
+            # The queue server is down. The report's outbox row was committed with it, so the
+            # worker's sweeper queues it once the server is back: accepted all the same.
+            log.warning("could not queue report %s (%s: %s); the outbox sweeper will",
+                        report.id, type(exc).__name__, exc)
         status_url = self.links.status_url(report.id)
         resp.status = falcon.HTTP_202
         resp.location = status_url

@@ -7,8 +7,9 @@ import logging
 import falcon
 
 from shared import services, validation
+from shared.api.clients import client_address
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
-from shared.throttle import LoginThrottle
+from shared.throttle import LoginThrottle, Refused
 
 log = logging.getLogger("lab.api")
 
@@ -30,27 +31,33 @@ class Public:
 
 
 class Login(Public):
-    def __init__(self, auth: Authenticator, throttle: LoginThrottle):
+    def __init__(self, auth: Authenticator, throttle: LoginThrottle,
+                 trusted_proxies: tuple[str, ...] = ()):
         self.auth = auth
         self.throttle = throttle
+        self.trusted_proxies = trusted_proxies
 
     def on_post(self, req, resp):
         """Check the credentials and start a session or issue a token."""
         email, password = validation.credentials(body(req))
-        wait = self.throttle.retry_after(email)
-        if wait:
-            # Refused before the password is checked: a right guess gets the same answer.
-            raise falcon.HTTPTooManyRequests(
-                title="Too many failed logins",
-                description=f"Too many failed logins for this account; try again in {wait} s.",
-                retry_after=wait)
-        user = services.authenticate(email, password)
+        try:
+            # Counted before the hash (shared.throttle): refused at once, the password unchecked,
+            # so a right guess gets the same answer.
+            attempt = self.throttle.attempt(email, client_address(req, self.trusted_proxies))
+            with self.throttle.hashing(attempt):
+                user = services.authenticate(email, password)
+        except Refused as exc:
+            error = falcon.HTTPTooManyRequests if exc.status == 429 else \
+                falcon.HTTPServiceUnavailable
+            title = "Too many failed logins" if exc.status == 429 else "Busy checking passwords"
+            raise error(title=title, description=exc.reason,
+                        retry_after=exc.retry_after) from None
         if user is None:
-            self.throttle.failed(email)
+            attempt.failed()
             # One answer for an unknown email and a wrong password: no user enumeration.
             raise falcon.HTTPUnauthorized(title="Invalid credentials",
                                           description="The email or the password is wrong.")
-        self.throttle.succeeded(email)
+        attempt.succeeded()
         resp.media = self.auth.login(resp, user.id)
 
 

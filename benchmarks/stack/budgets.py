@@ -1,0 +1,419 @@
+"""CPU budgets per process group, enforced by the operating system: one box of cores per group.
+
+In production a replica is a box (a VM, a container) with a CPU limit; on one laptop every process
+shares the same cores, so adding a replica adds no capacity. A budget puts each process group in a
+box with a CPU quota the kernel enforces: at most `cores` CPU-seconds per second, throttled (made
+to wait) for the rest of a period once used.
+
+Enforcement, the first that works on this machine (`Budgets.detect()`):
+  cgroup2   `cpu.max` under /sys/fs/cgroup (a cgroup2 mount, writable, cpu controller available);
+  cgroup1   `cpu.cfs_quota_us` / `cpu.cfs_period_us` under /sys/fs/cgroup/cpu (and cpuacct for the
+            CPU time used, where mounted apart);
+  systemd   a transient scope per box with CPUQuota= in the user's systemd (`systemd-run --user
+            --scope` on a desktop that delegates the cpu controller to the user);
+  none      nothing can enforce a budget: the run goes on unbudgeted and `record()` says so.
+The lab's cgroups live under one parent per owning process, `scaling-lab-<pid>`; `close()` (also
+run at exit, on Ctrl-C and on SIGTERM) moves the processes back out and removes every cgroup it
+made, and `clean_stale()` removes the parents of owners that died without closing (SIGKILL).
+
+Default budgets fit a 2-core machine at the scaling experiment's largest point, 4 replicas:
+4 x 0.25 (DEFAULT_REPLICA_CPUS) = 1.0 core of app, 0.6 for the rest of the stack, 0.4 for Locust.
+Measured here (token-auth, 30 users, boxes reserved), the rest grows with throughput: at 137 req/s
+Caddy used 0.06 core, the worker 0.07, the mail simulator 0.06, valkey 0.005, Locust 0.06; so
+proxy 0.2, worker 0.15, mail 0.15, redis 0.05, storage 0.05 leave each 2-3x headroom, and none
+of them but the app was throttled: the app is the box that fills. The cache stage serves 110
+req/s per replica: at 4 replicas the others come near their budgets, and their counters say so.
+One token-auth replica at 0.25 core serves ~40 req/s (its live top-10 takes most of it), at 0.3
+core ~46. Every number can be overridden; a box never gets more than it asks.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PREFIX = "scaling-lab-"
+PERIOD_US = 100_000               # the scheduler's accounting period (the kernel's default)
+MIN_QUOTA_US = 1_000              # the smallest quota the kernel accepts
+DEFAULT_REPLICA_CPUS = 0.25
+MAX_SCALING_REPLICAS = 4
+DEFAULT_CORES = {"proxy": 0.2, "worker": 0.15, "redis": 0.05, "storage": 0.05, "mail": 0.15}
+LOCUST_CORES = 0.4
+MAX_SHARES_V1, MAX_WEIGHT_V2 = 262_144, 10_000  # the kernel's highest weights (reserve=True)
+# A box is "full" when it was throttled in this share of its periods over a window, or used this
+# share of its quota: then it, not the rest of the stack, was the limit.
+SATURATED_THROTTLED_SHARE = 0.2
+SATURATED_USAGE_SHARE = 0.9
+
+
+class BudgetError(ValueError):
+    """A budget that cannot be set: the message names the group, the value and the limit."""
+
+
+def group_budgets(replica_cpus: float = DEFAULT_REPLICA_CPUS,
+                  others: dict[str, float] | None = None) -> dict[str, float]:
+    """Return the cores of each process group: "app" is per replica, every other group whole."""
+    cores = {"app": replica_cpus, **DEFAULT_CORES, **(others or {})}
+    for group, value in cores.items():
+        check_cores(group, value)
+    return cores
+
+
+def check_cores(group: str, cores: float) -> float:
+    """Refuse a budget the kernel cannot enforce, saying which and why."""
+    if not isinstance(cores, int | float) or math.isnan(cores) or cores * PERIOD_US < MIN_QUOTA_US:
+        raise BudgetError(f"budget of {group!r}: {cores!r} cores; it must be at least "
+                          f"{MIN_QUOTA_US / PERIOD_US} (1 ms per {PERIOD_US // 1000} ms period)")
+    return float(cores)
+
+
+@dataclass(frozen=True)
+class CpuStat:
+    """A box's counters (since it was made): scheduler periods, throttled periods and time,
+    CPU time used (None where the mechanism does not count it)."""
+
+    nr_periods: int = 0
+    nr_throttled: int = 0
+    throttled_s: float = 0.0
+    usage_s: float | None = None
+    at: float = field(default_factory=time.monotonic)
+
+    def since(self, before: CpuStat) -> CpuStat:
+        """The counters over the window from `before` to this reading."""
+        usage = (None if self.usage_s is None or before.usage_s is None
+                 else self.usage_s - before.usage_s)
+        return CpuStat(self.nr_periods - before.nr_periods,
+                       self.nr_throttled - before.nr_throttled,
+                       self.throttled_s - before.throttled_s, usage, self.at - before.at)
+
+
+def saturated(window: CpuStat, cores: float) -> bool:
+    """Did a box hit its limit over a window (a `since()` delta, `at` holding its seconds)?"""
+    if window.nr_periods and window.nr_throttled / window.nr_periods >= SATURATED_THROTTLED_SHARE:
+        return True
+    return (window.usage_s is not None and window.at > 0
+            and window.usage_s / window.at >= SATURATED_USAGE_SHARE * cores)
+
+
+class Box:
+    """One process group's cgroup (one folder per hierarchy it needs) with a CPU quota."""
+
+    def __init__(self, budgets: Budgets, name: str, cores: float):
+        self.budgets, self.name, self.cores = budgets, name, cores
+        self.dirs = [parent / name for parent in budgets.parents]
+        self.unit = f"{PREFIX}{budgets.owner}-{name}.scope"  # systemd only
+
+    @property
+    def quota_us(self) -> int:
+        return round(self.cores * PERIOD_US)
+
+    def make(self) -> None:
+        mech = self.budgets.mechanism
+        for d in self.dirs:
+            d.mkdir()
+        # The quota caps a box; its weight, in proportion to its cores, shares the lab's parent
+        # among the boxes (the parent's own weight is what reserves the lab its CPU).
+        if mech == "cgroup2":
+            (self.dirs[0] / "cpu.max").write_text(f"{self.quota_us} {PERIOD_US}")
+            (self.dirs[0] / "cpu.weight").write_text(str(max(1, round(self.cores * 100))))
+        elif mech == "cgroup1":
+            (self.dirs[0] / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (self.dirs[0] / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+            (self.dirs[0] / "cpu.shares").write_text(str(max(2, round(self.cores * 1024))))
+
+    def add(self, pid: int, children: bool = True) -> None:
+        """Move a process into the box; with its current children (a gunicorn master may have
+        forked its worker already); the children it forks later are born inside."""
+        family = [pid]
+        if children:
+            family += [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        mech = self.budgets.mechanism
+        if mech == "none":
+            return
+        if mech == "systemd":
+            self._adopt_in_scope(family)
+            return
+        for p in family:
+            for d in self.dirs:
+                try:
+                    (d / "cgroup.procs").write_text(str(p))
+                except ProcessLookupError:
+                    pass  # exited in between: nothing to box
+
+    def _adopt_in_scope(self, pids: list[int]) -> None:
+        """Start a transient scope holding running pids, as `systemd-run --scope` does for its
+        own pid (org.freedesktop.systemd1.Manager.StartTransientUnit with PIDs)."""
+        quota = round(self.cores * 1_000_000)  # CPUQuotaPerSecUSec: microseconds per second
+        cmd = ["busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+               "org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))",
+               self.unit, "fail", "2", "PIDs", "au", str(len(pids)), *map(str, pids),
+               "CPUQuotaPerSecUSec", "t", str(quota), "0"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        if done.returncode:
+            raise BudgetError(f"systemd would not box {self.name!r}: {done.stderr.strip()}")
+
+    def pids(self) -> list[int]:
+        """The processes in the box now."""
+        try:
+            return [int(p) for p in (self.dirs[0] / "cgroup.procs").read_text().split()]
+        except (FileNotFoundError, IndexError):  # gone, or a mechanism without folders
+            return []
+
+    def stats(self) -> CpuStat:
+        """Read the box's counters (v1 throttled_time is in ns, v2 throttled_usec in us)."""
+        mech = self.budgets.mechanism
+        if mech not in ("cgroup1", "cgroup2"):
+            return CpuStat(usage_s=None)
+        values = _keyed((self.dirs[0] / "cpu.stat").read_text())
+        if mech == "cgroup2":
+            return CpuStat(values.get("nr_periods", 0), values.get("nr_throttled", 0),
+                           values.get("throttled_usec", 0) / 1e6, values.get("usage_usec", 0) / 1e6)
+        usage = None
+        acct = [d / "cpuacct.usage" for d in self.dirs if (d / "cpuacct.usage").exists()]
+        if acct:
+            usage = int(acct[0].read_text()) / 1e9
+        return CpuStat(values.get("nr_periods", 0), values.get("nr_throttled", 0),
+                       values.get("throttled_time", 0) / 1e9, usage)
+
+
+def _keyed(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split() for line in text.splitlines() if line.strip())}
+
+
+class Budgets:
+    """The boxes of one owning process, made with the first mechanism that works here."""
+
+    def __init__(self, mechanism: str, parents: list[Path], reason: str = "",
+                 owner: int | None = None, reserved: bool = False):
+        self.mechanism, self.parents, self.reason = mechanism, parents, reason
+        self.reserved = reserved and mechanism in ("cgroup1", "cgroup2")
+        self.owner = owner or os.getpid()
+        self.boxes: dict[str, Box] = {}
+        self.closed = False
+        if mechanism != "none":
+            _OPEN.append(self)
+            _close_on_sigterm()
+
+    @property
+    def enforced(self) -> bool:
+        return self.mechanism != "none"
+
+    @classmethod
+    def detect(cls, root: Path | str = CGROUP_ROOT, systemd: bool = True,
+               reserve: bool = True) -> Budgets:
+        """Use the first mechanism that can enforce a quota here; stale boxes of killed runs are
+        removed first. `root` is the cgroup mount (tests point it elsewhere).
+
+        A quota is a cap, not a promise: on a machine busy with other work a box may get less
+        than its cores, and then the experiment measures the machine's load, not the box. With
+        `reserve`, the lab's parent cgroup gets the highest weight the kernel allows, so the
+        boxes get their cores first (never more: the quotas still cap them)."""
+        root, owner, tried = Path(root), os.getpid(), []
+        clean_stale(root)
+        if (root / "cgroup.controllers").exists():
+            try:
+                return cls("cgroup2", [_make_v2_parent(root, owner, reserve)], owner=owner,
+                           reserved=reserve)
+            except (OSError, BudgetError) as exc:
+                tried.append(f"cgroup2 at {root}: {exc}")
+        else:
+            tried.append(f"cgroup2: {root} is not a cgroup2 mount")
+        if (root / "cpu" / "cpu.cfs_quota_us").exists():
+            try:
+                return cls("cgroup1", _make_v1_parents(root, owner, reserve), owner=owner,
+                           reserved=reserve)
+            except OSError as exc:
+                tried.append(f"cgroup1 at {root / 'cpu'}: {exc}")
+        else:
+            tried.append(f"cgroup1: no cpu controller at {root / 'cpu'}")
+        if systemd:
+            found = _systemd_scopes_work()
+            if found is True:
+                return cls("systemd", [], owner=owner)
+            tried.append(f"systemd: {found}")
+        return cls("none", [], reason="; ".join(tried), owner=owner)
+
+    def box(self, name: str, cores: float) -> Box:
+        """Make the box of a group (e.g. "app-1", "proxy", "locust") with its quota."""
+        if self.closed:
+            raise BudgetError("these budgets are closed: detect() again")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name in self.boxes:
+            raise BudgetError(f"box name {name!r}: use letters, digits, '-', '_', once each")
+        box = Box(self, name, check_cores(name, cores))
+        if self.mechanism in ("cgroup1", "cgroup2"):
+            box.make()
+        self.boxes[name] = box
+        return box
+
+    def record(self, groups: dict[str, float] | None = None) -> dict:
+        """What meta.json says of budgets: enforced or not, how, and each group's cores."""
+        out = {"enforced": self.enforced, "mechanism": MECHANISM_NAMES[self.mechanism],
+               "reserved": self.reserved,
+               "groups": groups if groups is not None
+               else {name: box.cores for name, box in self.boxes.items()}}
+        if not self.enforced:
+            out["why_not"] = self.reason
+        return out
+
+    def close(self) -> None:
+        """Move every boxed process back out and remove every cgroup made here (idempotent).
+        A systemd scope is left to systemd: it goes when its last process exits (stopping it
+        would kill the processes)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self in _OPEN:
+            _OPEN.remove(self)
+        for parent in self.parents:
+            _remove_tree(parent)
+        self.boxes.clear()
+
+
+MECHANISM_NAMES = {"cgroup2": "cgroup v2 cpu.max", "cgroup1": "cgroup v1 cpu.cfs_quota_us",
+                   "systemd": "systemd-run --user --scope CPUQuota", "none": "none"}
+_SERIAL = itertools.count(1)
+
+
+def _parent_name(owner: int) -> str:
+    """scaling-lab-<owner pid>-<n>: the pid says whose it is, n tells two Budgets of one
+    process apart."""
+    return f"{PREFIX}{owner}-{next(_SERIAL)}"
+
+
+def _make_v2_parent(root: Path, owner: int, reserve: bool) -> Path:
+    if "cpu" not in (root / "cgroup.controllers").read_text().split():
+        raise BudgetError("the cpu controller is not available in cgroup.controllers")
+    if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
+        (root / "cgroup.subtree_control").write_text("+cpu")
+    parent = root / _parent_name(owner)
+    parent.mkdir()
+    (parent / "cgroup.subtree_control").write_text("+cpu")
+    if reserve:
+        (parent / "cpu.weight").write_text(str(MAX_WEIGHT_V2))
+    return parent
+
+
+def _make_v1_parents(root: Path, owner: int, reserve: bool) -> list[Path]:
+    """The lab's parent in the cpu hierarchy, and in cpuacct where it is mounted apart (the cpu
+    controller alone does not count CPU time in v1)."""
+    cpu = (root / "cpu").resolve()
+    name = _parent_name(owner)
+    parents = [cpu / name]
+    acct = root / "cpuacct"
+    if (acct / "cpuacct.usage").exists() and acct.resolve() != cpu:
+        parents.append(acct.resolve() / name)
+    made = []
+    try:
+        for p in parents:
+            p.mkdir()
+            made.append(p)
+        if reserve:
+            (parents[0] / "cpu.shares").write_text(str(MAX_SHARES_V1))
+    except OSError:
+        for p in made:
+            p.rmdir()
+        raise
+    return parents
+
+
+def _systemd_scopes_work() -> bool | str:
+    """True when the user's systemd can make a scope with a CPU quota, else why not."""
+    if not shutil.which("systemd-run"):
+        return "systemd-run not found"
+    try:
+        done = subprocess.run(["systemd-run", "--user", "--scope", "--quiet",
+                               "-p", "CPUQuota=50%", "true"],
+                              capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return "systemd-run --user timed out"
+    return True if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+
+
+def _remove_tree(parent: Path, timeout: float = 5.0) -> None:
+    """Move the processes of a lab parent's boxes to the parent's own parent (where the lab's
+    processes came from), then remove the boxes and the parent. A box whose process is forking
+    right now may refuse (EBUSY) once: retry until the deadline."""
+    if not parent.exists():
+        return
+    home = parent.parent / "cgroup.procs"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            for box in [d for d in parent.iterdir() if d.is_dir()]:
+                for pid in (box / "cgroup.procs").read_text().split():
+                    try:
+                        home.write_text(pid)
+                    except ProcessLookupError:
+                        pass
+                box.rmdir()
+            parent.rmdir()
+            return
+        except FileNotFoundError:
+            if not parent.exists():
+                return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.05)
+
+
+def clean_stale(root: Path | str = CGROUP_ROOT) -> list[Path]:
+    """Remove the lab parents whose owner is dead (a killed run), or whose pid now belongs to a
+    newer process; return what was removed. Live owners' boxes are left alone."""
+    root, removed = Path(root), []
+    hierarchies = [root] + [root / n for n in ("cpu", "cpuacct")]
+    for h in hierarchies:
+        if not (h / "cgroup.procs").exists():
+            continue
+        for parent in h.resolve().glob(f"{PREFIX}*"):
+            m = re.fullmatch(rf"{PREFIX}(\d+)-\d+", parent.name)
+            if m and parent.is_dir() and not _alive_since(int(m.group(1)), parent):
+                _remove_tree(parent)
+                removed.append(parent)
+    return removed
+
+
+def _alive_since(pid: int, made: Path) -> bool:
+    try:
+        return psutil.Process(pid).create_time() <= made.stat().st_ctime + 1
+    except psutil.Error:
+        return False
+
+
+_OPEN: list[Budgets] = []  # closed at exit, and on SIGTERM
+
+
+def _close_all() -> None:
+    for budgets in list(_OPEN):
+        budgets.close()
+
+
+atexit.register(_close_all)
+
+
+def _close_on_sigterm() -> None:
+    """On SIGTERM, close before dying, if nobody else handles SIGTERM (a handler of the
+    program's own, such as up's, unwinds to its `finally`, and atexit closes the budgets)."""
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _die_after_closing)
+    except ValueError:
+        pass  # not the main thread: atexit and clean_stale remain
+
+
+def _die_after_closing(signum, frame) -> None:
+    _close_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
