@@ -114,7 +114,9 @@ def test_locustfile_writes_exact_latencies_matching_locusts_counts(legacy, tmp_p
            "LAB_LATENCY_FILE": str(tmp_path / "latency.json")}  # fmt: skip
     cmd = [sys.executable, "-m", "locust", "-f", "benchmarks/measure/locustfile.py", "--headless",
            "-u", "4", "-r", "4", "-t", "4s", "--host", legacy.urls["api"].removesuffix("/api"),
-           "--only-summary", "--csv", str(tmp_path / "locust")]  # fmt: skip
+           "--only-summary", "--csv", str(tmp_path / "locust"),
+           # A login shed by the login limits (503, retried) is a failure: counted, not fatal.
+           "--exit-code-on-error", "0"]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     exact = latency.load(tmp_path / "latency.json")
     with (tmp_path / "locust_stats.csv").open() as f:
