@@ -96,6 +96,10 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
         "--out",
         str(tmp_path),
         "--no-report",
+        "--ladder-rates",
+        "5,10",
+        "--ladder-step-s",
+        "1",
     ]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -137,6 +141,40 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
         assert app["budget_cores"] == DEFAULT_REPLICA_CPUS and app["nr_periods"] > 0
         assert {"nr_throttled", "throttled_s"} <= set(app)
         assert cpu["groups"]["locust"]["how"] == "box" and "hit_limit" in cpu["groups"]["locust"]
+    # The machine's load around the window, and the ladder on the same warm stack after it.
+    assert 0 <= stage["host"]["busy_pct"] <= 100 and stage["host"]["load1_start"] is not None
+    assert stage["measure_end"] <= stage["ladder"]["start"] < stage["ladder"]["end"]
+    points = json.loads((folder / "ladder.json").read_text())
+    assert [p["offered_rps"] for p in points] == [5, 10]
+    assert all(p["requests"] > 0 and p["hdr"] for p in points)
+    assert meta["settings"]["ladder"] == {"rates": [5.0, 10.0], "step_s": 1.0,
+                                          "arrivals": "poisson"}  # fmt: skip
+    assert "plan: 1 stage run(s)" in done.stdout
+
+
+def test_bench_refuses_a_bad_ladder_and_estimates_it():
+    from benchmarks.measure.bench import parse_args
+    from benchmarks.measure.progress import Progress
+
+    with pytest.raises(SystemExit):
+        parse_args(["--ladder-rates", "10,x"])
+    args = parse_args(["--quick"])
+    assert (args.ladder_rates, args.ladder_step_s) == ("20,80,320", 1.5)
+    assert parse_args(["--no-ladder"]).no_ladder
+    # 3 steps x 1.5 s + 2 s drain + 6 s Locust: the estimate counts the ladder.
+    assert Progress(args, 1).guess() == args.warmup + args.duration + 12.5 + 25
+
+
+def test_host_window_reads_steal_and_busy_from_two_snapshots():
+    from benchmarks.measure import hostload
+
+    ticks = dict.fromkeys(hostload.FIELDS, 0)
+    start = {"ticks": ticks, "loadavg": [1.0, 1, 1]}
+    end = {"ticks": {**ticks, "user": 60, "idle": 30, "steal": 10}, "loadavg": [2.0, 1, 1]}
+    window = hostload.window(start, end)
+    assert (window["busy_pct"], window["steal_pct"]) == (60.0, 10.0)
+    assert (window["load1_start"], window["load1_end"]) == (1.0, 2.0)
+    assert "ticks" in hostload.snapshot()  # Linux: /proc/stat is there
 
 
 def test_budget_options_are_checked_and_can_be_turned_off():

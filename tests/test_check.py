@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.measure import latency
+from benchmarks.measure import ladder, latency
 from benchmarks.results import analysis as an
 from benchmarks.results import check
 
@@ -39,6 +39,29 @@ def write_latency(folder: Path, requests: dict[str, list[float]], failed: int = 
             rec.on_request(name=name, response_time=ms, exception=error)
     now[0] = 30.0
     rec.on_stop()
+
+
+# The fixture's ladders (ladder.json in every stage and repeat): the rate each stage holds to.
+LADDER_RATES = (10, 20, 40, 80, 160, 320)
+HOLDS_TO = {"legacy": 40, "async-mail": 80, "load-balanced": 20, "token-auth": 80, "cache": 320,
+            "async-reports": 20, "external-storage": 160}  # fmt: skip
+
+
+def write_ladder(folder: Path, holds_to: float, step_s: float = 60.0) -> None:
+    """Write folder/ladder.json: p99 20 ms up to `holds_to` req/s, then 10 % of answers at 900 ms.
+
+    Built with the real ladder.Recorder (its steps' histograms and figures), step_s per rate.
+    """
+    rec = ladder.Recorder()
+    for i, rate in enumerate(LADDER_RATES):
+        step = rec.begin(rate, 100.0 * i, step_s)
+        n = int(rate * step_s)
+        for j in range(n):
+            rec.scheduled(step)
+            slow = rate > holds_to and j % 10 == 0
+            rec.on_request(900.0 if slow else 20.0, 100.0 * i + j / rate,
+                           context={"ladder": (step, 100.0 * i + j / rate)})  # fmt: skip
+    (folder / "ladder.json").write_text(json.dumps(rec.points(), indent=1))
 
 
 def copy_run(tmp_path: Path) -> Path:
@@ -128,6 +151,32 @@ def slow_reports_in_external_storage(run):
     )
 
 
+def ladders(run, **holds_to):
+    for stage, cap in holds_to.items():
+        for folder in sorted((run / stage).glob("r*")):
+            write_ladder(folder, cap)
+
+
+def async_mail_takes_less_than_legacy(run):
+    ladders(run, **{"async-mail": 10})  # legacy holds 40
+
+
+def token_auth_takes_less_than_load_balanced(run):
+    ladders(run, **{"load-balanced": 160})  # token-auth holds 80
+
+
+def cache_takes_less_than_token_auth(run):
+    ladders(run, cache=20)
+
+
+def cache_does_not_double_token_auth(run):
+    ladders(run, cache=80)  # as much as token-auth (80), not 2x
+
+
+def external_storage_takes_less_than_async_reports(run):
+    ladders(run, **{"async-reports": 320})  # external-storage holds 160
+
+
 BREAKERS = dict(
     zip(
         [key(e) for e in check.EXPECTATIONS],
@@ -141,6 +190,11 @@ BREAKERS = dict(
             downloads_fail_in_external_storage,
             slow_reports_in_async_reports,
             slow_reports_in_external_storage,
+            async_mail_takes_less_than_legacy,
+            token_auth_takes_less_than_load_balanced,
+            cache_takes_less_than_token_auth,
+            external_storage_takes_less_than_async_reports,
+            cache_does_not_double_token_auth,
         ],
         strict=True,  # a new expectation needs its breaker here
     )
@@ -165,7 +219,10 @@ def test_each_effect_fails_when_missing(effect, tmp_path):
     found = outcomes(run)
     assert found[effect] == "fail", found
     others = {k: v for k, v in found.items() if k != effect and v != "pass"}
-    # Only the broken effect fails (async-mail's slowdown also makes nothing else fail, etc.).
+    # Only the broken effect fails (async-mail's slowdown also makes nothing else fail, etc.),
+    # but a cache below token-auth is also below 2x token-auth, necessarily.
+    if effect == ("cache", "capacity at SLO at least token-auth's"):
+        assert others.pop(("cache", "capacity at SLO at least 2x token-auth's")) == "fail"
     assert not others, others
 
 
@@ -263,7 +320,8 @@ def loosened(e: check.Expectation) -> check.Expectation:
     if e.op == ">":
         return replace(e, threshold=-1e9)
     if isinstance(e.threshold, check.Rel):
-        return replace(e, threshold=check.Rel(e.threshold.stage, e.threshold.factor * 1e6))
+        up = 1e-6 if e.op == ">=" else 1e6  # "at least f x": a tiny f lets anything pass
+        return replace(e, threshold=check.Rel(e.threshold.stage, e.threshold.factor * up))
     return replace(e, threshold=e.threshold * 1e6)
 
 
@@ -274,7 +332,8 @@ def tightened(e: check.Expectation) -> check.Expectation:
     if e.op == ">":
         return replace(e, threshold=1e9)
     if isinstance(e.threshold, check.Rel):
-        return replace(e, threshold=check.Rel(e.threshold.stage, e.threshold.factor / 1e6))
+        down = 1e6 if e.op == ">=" else 1e-6
+        return replace(e, threshold=check.Rel(e.threshold.stage, e.threshold.factor * down))
     return replace(e, threshold=e.threshold / 1e6)
 
 
@@ -299,6 +358,80 @@ def test_mutation_each_threshold_change_is_noticed(index, tmp_path, monkeypatch,
         assert outcomes(healthy)[key(original)] == healthy_should
     # So: test_each_effect_fails_when_missing fails under the loosened threshold, and
     # test_fixture_holds_every_effect_and_check_exits_0 under the tightened one.
+
+
+# --- capacity at SLO (the open-loop ladder) ----------------------------------------------------
+
+
+def capacity_line(path: Path, says: str) -> check.Outcome:
+    run = an.load_run(path)
+    return next(o for o in check.check_run(run) if o.expectation and o.expectation.says == says)
+
+
+def test_capacity_of_short_steps_is_inconclusive_and_exits_3(tmp_path, capsys):
+    path = copy_run(tmp_path)
+    # 1 s steps: 10-40 answers a step cannot show that a p99 holds (binomial), so cache's low end
+    # is 0 req/s while its point (320) clears 2 x token-auth's 80: the interval straddles it.
+    write_ladder(path / "cache/r1", 320, step_s=1.0)
+    outcome = capacity_line(path, "capacity at SLO at least 2x token-auth's")
+    assert outcome.status == "inconclusive"
+    assert "95 % CI 0-320 req/s (binomial per step, 1 ladder(s))" in outcome.detail
+    assert check.main([str(path)]) == 3
+    assert "INCONCLUSIVE  cache: capacity at SLO at least 2x" in capsys.readouterr().out
+
+
+def test_capacity_pass_names_both_intervals(capsys):
+    outcome = capacity_line(RUN, "capacity at SLO at least 2x token-auth's")
+    assert outcome.status == "pass"
+    assert outcome.detail == (
+        "320 req/s, 95 % CI 320-320 req/s (binomial per step, 1 ladder(s)) vs 2 x token-auth's "
+        "80 req/s, 95 % CI 80-80 req/s (binomial per step, 1 ladder(s))"
+    )
+
+
+def test_a_stage_without_ladder_fails_and_no_ladder_runs_skip(tmp_path):
+    path = copy_run(tmp_path)
+    (path / "cache/r1/ladder.json").unlink()
+    outcome = capacity_line(path, "capacity at SLO at least token-auth's")
+    assert outcome.status == "fail"
+    assert "no ladder (ladder.json) measured in cache" in outcome.detail
+    meta = json.loads((path / "meta.json").read_text())
+    meta["settings"]["ladder"] = None  # the bench ran with --no-ladder
+    (path / "meta.json").write_text(json.dumps(meta))
+    assert capacity_line(path, "capacity at SLO at least token-auth's").status == "skip"
+
+
+def test_neither_holding_the_lowest_rate_is_inconclusive(tmp_path):
+    path = copy_run(tmp_path)
+    ladders(path, legacy=0, **{"async-mail": 0})
+    outcome = capacity_line(path, "capacity at SLO at least legacy's")
+    assert outcome.status == "inconclusive"
+    assert "neither held even the lowest rate" in outcome.detail
+
+
+def test_behind_schedule_and_unanswered_steps_break_the_climb(tmp_path):
+    from benchmarks.results import ladders as lad
+
+    write_ladder(tmp_path, 320)
+    points = json.loads((tmp_path / "ladder.json").read_text())
+    points[3]["behind_schedule"] = True  # 80 req/s was not really offered
+    assert lad.capacity(points) == 40 and lad.capacity_interval(points) == (40, 40)
+    write_ladder(tmp_path, 320)
+    points = json.loads((tmp_path / "ladder.json").read_text())
+    points[2].update(unanswered=100, failures_pct=4.0)  # 100 of 2,500 never answered
+    assert lad.step_verdict(points[2]) == "broken"
+    assert lad.capacity_interval(points)[1] == 20
+
+
+def test_repeats_pool_their_answers_per_rate(tmp_path):
+    from benchmarks.results import ladders as lad
+
+    write_ladder(tmp_path, 320, step_s=1.0)  # 320 answers at 320 req/s: too few to be sure
+    points = json.loads((tmp_path / "ladder.json").read_text())
+    assert lad.capacity_interval(points) == (0, 320)
+    assert lad.pooled_interval([points, points]) == (320, 320)  # 640 answers, none late: held
+    slower = [{**p, "p99": 900.0} if p["offered_rps"] == 320 else p for p in points]
+    assert lad.pooled_interval([points, slower])[0] == 160  # a repeat unlike the other widens it
 
 
 # --- the effects of CPU budgets ---------------------------------------------------------------

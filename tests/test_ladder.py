@@ -101,7 +101,9 @@ def test_ladder_against_a_real_stage(legacy, tmp_path):
                          "behind_schedule"}  # fmt: skip
     assert easy["requests"] == 15 and easy["failures_pct"] == 0 and not easy["behind_schedule"]
     assert easy["achieved_rps"] == pytest.approx(5.0, abs=1.0)
-    assert hard["behind_schedule"] and hard["blocked"] > 0 and hard["late_pct"] > 50
+    # Arrivals that found both slots taken were dropped: unanswered, so failed in their step.
+    assert hard["behind_schedule"] and hard["blocked"] > 0 and hard["unanswered"] >= hard["blocked"]
+    assert hard["failures_pct"] >= 100 * hard["blocked"] / hard["requests"] - 0.01
     assert ladder.capacity_at_slo(points) == 5.0
     assert "capacity at SLO (p99 < 500 ms, failures < 1 %): 5 req/s" in ladder.table(points)
 
@@ -115,7 +117,9 @@ def test_locustfile_writes_exact_latencies_matching_locusts_counts(legacy, tmp_p
            "LAB_WINDOW_FILE": str(tmp_path / "window.json")}  # fmt: skip
     cmd = [sys.executable, "-m", "locust", "-f", "benchmarks/measure/locustfile.py", "--headless",
            "-u", "4", "-r", "4", "-t", "60s", "--host", legacy.urls["api"].removesuffix("/api"),
-           "--only-summary", "--csv", str(tmp_path / "locust")]  # fmt: skip
+           "--only-summary", "--csv", str(tmp_path / "locust"),
+           # A login shed by the login limits (503, retried) is a failure: counted, not fatal.
+           "--exit-code-on-error", "0"]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=90)
     exact = latency.load(tmp_path / "latency.json")
     with (tmp_path / "locust_stats.csv").open() as f:

@@ -16,6 +16,7 @@ RUN = FIXTURE_RESULTS / RUN_ID
 
 CHARTS = [
     "throughput.png",
+    "ladder.png",
     "failures.png",
     "queue_lag.png",
     "latency_over_time.png",
@@ -67,9 +68,12 @@ def test_summary_headline_matches_fixture(built):
     cols = ["key"] + [c.name for c in an.HEADLINE_COLUMNS]
     table = {stage: dict(zip(cols, cells, strict=True)) for stage, cells in rows.items()}
     assert list(table) == list(an.STAGE_ORDER)  # every stage, in course order
-    # legacy: two repeats -> median (min-max); throughput counts HTTP rows only.
-    assert table["legacy"]["throughput"] == "34.1 (32.5–35.7)"
-    assert table["legacy"]["key_p50"] == "135 (130–140)"
+    # legacy: two repeats -> median [95 % interval]; throughput counts HTTP rows only.
+    assert table["legacy"]["throughput"] == "34.1 [32.5–35.7]"
+    assert table["legacy"]["key_p50"] == "135 [130–140]"
+    # capacity at SLO from each stage's ladder.json (tests/test_check.py's write_ladder).
+    assert table["legacy"]["capacity_at_slo"] == "40"
+    assert table["cache"]["capacity_at_slo"] == "320"
     # async-mail: 3 mails of 200/300/400 ms lag; the warm-up mail is not counted.
     assert table["async-mail"]["key_p50"] == "30"
     assert table["async-mail"]["lag_p50"] == "300"
@@ -84,7 +88,7 @@ def test_summary_headline_matches_fixture(built):
     assert table["async-reports"]["report_e2e_p50"] == "1,300"
     # external-storage: exact latencies from its latency.json (HdrHistogram: 25 ms -> 25.007).
     assert table["external-storage"]["download_success"] == "100"
-    assert table["external-storage"]["key_p95"] == "25"
+    assert table["external-storage"]["key_p95"] == "25 [10–25]"  # over its 6 hdr slices
 
 
 def test_newest_run_picks_the_latest_finished_folder(tmp_path):

@@ -18,11 +18,18 @@ from datetime import datetime
 from pathlib import Path
 
 import stages
+from benchmarks.measure import stage_ladder
 from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.meta import make_meta, new_run_dir, write_json
 from benchmarks.measure.probe import PROBE_SAMPLES
 from benchmarks.measure.progress import Progress, summary
 from benchmarks.measure.stage import measure_stage
+from benchmarks.measure.stage_ladder import (
+    DEFAULT_RATES,
+    DEFAULT_STEP_S,
+    QUICK_RATES,
+    QUICK_STEP_S,
+)
 from benchmarks.measure.wrk import wrk_crosscheck
 from benchmarks.paths import LAB_DIR, ROOT
 from benchmarks.stack import boxes
@@ -76,6 +83,21 @@ def parse_args(argv: list[str] | None):
         "--scaling-repeats", type=int, default=1, help="runs per point of the scaling curve"
     )
     p.add_argument(
+        "--ladder-rates",
+        help="offered req/s of each stage's open-loop ladder, the same for every stage "
+        f"(default {DEFAULT_RATES}; --quick: {QUICK_RATES})",
+    )
+    p.add_argument(
+        "--ladder-step-s",
+        type=float,
+        help=f"seconds per rate (default {DEFAULT_STEP_S:g}; --quick: {QUICK_STEP_S:g})",
+    )
+    p.add_argument("--ladder-arrivals", choices=("poisson", "constant"), default="poisson")
+    p.add_argument("--no-ladder", action="store_true", help="closed loop only, no ladder")
+    p.add_argument(
+        "--slo-ms", type=float, default=500, help="p99 SLO of 'capacity at SLO' (default 500)"
+    )
+    p.add_argument(
         "--wrk-stage",
         default="token-auth",
         help="stage for the wrk cross-check of Locust's throughput, when wrk is installed",
@@ -93,6 +115,13 @@ def parse_args(argv: list[str] | None):
     args.probe_samples = PROBE_SAMPLES
     if args.quick:
         args.duration, args.warmup, args.probe_samples = 8, 2, 5
+    args.ladder_rates = args.ladder_rates or (QUICK_RATES if args.quick else DEFAULT_RATES)
+    if args.ladder_step_s is None:
+        args.ladder_step_s = QUICK_STEP_S if args.quick else DEFAULT_STEP_S
+    try:
+        stage_ladder.config(args)
+    except ValueError as exc:
+        p.error(f"ladder: {exc}")
     return args
 
 
@@ -114,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         plan += [(k, i, args.scaling, n) for k in range(1, args.scaling_repeats + 1)
                  for i, n in enumerate(args.scaling_replicas, 1)]
     progress = Progress(args, len(plan))
+    print(progress.plan(), flush=True)
     interrupted = False
     try:
         for k, i, stage, replicas in plan:

@@ -13,7 +13,8 @@ runs a ladder against a running stage (e.g. `python -m benchmarks.stack.up legac
 prints the table; `--show ladder.json` prints a stored one.
 
 ladder.json: [{"offered_rps", "achieved_rps", "p50", "p99", "failures_pct", "behind_schedule",
-               "requests", "late_pct", "max_late_ms", "unanswered", "blocked"}, ...] (ms, %).
+               "requests", "late_pct", "max_late_ms", "unanswered", "blocked", "hdr"}, ...] (ms, %).
+The bench runs one per stage and repeat (benchmarks/measure/stage_ladder.py).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class Step:
         self.late = 0
         self.max_late_ms = 0.0
         self.without_request = 0  # tasks that ended before their first request
-        self.blocked = 0  # arrivals that found the in-flight limit reached
+        self.blocked = 0  # arrivals dropped: the in-flight limit was reached (unanswered)
 
     @property
     def unanswered(self) -> int:
@@ -172,6 +173,9 @@ class Recorder:
                     "max_late_ms": round(s.max_late_ms, 1),
                     "unanswered": s.unanswered,
                     "blocked": s.blocked,
+                    # Every answer's time from schedule (failures too): the report decides
+                    # p99 < SLO for any SLO, with a binomial interval (results/ladders.py).
+                    "hdr": s.counts.hist.encode().decode("ascii"),
                 }
             )
         return out
@@ -223,8 +227,11 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "") -> list[dict]:
-    """Run one ladder with Locust (headless, one scheduling user) and return its points."""
+def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "",
+        on_start=None) -> list[dict]:
+    """Run one ladder with Locust (headless, one scheduling user) and return its points.
+
+    on_start(pid), when given, is called once Locust runs (the bench keeps it in its CPU box)."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LADDERFILE), "--headless", "-u", "1",
            "-r", "1", "-t", f"{math.ceil(config.seconds + 30)}s", "--host", host,
            "--only-summary", "--exit-code-on-error", "0"]  # fmt: skip
@@ -233,10 +240,16 @@ def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "
         env["LAB_INBOX_URL"] = inbox
     out.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as log:
-        code = subprocess.run(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, timeout=config.seconds + 120,
-        ).returncode  # fmt: skip
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)  # fmt: skip
+        try:
+            if on_start is not None:
+                on_start(proc.pid)
+            code = proc.wait(timeout=config.seconds + 120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if code != 0 or not out.exists():
             log.seek(0)
             tail = log.read().decode(errors="replace")[-3000:]

@@ -90,6 +90,12 @@ def make_meta(args, run_dir: Path) -> dict:
             "scaling_stage": args.scaling,
             "scaling_replicas": args.scaling_replicas if args.scaling else [],
             "scaling_repeats": args.scaling_repeats if args.scaling else 0,
+            "ladder": None if args.no_ladder else {
+                "rates": [float(r) for r in args.ladder_rates.split(",") if r.strip()],
+                "step_s": args.ladder_step_s,
+                "arrivals": args.ladder_arrivals,
+            },
+            "slo_ms": args.slo_ms,
         },
         "stages": args.stages,
         "failed": [],

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import time
 from pathlib import Path
 
-OVERHEAD_GUESS_S = 20.0  # start-up, verification, Locust start-ups and shutdown of one stage
+from benchmarks.measure.stage_ladder import seconds as ladder_seconds
+
+# Start-up, verification, probe, Locust start-ups and shutdown of one stage (measured on the
+# shared 2-core machine: 20 s idle, nearer 30 s at a load average of 10).
+OVERHEAD_GUESS_S = 25.0
+WRK_GUESS_S = 30.0  # benchmarks/measure/wrk.py: a stage started, wrk 10 s, Locust 10 s
 
 
 def summary(run_dir: Path, stage_names: list[str], repeats: int) -> str:
@@ -46,6 +52,20 @@ class Progress:
         self.args, self.units, self.finished, self.label = args, units, 0, ""
         self.started = time.monotonic()
 
+    def guess(self) -> float:
+        """Return the guessed seconds of one stage run: warm-up, window, ladder, overhead."""
+        a = self.args
+        return a.warmup + a.duration + ladder_seconds(a) + OVERHEAD_GUESS_S
+
+    def plan(self) -> str:
+        """Return the up-front estimate of the whole bench."""
+        a = self.args
+        ladder = ladder_seconds(a)
+        what = f"warm-up {a.warmup} s + closed loop {a.duration} s"
+        what += f" + ladder ~{ladder:.0f} s" if ladder else " (no ladder)"
+        total = self.units * self.guess() + (WRK_GUESS_S if shutil.which("wrk") else 0)
+        return (f"plan: {self.units} stage run(s), each {what} + ~{OVERHEAD_GUESS_S:.0f} s "
+                f"start-up, then the wrk cross-check: about {fmt_duration(total)} in all")
     def say(self, phase: str, estimate: bool = False) -> None:
         extra = ""
         if estimate:
@@ -53,9 +73,10 @@ class Progress:
             per_unit = (
                 (time.monotonic() - self.started) / self.finished
                 if self.finished
-                else self.args.warmup + self.args.duration + OVERHEAD_GUESS_S
+                else self.guess()
             )
-            left = self.args.duration + 5 + (self.units - self.finished - 1) * per_unit
+            left = self.args.duration + ladder_seconds(self.args) + 5
+            left += (self.units - self.finished - 1) * per_unit
             extra = f" (est. {fmt_duration(left)} left)"
         print(f"{self.label} {phase}{extra}", flush=True)
 

@@ -8,6 +8,7 @@ import time
 import traceback
 from pathlib import Path
 
+from benchmarks.measure import hostload
 from benchmarks.measure import inbox as mailbox
 from benchmarks.measure.counters import redis_counters
 from benchmarks.measure.cpu import CpuSampler, with_budgets
@@ -15,6 +16,7 @@ from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.locust_run import run_locust
 from benchmarks.measure.meta import write_json
 from benchmarks.measure.probe import probe
+from benchmarks.measure.stage_ladder import run_stage_ladder
 from benchmarks.measure.verify import verify
 from benchmarks.paths import LAB_DIR
 from benchmarks.stack import Options, Stack, StackError, free_port
@@ -81,10 +83,12 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         mailbox.clear(inbox)
         counters_before = redis_counters(stack)
         sampler, loadgen = CpuSampler(), []
+        host_before = hostload.snapshot()
         started, boxes_before = time.time(), stack.boxes.snapshot()
         window = run_locust(stack, features, args, args.duration, folder, Path(tmp), sampler,
                             loadgen)
         ended, boxes_after = time.time(), stack.boxes.snapshot()
+        host = hostload.window(host_before, hostload.snapshot())
     counters_after = redis_counters(stack)
     start, end = window.get("start", started), window.get("stop", ended)
     write_json(folder / "cpu.json", with_budgets(sampler.window(start, end), stack,
@@ -95,6 +99,8 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
     )
     drain = mailbox.drain_mails(inbox, mailbox.successful_reviews(folder), start)
     write_json(folder / "mails.json", mailbox.messages(inbox))
+    # The open-loop ladder on the same warm stack, after the closed loop's mails are all out.
+    ladder = run_stage_ladder(stack, features, args, folder, say)
     write_json(
         folder / "stage.json",
         {
@@ -107,6 +113,8 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
             if "locust_start" in window and "start" in window else None,
             "login_phase_note": window.get("note", ""),
             "mail_drain": drain,
+            "host": host,  # the machine's steal, busy % and load average during the window
+            **ladder,
         },
     )
     say("done")

@@ -36,9 +36,11 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     Column,
     Focus,
     Stat,
+    failure_message,
     locust_bound,
     unit_of,
 )
+from benchmarks.results.ladders import repeat_figures as ladder_figures
 from benchmarks.results.mails import lag_over_time, mail_lags  # noqa: F401 - readers use these
 
 
@@ -51,12 +53,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _read_json(path: Path, default):
     return json.loads(path.read_text()) if path.exists() else default
-
-
-def failure_message(error: str) -> str:
-    """Unwrap Locust's repr of a failure, e.g. "CatchResponseError('auth: 401')" -> "auth: 401"."""
-    found = re.fullmatch(r"\w+\((['\"])(.*)\1\)", str(error), flags=re.S)
-    return found.group(2) if found else str(error)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -170,6 +166,7 @@ def repeat_figures(folder: Path, lags: pd.DataFrame | None = None) -> list[tuple
         + _mail_figures(mail_lags(folder) if lags is None else lags, accepted)
         + _cpu_figures(_read_json(folder / "cpu.json", {}))
         + _probe_figures(_read_json(folder / "probe.json", {}))
+        + ladder_figures(folder)  # capacity at SLO of the open-loop ladder
         + [("", f"counter_{k}", v) for k, v in counters.items() if isinstance(v, int | float)]
     )
 

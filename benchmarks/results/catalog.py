@@ -80,6 +80,7 @@ class Column:
 HEADLINE_COLUMNS = (
     Column("throughput", "throughput", "throughput"),
     Column("ok_throughput", "successful", "ok_throughput"),
+    Column("capacity_at_slo", "capacity at SLO", "capacity_at_slo"),  # the open-loop ladder
     Column("key_alone_p50", "key p50 alone", "alone_p50", KEY),
     Column("key_p50", "key p50", "p50", KEY),
     Column("key_p95", "key p95", "p95", KEY),
@@ -100,7 +101,7 @@ def unit_of(metric: str) -> str:
         return "ms"
     if metric.endswith(("_rate", "_success")):
         return "%"
-    if metric in ("throughput", "ok_throughput", "rps"):
+    if metric in ("throughput", "ok_throughput", "rps", "capacity_at_slo"):
         return "req/s"
     if metric.startswith("cpu_"):
         return "cores"
@@ -143,3 +144,9 @@ def locust_bound(run) -> dict[str, float]:
         if cores and (cores.median > LOCUST_CORE_LIMIT or (throttled and throttled.median >= 20)):
             out[s] = cores.median
     return out
+
+
+def failure_message(error: str) -> str:
+    """Unwrap Locust's repr of a failure, e.g. "CatchResponseError('auth: 401')" -> "auth: 401"."""
+    found = re.fullmatch(r"\w+\((['\"])(.*)\1\)", str(error), flags=re.S)
+    return found.group(2) if found else str(error)

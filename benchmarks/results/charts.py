@@ -379,7 +379,10 @@ def _usl_curve(ax, n: list[int], rps: list[float], colour_: str) -> None:
 
 def build_charts(run, out: Path) -> dict[str, str]:
     """Draw every chart the run has data for; return {key: file name}."""
-    charts = {"throughput": chart_throughput(run, out), "failures": chart_failures(run, out)}
+    from benchmarks.results.hockey import chart_ladder  # it draws with this module's helpers
+
+    charts = {"throughput": chart_throughput(run, out), "ladder": chart_ladder(run, out),
+              "failures": chart_failures(run, out)}  # fmt: skip
     for endpoint in run.endpoints():
         if not endpoint.startswith("E2E"):  # end-to-end times are in the queue lag chart
             charts[endpoint] = chart_endpoint(run, out, endpoint)

@@ -63,6 +63,16 @@ EXPECTATIONS = (
     Expectation("external-storage", "p95", an.POST_REPORTS, "<", 50,
                 "the report request returns at once (p95 < 50 ms)"),
 )
+# Capacity at SLO (the open-loop ladder): each stage takes at least its predecessor's load,
+# except the two stages that exist to break something; the cache at least doubles it.
+CAPACITY = "capacity_at_slo"
+EXPECTATIONS += tuple(
+    Expectation(stage, CAPACITY, "", ">=", Rel(before, 1.0),
+                f"capacity at SLO at least {before}'s")
+    for before, stage in zip(an.STAGE_ORDER, an.STAGE_ORDER[1:], strict=False)
+    if stage not in ("load-balanced", "async-reports")
+) + (Expectation("cache", CAPACITY, "", ">=", Rel("token-auth", 2.0),
+                 "capacity at SLO at least 2x token-auth's"),)
 # With CPU budgets a replica is a box of its own: a second one is capacity. Runs without
 # enforced budgets report these as not applicable (named, not silently passed).
 BUDGET_EXPECTATIONS = (
@@ -154,6 +164,8 @@ def evaluate(run: an.Run, e: Expectation) -> Outcome:
                 return Outcome(e, "fail", why)
             return Outcome(e, "skip", f"skipped (stage not in run: {stage})")
     what = f"{e.endpoint} {e.metric}".strip()
+    if e.metric == CAPACITY:
+        return _capacity(run, e)
     stat = run.stat(e.stage, e.metric, e.endpoint)
     if stat is None:
         return Outcome(e, "fail", f"no {what} measured in {e.stage}")
@@ -183,6 +195,32 @@ def evaluate(run: an.Run, e: Expectation) -> Outcome:
     if status == "inconclusive":
         detail += " (the interval straddles it)"
     return Outcome(e, status, detail)
+
+
+def _capacity(run: an.Run, e: Expectation) -> Outcome:
+    """Capacity at SLO vs factor x a reference stage's, on both intervals (results/ladders.py)."""
+    if (run.meta.get("settings") or {}).get("ladder", True) is None:
+        return Outcome(e, "skip", "skipped (the run was measured with --no-ladder)")
+    found = {}
+    for stage in (e.stage, e.threshold.stage):
+        stat, interval = run.stat(stage, CAPACITY), iv.figure_interval(run, stage, CAPACITY)
+        if stat is None or interval is None:
+            return Outcome(e, "fail", f"no ladder (ladder.json) measured in {stage}")
+        found[stage] = (stat, interval)
+    (stat, mine), (ref_stat, ref) = found[e.stage], found[e.threshold.stage]
+    f = e.threshold.factor
+    times = f"{f:g} x " if f != 1 else ""
+    detail = (
+        f"{_fmt(stat)}, {mine.text('req/s')} vs {times}{e.threshold.stage}'s "
+        f"{_fmt(ref_stat)}, {ref.text('req/s')}"
+    )
+    if mine.hi == 0 and ref.hi == 0:
+        return Outcome(e, "inconclusive", detail + " (neither held even the lowest rate)")
+    if mine.lo >= f * ref.hi:
+        return Outcome(e, "pass", detail)
+    if mine.hi < f * ref.lo:
+        return Outcome(e, "fail", detail)
+    return Outcome(e, "inconclusive", detail + " (the intervals overlap)")
 
 
 def gate(run: an.Run) -> list[Outcome]:

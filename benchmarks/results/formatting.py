@@ -1,4 +1,4 @@
-"""How figures read: number formats by unit, "median (min–max)", the stages' colours."""
+"""How figures read: number formats by unit, "median [95 % interval]", the stages' colours."""
 
 from __future__ import annotations
 
@@ -67,6 +67,21 @@ def fmt_stat(stat: an.Stat | None) -> str:
     """Format a figure as "median (min–max)", flagged when its repeats disagree too much."""
     text, spread, wide = stat_parts(stat)
     return text + (f" ({spread})" if spread else "") + (" ⚠" if wide else "")
+
+
+def fmt_interval(interval, unit: str = "") -> str:
+    """Format a 95 % interval as "lo–hi" ("" when there is none or it has no width)."""
+    if interval is None or math.isnan(interval.lo) or math.isnan(interval.hi):
+        return ""
+    lo, hi = fmt(interval.lo, unit), fmt(interval.hi, unit)
+    return "" if lo == hi else f"{lo}–{hi}"
+
+
+def fmt_stat_ci(stat: an.Stat | None, interval) -> str:
+    """Format a figure as "median [95 % interval]", flagged ⚠ when its repeats disagree."""
+    text, _, wide = stat_parts(stat)
+    ci = fmt_interval(interval, stat.unit) if isinstance(stat, an.Stat) else ""
+    return text + (f" [{ci}]" if ci else "") + (" ⚠" if wide else "")
 
 
 def slug(name: str) -> str:

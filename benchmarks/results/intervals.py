@@ -31,6 +31,7 @@ from hdrh.histogram import HdrHistogram
 from scipy import stats
 
 from benchmarks.results import analysis as an
+from benchmarks.results import ladders
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -52,12 +53,11 @@ class Interval:
 
     def text(self, unit: str = "") -> str:
         u = f" {unit}" if unit else ""
-        if self.units == 1:
+        binomial = self.kind.startswith("binomial")
+        if self.units == 1 and not binomial:
             return f"no interval (one {self.kind.removesuffix('s')}: {self.lo:.4g}{u})"
-        return (
-            f"{self.confidence * 100:.0f} % CI {self.lo:.4g}-{self.hi:.4g}{u} "
-            f"(bootstrap over {self.units} {self.kind})"
-        )
+        how = self.kind if binomial else f"bootstrap over {self.units} {self.kind}"
+        return f"{self.confidence * 100:.0f} % CI {self.lo:.4g}-{self.hi:.4g}{u} ({how})"
 
 
 @dataclass(frozen=True)
@@ -293,6 +293,11 @@ def _read_json(path: Path) -> dict:
 
 def figure_interval(run: an.Run, stage: str, metric: str, endpoint: str = "") -> Interval | None:
     """Return the 95 % interval of a figure of a stage (to show beside its median)."""
+    if metric == "capacity_at_slo":  # not a bootstrap: binomial per ladder step (ladders.py)
+        found = ladders.stage_interval(run.path, stage, ladders.slo_of(run.meta))
+        if found is None:
+            return None
+        return Interval(found[0], found[1], found[2], f"binomial per step, {found[2]} ladder(s)")
     s = sample(run, stage, metric, endpoint)
     return bootstrap(s) if s is not None else None
 

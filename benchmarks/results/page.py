@@ -7,11 +7,11 @@ import html
 from benchmarks.results import analysis as an
 from benchmarks.results import timing as tm
 from benchmarks.results.check import check_run
-from benchmarks.results.formatting import DASH, colour, fmt, fmt_stat, stat_parts
+from benchmarks.results.formatting import DASH, colour, fmt, fmt_interval, fmt_stat, stat_parts
 from benchmarks.results.summary import (
     course_rows,
     environment,
-    headline_cells,
+    headline_rows,
     method,
     setup_line,
     warnings,
@@ -59,11 +59,18 @@ CAPTIONS = {
     "scaling": "Throughput and p95 as the app is replicated; the dashed line is perfect linear "
     "scaling from one replica. Replicas on one machine share its CPUs: once they are busy (see "
     "the CPU chart), more replicas cannot add throughput.",
+    "ladder": "Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered "
+    "rates for every stage, whatever the answers do, and each is timed from its scheduled send "
+    "(no coordinated omission); median p99 over repeats. Where a curve crosses the dashed SLO "
+    "line is the stage's capacity at SLO (headline table). Hollow markers: the generator fell "
+    "behind its schedule at that rate (an arrival found its in-flight limit reached, or over "
+    "10 % of sends left 50 ms late), so the stage was offered less than the rate says.",
     an.POST_REVIEW: "Course project: 181 ms → 136 ms with the async mail.",
     an.HIGHEST_RATED: "Course project: 5 s → 90 ms with the cache.",
 }
 TITLES = {
     "throughput": "Throughput",
+    "ladder": "p99 against offered load (open loop)",
     "failures": "Failures, auth failures and downloads",
     "queue_lag": "Async work: queue lag and report end to end",
     "over_time": "Over time",
@@ -209,7 +216,7 @@ def page(run, charts: dict[str, str]) -> str:
     )
     parts += [f"<th>{_e(c.label)}<br><small>{_e(c.unit)}</small></th>" for c in cols]
     parts.append("</tr>")
-    for stage, key, cells in headline_cells(run):
+    for stage, key, cells in headline_rows(run):
         focus = an.FOCUS.get(stage)
         swatch = f"<span class=swatch style='background:{colour(stage)}'></span>"
         parts.append(
@@ -217,19 +224,25 @@ def page(run, charts: dict[str, str]) -> str:
             f"{_e(focus.expect if focus else '')}</small></td>"
             f"<td class='l key'>{_e(key)}</td>"
         )
-        for stat, is_focus in cells:
+        for stat, is_focus, interval in cells:
             text, spread, wide = stat_parts(stat)
             klass = "missing" if stat is None else "focus" if is_focus else ""
-            flag = " <span title='repeats differ too much'>⚠</span>" if wide else ""
-            sub = f"<br><small>{_e(spread)}</small>" if spread else ""
+            said = f"repeats {spread}: they differ too much" if spread else ""
+            flag = f" <span title='{_e(said)}'>⚠</span>" if wide else ""
+            ci = fmt_interval(interval, stat.unit) if stat is not None else ""
+            sub = f"<br><small title='95 % confidence interval'>{_e(ci)}</small>" if ci else ""
             parts.append(f"<td class='{klass}'>{_e(text)}{flag}{sub}</td>")
         parts.append("</tr>")
     parts.append(
-        f"</table></div><p><small>Median (min–max over repeats); highlighted: what the stage "
-        f"is about; ⚠ repeats differ by more than {an.WIDE_SPREAD:.0%}; {DASH} not "
+        f"</table></div><p><small>Median over repeats, under it its 95 % confidence interval "
+        f"(bootstrap over repeats and 5 s slices of each window; capacity at SLO: binomial per "
+        f"ladder step); highlighted: what the stage is about; ⚠ repeats differ (max − min) by "
+        f"more than {an.WIDE_SPREAD:.0%} of the median (hover for them); {DASH} not "
         f"measured. Key: the endpoint the stage is about (alone: one request at a time, before "
         f"the load); mail lag: review committed → its mail in the inbox; report e2e: report "
-        f"requested → CSV downloaded; downloads ok: mailed links that gave the right CSV."
+        f"requested → CSV downloaded; downloads ok: mailed links that gave the right CSV; "
+        f"capacity at SLO: the highest offered rate of the ladder with p99 under the SLO and "
+        f"failures under 1 % (0: not even the lowest)."
         f"</small></p>"
     )
 

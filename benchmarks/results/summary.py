@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks.results import analysis as an
-from benchmarks.results.formatting import DASH, fmt, fmt_stat
+from benchmarks.results import intervals as iv
+from benchmarks.results import noise
+from benchmarks.results.formatting import DASH, fmt, fmt_stat_ci
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def warnings(run) -> list[str]:
             f"Locust used more than {an.LOCUST_CORE_LIMIT} core in {where}: there the load "
             f"generator, not the app, may be what limits throughput."
         )
+    out += noise.caveats(run)  # the machine, the generator, the worker: measured
     wide = sum(1 for _, _, cells in headline_cells(run) for stat, _ in cells if stat and stat.wide)
     if wide:
         out.append(
@@ -113,10 +116,26 @@ def method(run) -> str:
         f"specialists x reviews) and loaded by one Locust scenario with {s.get('users', '?')} "
         f"users for {s.get('duration_s', '?')} s, after a separate {s.get('warmup_s', '?')} s "
         f"warm-up that is discarded; {times} per stage. "
-        f"Figures are medians over the repeats with their min–max spread in brackets (⚠ when "
-        f"the spread exceeds {an.WIDE_SPREAD:.0%} of the median); latencies are Locust's "
-        f"percentiles in whole ms and throughput counts HTTP requests only."
+        f"Figures are medians over the repeats with their 95 % confidence interval in brackets "
+        f"(⚠ when the repeats' min–max spread exceeds {an.WIDE_SPREAD:.0%} of the median); "
+        f"latencies are exact (an HdrHistogram of every request) and throughput counts HTTP "
+        f"requests only. Then, on the same warm stack, an open-loop ladder offers the same "
+        f"rates to every stage ({_ladder_words(s)}), each request timed from its scheduled send: "
+        f"capacity at SLO is the highest rate whose p99 stays under {_slo(s):g} ms with under "
+        f"1 % failures."
     )
+
+
+def _slo(settings: dict) -> float:
+    return float(settings.get("slo_ms") or 500)
+
+
+def _ladder_words(settings: dict) -> str:
+    ladder = settings.get("ladder")
+    if not ladder:
+        return "not run in this run"
+    rates = ", ".join(f"{r:g}" for r in ladder.get("rates", []))
+    return f"{rates} req/s, {ladder.get('step_s', '?')} s each, {ladder.get('arrivals', '')}"
 
 
 def setup_line(run) -> str:
@@ -165,6 +184,23 @@ def headline_cells(run):
         yield stage, SHORT_NAMES.get(key, key) if key else DASH, cells
 
 
+def cell_intervals(run) -> dict:
+    """Return {(stage, column name): 95 % interval} of the headline, computed once per run."""
+    if getattr(run, "_cell_intervals", None) is None:
+        run._cell_intervals = iv.headline_intervals(run)
+    return run._cell_intervals
+
+
+def headline_rows(run):
+    """Yield (stage, key, [(stat, focus, interval)]): the headline cells with their intervals."""
+    intervals = cell_intervals(run)
+    for stage, key, cells in headline_cells(run):
+        yield stage, key, [
+            (stat, focus, intervals.get((stage, col.name)))
+            for (stat, focus), col in zip(cells, an.HEADLINE_COLUMNS, strict=True)
+        ]
+
+
 def summary_markdown(run) -> str:
     """Return the headline table (and the course comparison) as Markdown, for the README."""
     cols = an.HEADLINE_COLUMNS
@@ -173,14 +209,18 @@ def summary_markdown(run) -> str:
         f"# Results of run {run.run_id}",
         "",
         f"{setup_line(run)}. "
-        "Median (min–max over repeats); ⚠ = repeats differ by more than "
-        f"{an.WIDE_SPREAD:.0%}; {DASH} = not measured.",
+        "Median over repeats [its 95 % confidence interval: bootstrap over repeats and time "
+        "slices; capacity at SLO: binomial per ladder step]; ⚠ = repeats differ (max - min) by "
+        f"more than {an.WIDE_SPREAD:.0%} of the median; {DASH} = not measured.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    for stage, key, cells in headline_cells(run):
-        texts = [f"**{fmt_stat(st)}**" if focus and st else fmt_stat(st) for st, focus in cells]
+    for stage, key, cells in headline_rows(run):
+        texts = [
+            f"**{fmt_stat_ci(st, ci)}**" if focus and st else fmt_stat_ci(st, ci)
+            for st, focus, ci in cells
+        ]
         lines.append(f"| {stage} | {key} | " + " | ".join(texts) + " |")
     caveats = warnings(run)
     if caveats:

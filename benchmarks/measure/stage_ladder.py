@@ -1,0 +1,82 @@
+"""The bench's offered-load ladder of one stage, on the stack the closed loop just measured.
+
+Runs benchmarks/measure/ladder.py's Locust ladder against the started stage right after the
+closed-loop window (the stack is warm, no second start-up; with budgets, every process still in
+its box and the ladder's Locust in one of its own), writes <stage>/r<k>/ladder.json and returns
+what stage.json records about it: its window, settings, the machine's load meanwhile and the
+generator's box.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks.measure import hostload, ladder
+from benchmarks.measure.loadgen import confine_load_generator
+from benchmarks.stack import Stack
+
+# The same absolute rates for every stage of a run (so stages compare at equal offered load),
+# and for every run (so runs compare too): a doubling ladder from well under legacy's closed-loop
+# capacity on a 2-core machine (~120 req/s) to over the cache's (~400). Short steps keep the
+# default bench under 9 minutes; --ladder-rates / --ladder-step-s change them.
+DEFAULT_RATES = "10,20,40,80,160,320"
+DEFAULT_STEP_S = 2.0
+QUICK_RATES = "20,80,320"
+QUICK_STEP_S = 1.5
+DRAIN_S = 2.0  # after the last step: what is unanswered by then is far past any SLO anyway
+
+
+def config(args) -> ladder.Config | None:
+    """Return the run's ladder (None with --no-ladder); a clear error on bad options."""
+    if args.no_ladder:
+        return None
+    rates = ladder.parse_rates(args.ladder_rates)
+    return ladder.Config(rates, args.ladder_step_s, args.ladder_arrivals, drain_s=DRAIN_S)
+
+
+def seconds(args) -> float:
+    """Return the seconds a stage's ladder takes (for the bench's estimate), 0 without one."""
+    cfg = config(args)
+    return cfg.seconds + 6 if cfg else 0.0  # + Locust start-up, login, stop (measured: 4-10 s)
+
+
+def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say) -> dict:
+    """Run the ladder against the started stack; write ladder.json; return stage.json's entry."""
+    cfg = config(args)
+    if cfg is None:
+        return {}
+    say(f"ladder {args.ladder_rates} req/s, {cfg.step_s:g} s each")
+    host = stack.urls["api"].removesuffix("/api")
+    inbox = stack.urls["inbox"].rstrip("/")
+    before = hostload.snapshot()
+    started = time.time()
+    confined = []  # with budgets, the ladder's Locust is kept apart like the closed loop's
+
+    def confine(pid: int) -> None:
+        if stack.boxes.budgets is not None:
+            confined.append(confine_load_generator(pid, stack.boxes.budgets))
+
+    try:
+        points = ladder.run(host, cfg, folder / "ladder.json", inbox, ",".join(features), confine)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        # The closed loop is measured and kept; the missing ladder.json fails its checks.
+        say(f"ladder FAILED: {str(exc)[-300:]}")
+        return {"ladder": {"error": str(exc)[-3000:]}}
+    ended = time.time()
+    behind = [p["offered_rps"] for p in points if p["behind_schedule"]]
+    if behind:
+        say(f"ladder: the generator fell behind schedule at {behind} req/s (marked)")
+    return {
+        "ladder": {
+            "start": started,
+            "end": ended,
+            "rates": list(cfg.rates),
+            "step_s": cfg.step_s,
+            "arrivals": cfg.arrivals,
+            "slo_ms": args.slo_ms,
+            "host": hostload.window(before, hostload.snapshot()),
+            "loadgen": confined[0].window() if confined else None,
+        }
+    }

@@ -1,0 +1,92 @@
+"""Where the spread may come from, measured: the machine's other work, steal, the generator.
+
+Reads what the bench records beside each window (stage.json "host": the machine's busy %, CPU
+steal and load average at the window's start and end, benchmarks/measure/hostload.py; cpu.json:
+the cores of every process group, Locust's included; ladder.json: behind-schedule steps) and
+turns it into the report's caveats, with numbers. The other work on the machine is what the
+whole machine used minus what the stage's processes and the load generator used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+
+def _read(path: Path) -> dict | list:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def windows(run_path: Path, stages: list[str]) -> list[dict]:
+    """Return one row per measured repeat: stage, repeat, busy/steal %, loads, cores used."""
+    rows = []
+    for stage in stages:
+        for folder in sorted((run_path / stage).glob("r*")):
+            if not re.fullmatch(r"r\d+", folder.name):
+                continue
+            host = (_read(folder / "stage.json") or {}).get("host") or {}
+            if "busy_pct" not in host:
+                continue
+            groups = (_read(folder / "cpu.json") or {}).get("groups") or {}
+            cores = {g: v.get("cores") or 0.0 for g, v in groups.items()}
+            n = host.get("cpu_count") or 1
+            used = sum(cores.values())
+            rows.append({
+                "stage": stage, "repeat": folder.name, "busy_pct": host["busy_pct"],
+                "steal_pct": host.get("steal_pct", 0.0),
+                "load": [x for x in (host.get("load1_start"), host.get("load1_end")) if x],
+                "cpus": n, "locust": cores.get("locust", 0.0),
+                "worker": cores.get("worker", 0.0), "app": cores.get("app", 0.0),
+                "other": max(0.0, host["busy_pct"] / 100 * n - used),
+            })  # fmt: skip
+    return rows
+
+
+def _range(values: list[float], fmt: str = "{:.2f}") -> str:
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def behind(run_path: Path, stages: list[str]) -> dict[str, list[float]]:
+    """Return {stage: offered rates at which the ladder's generator fell behind schedule}."""
+    out = {}
+    for stage in stages:
+        rates = set()
+        for path in (run_path / stage).glob("r*/ladder.json"):
+            rates |= {p["offered_rps"] for p in _read(path) if p.get("behind_schedule")}
+        if rates:
+            out[stage] = sorted(rates)
+    return out
+
+
+def caveats(run) -> list[str]:
+    """Return the measured noise caveats of a run (none for runs recorded before hostload)."""
+    rows, out = windows(run.path, run.stages), []
+    if rows:
+        n = rows[0]["cpus"]
+        loads = [x for r in rows for x in r["load"]]
+        busy, steal = [r["busy_pct"] for r in rows], [r["steal_pct"] for r in rows]
+        other = _range([r["other"] for r in rows])
+        out.append(
+            f"The machine during the measured windows: {_range(busy, '{:.0f}')} % of its {n} "
+            f"CPUs busy, load average {_range(loads, '{:.1f}') if loads else '?'}, CPU steal "
+            f"{_range(steal)} %; work other than the stage and its load generator took {other} "
+            f"cores of {n}. Where that share moves between repeats, so do the figures: compare "
+            f"them with the intervals."
+        )
+        out.append(
+            f"The load generator (Locust) used {_range([r['locust'] for r in rows])} cores of "
+            f"the same machine; the mail/report worker {_range([r['worker'] for r in rows])} "
+            f"cores beside the app's {_range([r['app'] for r in rows])} (SQLite checkpoints are "
+            f"not recorded separately: they are inside the app's and worker's CPU)."
+        )
+    late = behind(run.path, run.stages)
+    if late:
+        where = "; ".join(f"{s} at {', '.join(f'{r:g}' for r in rates)} req/s"
+                          for s, rates in late.items())  # fmt: skip
+        out.append(
+            f"The ladder's generator fell behind its schedule ({where}): those points offered "
+            f"less than their rate (hollow in the chart) and stop the capacity climb."
+        )
+    return out
