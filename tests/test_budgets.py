@@ -111,6 +111,7 @@ def test_without_a_mechanism_the_record_says_not_enforced(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_a_cpu_bound_child_in_a_quarter_core_box_is_throttled(lab, burner, poll):
     box = lab.box("burn", 0.25)
     child = burner()
@@ -148,6 +149,7 @@ def test_reserved_budgets_weigh_the_lab_above_other_work_and_boxes_by_their_core
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_children_born_in_a_box_stay_in_it(lab):
     box = lab.box("family", 0.5)
     parent = subprocess.Popen([sys.executable, "-c",
@@ -167,6 +169,7 @@ def test_children_born_in_a_box_stay_in_it(lab):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_close_moves_processes_out_and_removes_every_cgroup(lab, burner):
     box = lab.box("app-1", 0.3)
     child = burner()
@@ -202,6 +205,7 @@ def start_owner() -> tuple[subprocess.Popen, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_owner_stopped_by_a_signal_leaves_no_cgroup(sig, poll):
     owner, child = start_owner()
@@ -215,6 +219,7 @@ def test_an_owner_stopped_by_a_signal_leaves_no_cgroup(sig, poll):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_a_killed_owners_cgroups_are_cleaned_at_the_next_start(lab):
     owner, child = start_owner()
     try:
@@ -234,6 +239,7 @@ def test_a_killed_owners_cgroups_are_cleaned_at_the_next_start(lab):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_a_boxed_load_generator_that_hits_its_limit_says_so(lab, burner, poll):
     gen = loadgen.confine_load_generator(burner().pid, lab, cores=0.2)
     poll(lambda: gen.stats().since(gen.start).nr_throttled >= 5, 10, what="throttling")
@@ -243,6 +249,7 @@ def test_a_boxed_load_generator_that_hits_its_limit_says_so(lab, burner, poll):
 
 
 @pytest.mark.slow
+@pytest.mark.processes
 def test_without_budgets_the_load_generator_is_pinned_by_affinity(tmp_path, burner, poll):
     unenforced = B.Budgets.detect(root=tmp_path / "none", systemd=False)
     child = burner()

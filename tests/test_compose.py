@@ -96,11 +96,14 @@ def test_every_file_passes_docker_compose_config():
 
 @pytest.mark.processes
 def test_no_file_carries_a_default_secret():
-    """Without LAB_JWT_SECRET, a token stage's file is refused, naming the variable."""
-    done = compose.compose_config(committed("token-auth"), {}, "-q")
+    """Without each secret, a stage's file that needs it is refused, naming the variable."""
+    redis = {"LAB_REDIS_PASSWORD": "p" * 32}
+    done = compose.compose_config(committed("token-auth"), redis, "-q")
     assert done.returncode != 0 and "LAB_JWT_SECRET" in done.stderr
+    done = compose.compose_config(committed("token-auth"), {"LAB_JWT_SECRET": "x" * 48}, "-q")
+    assert done.returncode != 0 and "LAB_REDIS_PASSWORD" in done.stderr
     done = compose.compose_config(committed("external-storage"),
-                                  {"LAB_JWT_SECRET": "x" * 48}, "-q")
+                                  {"LAB_JWT_SECRET": "x" * 48, **redis}, "-q")
     assert done.returncode != 0 and "LAB_S3_SECRET_KEY" in done.stderr
     assert compose.compose_config(committed("legacy"), {}, "-q").returncode == 0
 

@@ -13,6 +13,7 @@ from benchmarks import faults
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.processes
 def test_corrupt_cache_entries_under_load_give_no_5xx_and_no_wrong_answer(tmp_path):
     stack = start("external-storage", tmp_path / "stack")
     try:

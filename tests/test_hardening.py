@@ -106,6 +106,7 @@ def test_outside_demo_mode_no_jwt_secret_is_made(monkeypatch, tmp_path):
     assert site.values["LAB_JWT_SECRET"] == "s" * 40  # given, not made
 
 
+@pytest.mark.processes
 def test_the_compose_files_follow_lab_demo():
     from benchmarks.tools import compose
 

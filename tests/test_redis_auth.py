@@ -43,6 +43,7 @@ def valkey_of_a_stack(free_port, tmp_path):
         stack.stop()
 
 
+@pytest.mark.processes
 def test_the_stacks_valkey_refuses_a_client_without_the_password(valkey_of_a_stack):
     stack, spec = valkey_of_a_stack
     url = stack.site.values["LAB_REDIS_URL"]
@@ -59,6 +60,7 @@ def test_the_stacks_valkey_refuses_a_client_without_the_password(valkey_of_a_sta
     assert redis.Redis.from_url(url).ping()
 
 
+@pytest.mark.processes
 def test_the_password_is_not_on_the_command_line_and_its_file_is_private(valkey_of_a_stack):
     stack, spec = valkey_of_a_stack
     password = urlsplit(stack.site.values["LAB_REDIS_URL"]).password
@@ -71,6 +73,7 @@ def test_the_password_is_not_on_the_command_line_and_its_file_is_private(valkey_
     assert password not in str(stack.describe())  # the run's metadata
 
 
+@pytest.mark.processes
 def test_the_harness_reads_the_stacks_redis_with_the_password(valkey_of_a_stack):
     stack, spec = valkey_of_a_stack
     url = stack.site.values["LAB_REDIS_URL"]
@@ -93,6 +96,7 @@ def test_the_harness_reads_the_stacks_redis_with_the_password(valkey_of_a_stack)
     assert queue.pending_count() == 1
 
 
+@pytest.mark.processes
 def test_a_redis_url_with_a_password_is_prepared_and_used(free_port, tmp_path, poll):
     port, password = free_port(), "s3cret-Pass_word"
     proc = subprocess.Popen([valkey_binary(), "--port", str(port), "--bind", "127.0.0.1",
