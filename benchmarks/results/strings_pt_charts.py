@@ -136,7 +136,7 @@ CHARTS = {
     "behind schedule": "atrasado em relação ao horário",
     "mean time in the app (ms)": "tempo médio na aplicação (ms)",
     "In the request": "Na requisição",
-    "commit → inbox, p50 (ms)": "gravação → caixa de entrada, p50 (ms)",
+    "commit → inbox, p50 (ms)": "gravação → email recebido, p50 (ms)",
     "Review mail lag": "Atraso do email da avaliação",
     "share of the time in the app (%)": "fração do tempo na aplicação (%)",
     "Share": "Fração",
@@ -158,14 +158,14 @@ CHARTS = {
     "downloads ok": "downloads certos",
     "the baseline": "o ponto de partida",
     "POST review falls by the mail latency; queue lag":
-        "o POST review cai a latência do email; atraso da fila",
+        "o POST review perde o tempo do email; atraso da fila",
     "throughput up, and logins break": "a vazão sobe, e os logins quebram",
     "auth failures back to 0": "falhas de autenticação de volta a 0",
     "top-10 latency falls ~100x": "a latência do top-10 cai ~100x",
     "report returns at once; downloads fail": "o relatório responde na hora; os downloads falham",
     "download success back to 100 %": "sucesso dos downloads de volta a 100 %",
     # ---------------------------------------------------------------- expected effects (check.py)
-    "POST review p50 at most 1/3 of legacy's": "p50 do POST review no máximo 1/3 do do legacy",
+    "POST review p50 at most 1/3 of legacy's": "p50 do POST review no máximo 1/3 do p50 do legacy",
     "sessions on one replica's disk break logins":
         "sessões no disco de uma réplica quebram os logins",
     "JWT brings auth failures back to 0": "o JWT traz as falhas de autenticação de volta a 0",
