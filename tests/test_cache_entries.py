@@ -6,6 +6,7 @@ lab:counter:cache_entries_rejected, and the entry be overwritten by a good one. 
 the cache stage's API (200, not 500) and through a report build (ready, not failed).
 """
 
+# ruff: noqa: F811 - the fixtures imported from test_cache are parameters here
 from __future__ import annotations
 
 import csv
@@ -17,11 +18,11 @@ from pathlib import Path
 import pytest
 import redis
 from test_cache import (  # noqa: F401 - fixtures
-    SHARED_REDIS,
     database_url,
     free_port,
     prefix,
     seeded,
+    shared_redis,
     stage_client,
     start_valkey,
     stop,
@@ -58,32 +59,33 @@ CORRUPT = {
 }
 
 
-def rejected(prefix: str) -> int:  # noqa: F811
-    return int(redis.Redis.from_url(SHARED_REDIS).get(f"{prefix}counter:cache_entries_rejected")
-               or 0)
+def rejected(url: str, prefix: str) -> int:
+    return int(redis.Redis.from_url(url).get(f"{prefix}counter:cache_entries_rejected") or 0)
 
 
 @pytest.mark.parametrize("shape", list(CORRUPT))
-def test_a_corrupt_entry_is_a_counted_miss_and_is_overwritten(database_url, prefix, shape):  # noqa: F811
-    client = cache_client(SHARED_REDIS)
+def test_a_corrupt_entry_is_a_counted_miss_and_is_overwritten(database_url, shared_redis,  # noqa: F811
+                                                               prefix, shape):
+    client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, prefix=prefix)
     client.set(cache.key(10), CORRUPT[shape], ex=60)
     assert cache.top(10) == services.highest_rated(10)
-    assert rejected(prefix) == 1
+    assert rejected(shared_redis, prefix) == 1
     entry = json.loads(client.get(cache.key(10)))  # overwritten by the computation
     assert entry["data"] == services.highest_rated(10) and entry["at"] <= time.time()
     assert cache.top(10) == services.highest_rated(10)
-    assert rejected(prefix) == 1  # the good entry is trusted
+    assert rejected(shared_redis, prefix) == 1  # the good entry is trusted
 
 
-def test_a_good_entry_is_served_as_is(database_url, prefix):  # noqa: F811
-    client = cache_client(SHARED_REDIS)
+def test_a_good_entry_is_served_as_is(database_url, shared_redis, prefix):  # noqa: F811
+    client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, prefix=prefix)
     client.set(cache.key(10), json.dumps({"at": time.time() + 1, "data": [ROW]}), ex=60)
     assert cache.top(10) == [ROW]  # a second ahead: another replica's clock, within the skew
-    assert rejected(prefix) == 0
+    assert rejected(shared_redis, prefix) == 0
 
 
+@pytest.mark.processes
 def test_the_stage_answers_200_over_a_corrupt_entry(database_url, tmp_path):  # noqa: F811
     """Through the cache stage's composition root, over a cache server of its own."""
     port = free_port()
@@ -101,13 +103,14 @@ def test_the_stage_answers_200_over_a_corrupt_entry(database_url, tmp_path):  # 
         stop(valkey)
 
 
-def test_a_report_is_built_over_a_corrupt_entry(seeded, prefix, tmp_path):  # noqa: F811
+def test_a_report_is_built_over_a_corrupt_entry(seeded, shared_redis, prefix,  # noqa: F811
+                                                 tmp_path):
     from shared.reports import build_report
 
     path = tmp_path / "lab.sqlite3"  # a copy: the build writes the report's status
     path.write_bytes(Path(seeded).read_bytes())
     db.connect(f"sqlite:///{path}")
-    client = cache_client(SHARED_REDIS)
+    client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, prefix=prefix)
     client.set(cache.key(5), CORRUPT["at is text"], ex=60)
     report = Report.create(user=User.get(User.email == DEMO_EMAIL).id, limit=5)
@@ -116,4 +119,4 @@ def test_a_report_is_built_over_a_corrupt_entry(seeded, prefix, tmp_path):  # no
     assert report.status == "ready"
     rows = list(csv.DictReader(io.StringIO((tmp_path / "reports" / report.location).read_text())))
     assert [r["id"] for r in rows] == [r["id"] for r in services.highest_rated(5)]
-    assert rejected(prefix) == 1
+    assert rejected(shared_redis, prefix) == 1

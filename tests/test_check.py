@@ -399,6 +399,10 @@ def test_a_stage_without_ladder_fails_and_no_ladder_runs_skip(tmp_path):
     meta["settings"]["ladder"] = None  # the bench ran with --no-ladder
     (path / "meta.json").write_text(json.dumps(meta))
     assert capacity_line(path, "capacity at SLO at least token-auth's").status == "skip"
+    del meta["settings"]["ladder"]  # a run from before the ladder (the committed references)
+    (path / "meta.json").write_text(json.dumps(meta))
+    outcome = capacity_line(path, "capacity at SLO at least token-auth's")
+    assert outcome.status == "n/a" and "before the offered-load ladder" in outcome.detail
 
 
 def test_neither_holding_the_lowest_rate_is_inconclusive(tmp_path):

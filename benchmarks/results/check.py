@@ -210,7 +210,10 @@ def evaluate(run: an.Run, e: Expectation) -> Outcome:
 
 def _capacity(run: an.Run, e: Expectation) -> Outcome:
     """Capacity at SLO vs factor x a reference stage's, on both intervals (results/ladders.py)."""
-    if (run.meta.get("settings") or {}).get("ladder", True) is None:
+    settings = run.meta.get("settings") or {}
+    if "ladder" not in settings:
+        return Outcome(e, "n/a", t("not applicable: a run from before the offered-load ladder"))
+    if settings["ladder"] is None:
         return Outcome(e, "skip", t("skipped (the run was measured with --no-ladder)"))
     found = {}
     for stage in (e.stage, e.threshold.stage):

@@ -212,6 +212,8 @@ CHARTS = {
     "{what} = {mine}, {interval}, expected {op} {threshold}":
         "{what} = {mine}, {interval}, esperado {op} {threshold}",
     " (the interval straddles it)": " (o intervalo fica dos dois lados)",
+    "not applicable: a run from before the offered-load ladder":
+        "não se aplica: uma rodada de antes da escada de carga oferecida",
     "skipped (the run was measured with --no-ladder)":
         "pulado (a rodada foi medida com --no-ladder)",
     "no ladder (ladder.json) measured in {stage}": "nenhuma escada (ladder.json) medida no {stage}",
