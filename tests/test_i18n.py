@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.results import analysis as an
-from benchmarks.results import i18n, report
+from benchmarks.results import check, i18n, report
 from benchmarks.results.formatting import fmt
 from benchmarks.results.strings_pt import CHARTS, PAGE, PT
 
@@ -189,3 +189,17 @@ def test_another_language_goes_to_its_own_folder_beside_the_english_page():
     run = an.load_run(FIXTURE)
     assert report.default_out(run) == report.REPORTS_DIR / run.run_id
     assert report.default_out(run, "pt-BR") == report.REPORTS_DIR / run.run_id / "pt-BR"
+
+
+def test_the_check_speaks_the_chosen_language_with_the_same_verdicts(capsys):
+    codes = {}
+    for lang in i18n.LANGUAGES:
+        codes[lang] = check.main([str(FIXTURE), "--lang", lang])
+        out = capsys.readouterr().out
+        if lang == "pt-BR":
+            assert out.startswith("rodada 20260101-120000-abc1234: efeitos esperados")
+            assert "PASSOU  async-mail: p50 do POST review no máximo 1/3 do p50 do legacy - " in out
+            assert "razão 0,222" in out and "PASS " not in out
+        else:
+            assert "PASS  async-mail: POST review p50 at most 1/3 of legacy's - " in out
+    assert codes["en"] == codes["pt-BR"]

@@ -1,4 +1,5 @@
-"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN]`.
+"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN]
+[--lang pt-BR]`.
 
 Each effect is decided on its 95 % confidence interval (benchmarks.results.intervals): PASS when
 the whole interval clears the threshold, FAIL when it lies on the wrong side, INCONCLUSIVE when it
@@ -17,6 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from benchmarks.results import analysis as an
+from benchmarks.results import i18n
 from benchmarks.results import intervals as iv
 from benchmarks.results.i18n import later, num, t
 
@@ -107,14 +109,15 @@ class Outcome:
 
     def line(self) -> str:
         e = self.expectation
+        status = t(self.status.upper())  # the language of the run of main (--lang)
         if e is None:
-            return f"{self.status.upper()}  {self.stage}: {self.detail}"
-        return f"{self.status.upper()}  {e.stage}: {e.says} - {self.detail}"
+            return f"{status}  {self.stage}: {self.detail}"
+        return f"{status}  {e.stage}: {t(e.says)} - {self.detail}"
 
     @property
     def name(self) -> str:
         e = self.expectation
-        return f"{e.stage} ({e.says})" if e else f"{self.stage} ({self.detail})"
+        return f"{e.stage} ({t(e.says)})" if e else f"{self.stage} ({self.detail})"
 
 
 def _fmt(stat: an.Stat) -> str:
@@ -293,23 +296,25 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, epilog="exit codes: 0 all pass, 1 a fail, 3 inconclusive or skipped"
     )
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
+    i18n.add_argument(parser)
     args = parser.parse_args(argv)
     run = an.load_cli_run(args.run_dir)
-    outcomes = check_run(run)
-    print(f"run {run.run_id}: expected effects (95 % confidence intervals)")
-    if run.meta.get("quick"):
-        print("note: a quick run (short, small data) may be too small to show every effect")
-    for outcome in outcomes:
-        print(outcome.line())
-    code = exit_code(outcomes)
-    failed = [o.name for o in outcomes if o.status == "fail"]
-    open_ = [o.name for o in outcomes if o.status in ("inconclusive", "skip")]
-    if failed:
-        print(f"{len(failed)} did not hold: {'; '.join(failed)}", file=sys.stderr)
-    if open_:
-        print(f"{len(open_)} not decided (inconclusive or skipped): {'; '.join(open_)}",
-              file=sys.stderr)  # fmt: skip
-    return code
+    with i18n.use(args.lang):
+        outcomes = check_run(run)
+        print(t("run {run_id}: expected effects (95 % confidence intervals)", run_id=run.run_id))
+        if run.meta.get("quick"):
+            print(t("note: a quick run (short, small data) may be too small to show every effect"))
+        for outcome in outcomes:
+            print(outcome.line())
+        failed = [o.name for o in outcomes if o.status == "fail"]
+        open_ = [o.name for o in outcomes if o.status in ("inconclusive", "skip")]
+        if failed:
+            print(t("{n} did not hold: {names}", n=len(failed), names="; ".join(failed)),
+                  file=sys.stderr)
+        if open_:
+            print(t("{n} not decided (inconclusive or skipped): {names}", n=len(open_),
+                    names="; ".join(open_)), file=sys.stderr)
+    return exit_code(outcomes)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ is the key itself, so the English page is what it was before translation existed
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,6 +37,20 @@ def check(lang: str) -> str:
             f"language {lang!r} is not supported: choose one of {', '.join(LANGUAGES)}"
         )
     return lang
+
+
+def add_argument(parser: argparse.ArgumentParser) -> None:
+    """Give a command line `--lang LANG` (default en); an unsupported one is refused by argparse
+    with the supported ones named."""
+
+    def language(value: str) -> str:
+        try:
+            return check(value)
+        except LanguageError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parser.add_argument("--lang", type=language, default="en", metavar="LANG",
+                        help=f"the language to write in: {', '.join(LANGUAGES)} (default: en)")
 
 
 def current() -> str:

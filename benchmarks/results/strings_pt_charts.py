@@ -227,6 +227,14 @@ CHARTS = {
     "the curve lacks 1 or 2 replicas (has {has})": "falta 1 ou 2 réplicas na curva (tem {has})",
     "2 replicas {two} req/s / 1 replica {one} = {ratio}x, expected >= {least}":
         "2 réplicas {two} req/s / 1 réplica {one} = {ratio}x, esperado >= {least}",
+    "run {run_id}: expected effects (95 % confidence intervals)":
+        "rodada {run_id}: efeitos esperados (intervalos de confiança de 95 %)",
+    "note: a quick run (short, small data) may be too small to show every effect":
+        "nota: uma rodada rápida (curta, poucos dados) pode ser pequena demais para mostrar todos "
+        "os efeitos",
+    "{n} did not hold: {names}": "{n} não se confirmaram: {names}",
+    "{n} not decided (inconclusive or skipped): {names}":
+        "{n} não decididos (inconclusivos ou pulados): {names}",
     # ---------------------------------------------------------------- intervals (intervals.py)
     "{confidence} % CI {lo}-{hi}{u} ({how})": "IC de {confidence} % {lo}-{hi}{u} ({how})",
     "no interval (one {kind}: {lo}{u})": "sem intervalo (uma só {kind}: {lo}{u})",
