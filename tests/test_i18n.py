@@ -203,3 +203,17 @@ def test_the_check_speaks_the_chosen_language_with_the_same_verdicts(capsys):
         else:
             assert "PASS  async-mail: POST review p50 at most 1/3 of legacy's - " in out
     assert codes["en"] == codes["pt-BR"]
+
+
+def test_a_repeat_that_was_not_measured_is_said_in_the_chosen_language(tmp_path):
+    import shutil
+
+    from benchmarks.results.summary import warnings
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(FIXTURE, run_dir)
+    (run_dir / "legacy" / "r7").mkdir()  # a repeat folder the bench left without Locust output
+    run = an.load_run(run_dir)
+    assert "legacy: r7 was not measured." in warnings(run)
+    with i18n.use("pt-BR"):
+        assert "legacy: r7 não foi medida." in warnings(run)

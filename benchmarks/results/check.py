@@ -144,7 +144,7 @@ def _not_measured(run: an.Run, stage: str) -> str:
     """Say why a stage has no figures; "" when it was never asked for (a partial run)."""
     asked = run.meta.get("stages") or []
     failed = [f for f in run.meta.get("failed") or [] if f.split(" ")[0] == stage]
-    why = [text for s, text in run.problems if s == stage]
+    why = [t(text) for s, text in run.problems if s == stage]
     why += [t("bench failed: {what}", what=f) for f in failed]
     if stage in asked or why:
         return t("{stage} named in the run but not measured ({why})", stage=stage,

@@ -151,6 +151,9 @@ PAGE = {
         "processos dividiram os mesmos núcleos, então uma réplica não acrescentou capacidade "
         "própria.",
     "no mechanism": "nenhum mecanismo",
+    "r{k} verification failed: {check}": "r{k}: a verificação falhou: {check}",
+    "r{k} was not measured": "r{k} não foi medida",
+    "scaling {n} replicas": "escalabilidade com {n} réplicas",
     "The bench could not measure: {what}.": "O bench não conseguiu medir: {what}.",
     "{stage}: only {share} % of the accepted reviews' mails arrived (worst repeat): mails were "
     "lost or still queued.":

@@ -78,7 +78,7 @@ def warnings(run) -> list[str]:
             "CPU budgets were asked for but NOT enforced on this machine ({why}): every process "
             "shared the same cores, so a replica added no capacity of its own.",
             why=budgets.get("why_not") or t("no mechanism")))
-    out += [f"{stage}: {text}." for stage, text in run.problems]
+    out += [f"{t(stage)}: {t(text)}." for stage, text in run.problems]
     known = {f"{stage} {text.split()[0]}" for stage, text in run.problems}
     failed = [f for f in run.meta.get("failed") or [] if f not in known]
     if failed:
