@@ -103,8 +103,8 @@ CHARTS = {
     "from POST /api/reports (ms)": "desde o POST /api/reports (ms)",
     "Report: request → mail → CSV downloaded (end to end)":
         "Relatório: pedido → email → CSV baixado (de ponta a ponta)",
-    "p95, all requests (ms)": "p95, todas as requisições (ms)",
-    "p95, all requests (ms, log)": "p95, todas as requisições (ms, log)",
+    "p95, all requests (ms)": "p95, todas as req. (ms)",
+    "p95, all requests (ms, log)": "p95, todas as req. (ms, log)",
     "Latency over the measured window (p95, rolling)":
         "Latência ao longo da janela medida (p95 móvel)",
     "seconds into the measured window": "segundos desde o início da janela medida",
@@ -124,11 +124,11 @@ CHARTS = {
     "Scaling {stage}: more replicas, same load": "Escalando {stage}: mais réplicas, mesma carga",
     "p95 latency": "latência p95",
     "CPU used": "CPU usada",
-    "cores (load generator included)": "núcleos (gerador de carga incluído)",
+    "cores (load generator included)": "núcleos (gerador incluído)",
     "measured": "medido",
     "ideal (linear)": "ideal (linear)",
     "app replicas": "réplicas da aplicação",
-    "USL fit (σ {sigma}, κ {kappa})": "ajuste da USL (σ {sigma}, κ {kappa})",
+    "USL fit (σ {sigma}, κ {kappa})": "USL (σ {sigma}, κ {kappa})",
     "offered load (req/s, open loop)": "carga oferecida (req/s, malha aberta)",
     "p99 from scheduled send (ms, log)": "p99 desde o envio marcado (ms, log)",
     "p99 against offered load (the hockey stick)":
