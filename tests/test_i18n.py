@@ -117,7 +117,8 @@ def test_every_chart_is_drawn_in_each_language(pages):
 
 
 def test_chart_ticks_use_the_language_decimal_separator():
-    from benchmarks.results.charts import localize_ticks, plt
+    from benchmarks.results.charts import plt
+    from benchmarks.results.ticks import localize_ticks
 
     def ticks(lang: str) -> list[str]:
         with i18n.use(lang):

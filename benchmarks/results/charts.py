@@ -10,7 +10,6 @@ matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 from benchmarks.results import analysis as an  # noqa: E402
 from benchmarks.results import usl  # noqa: E402
@@ -21,7 +20,8 @@ from benchmarks.results.formatting import (  # noqa: E402
     fmt,
     slug,
 )
-from benchmarks.results.i18n import current, decimal, num, t  # noqa: E402
+from benchmarks.results.i18n import num, t  # noqa: E402
+from benchmarks.results.ticks import localize_ticks  # noqa: E402
 
 WIDTH_IN = 9.0  # charts are viewed ~900 px wide; saved at 2x for sharp text
 DPI = 200
@@ -116,23 +116,6 @@ def stage_bars(ax, run, stages, series, ylabel, labels=True, log="auto") -> list
             **LEGEND_RIGHT,
         )
     return values
-
-
-class _LocaleFormatter(ScalarFormatter):
-    """matplotlib's default tick numbers, in the report language's decimal separator."""
-
-    def __call__(self, x, pos=None):
-        return decimal(super().__call__(x, pos))
-
-
-def localize_ticks(fig) -> None:
-    """Default-formatted (linear) axes get the language's decimal separator (English: as is)."""
-    if current() == "en":
-        return
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            if type(axis.get_major_formatter()) is ScalarFormatter:
-                axis.set_major_formatter(_LocaleFormatter())
 
 
 def _save(fig, out: Path, name: str) -> str:

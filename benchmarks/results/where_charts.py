@@ -10,9 +10,10 @@ from pathlib import Path
 
 from benchmarks.results import analysis as an
 from benchmarks.results import timing as tm
-from benchmarks.results.charts import DPI, WIDTH_IN, localize_ticks, plt  # charts sets the style
+from benchmarks.results.charts import DPI, WIDTH_IN, plt  # charts sets matplotlib's style
 from benchmarks.results.formatting import COMPONENT_COLOURS, DASH, fmt, slug
 from benchmarks.results.i18n import t
+from benchmarks.results.ticks import localize_ticks
 
 
 def chart_where_time(run, out: Path, endpoint: str) -> str | None:
