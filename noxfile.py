@@ -66,7 +66,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
-    """Build charts and the report page from a stored run (the newest by default)."""
+    """Build charts and the report page from a stored run (the newest by default);
+    `-- --lang pt-BR` writes it in Brazilian Portuguese (reports/<run_id>/pt-BR/)."""
     install(session)
     session.run("python", "-m", "benchmarks.results.report", *session.posargs)
 

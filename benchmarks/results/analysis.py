@@ -40,6 +40,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     locust_bound,
     unit_of,
 )
+from benchmarks.results.i18n import later  # problems: English now, translated where shown
 from benchmarks.results.ladders import repeat_figures as ladder_figures
 from benchmarks.results.mails import lag_over_time, mail_lags  # noqa: F401 - readers use these
 
@@ -215,10 +216,11 @@ def load_tree(base: Path, label: str = "stage"):
         for k, folder in _repeat_dirs(group):
             for check in _read_json(folder / "verify.json", []):
                 if not check.get("ok", True):
-                    problems.append((group.name, f"r{k} verification failed: {check.get('check')}"))
+                    problems.append((group.name, later("r{k} verification failed: {check}", k=k,
+                                                       check=check.get("check"))))
             # The bench leaves a folder without Locust output when a stage failed to start.
             if not (folder / "locust_stats.csv").exists():
-                problems.append((group.name, f"r{k} was not measured"))
+                problems.append((group.name, later("r{k} was not measured", k=k)))
                 continue
             lags = mail_lags(folder)
             for endpoint, metric, value in repeat_figures(folder, lags):
@@ -311,7 +313,7 @@ def load_run(path: str | Path) -> Run:
     scaling = None
     if (path / "scaling").is_dir():
         sfig, _, _, sproblems = load_tree(path / "scaling", "replicas")
-        problems += [(f"scaling {n} replicas", text) for n, text in sproblems]
+        problems += [(later("scaling {n} replicas", n=n), text) for n, text in sproblems]
         if not sfig.empty:
             sfig["replicas"] = sfig["replicas"].astype(int)
             scaling = summarise(sfig, "replicas")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from benchmarks.results.i18n import later  # labels: English now, translated where shown
+
 # The course's order; a run may hold only some of them.
 STAGE_ORDER = ("legacy", "async-mail", "load-balanced", "token-auth", "cache", "async-reports",
                "external-storage")  # fmt: skip
@@ -48,17 +50,18 @@ class Focus:
 KEY = object()  # stands for "the stage's key endpoint" in HEADLINE_COLUMNS
 # fmt: off
 FOCUS = {
-    "legacy": Focus(POST_REVIEW, ("key_p50",), "the baseline"),
+    "legacy": Focus(POST_REVIEW, ("key_p50",), later("the baseline")),
     "async-mail": Focus(POST_REVIEW, ("key_p50", "lag_p50"),
-                        "POST review falls by the mail latency; queue lag"),
+                        later("POST review falls by the mail latency; queue lag")),
     "load-balanced": Focus(None, ("ok_throughput", "auth_failure_rate"),
-                           "throughput up, and logins break"),
-    "token-auth": Focus(None, ("auth_failure_rate",), "auth failures back to 0"),
-    "cache": Focus(HIGHEST_RATED, ("key_alone_p50", "key_p50"), "top-10 latency falls ~100x"),
+                           later("throughput up, and logins break")),
+    "token-auth": Focus(None, ("auth_failure_rate",), later("auth failures back to 0")),
+    "cache": Focus(HIGHEST_RATED, ("key_alone_p50", "key_p50"),
+                   later("top-10 latency falls ~100x")),
     "async-reports": Focus(POST_REPORTS, ("key_p95", "download_success"),
-                           "report returns at once; downloads fail"),
+                           later("report returns at once; downloads fail")),
     "external-storage": Focus(POST_REPORTS, ("key_p95", "download_success"),
-                              "download success back to 100 %"),
+                              later("download success back to 100 %")),
 }
 # fmt: on
 
@@ -78,20 +81,20 @@ class Column:
 
 
 HEADLINE_COLUMNS = (
-    Column("throughput", "throughput", "throughput"),
-    Column("ok_throughput", "successful", "ok_throughput"),
-    Column("capacity_at_slo", "capacity at SLO", "capacity_at_slo"),  # the open-loop ladder
-    Column("key_alone_p50", "key p50 alone", "alone_p50", KEY),
-    Column("key_p50", "key p50", "p50", KEY),
-    Column("key_p95", "key p95", "p95", KEY),
-    Column("key_p99", "key p99", "p99", KEY),
-    Column("failure_rate", "failures", "failure_rate"),
-    Column("auth_failure_rate", "auth failures", "auth_failure_rate"),
-    Column("lag_p50", "mail lag p50", "review_lag_p50"),
-    Column("lag_p95", "mail lag p95", "review_lag_p95"),
-    Column("report_e2e_p50", "report e2e p50", "p50", E2E_CSV),
-    Column("report_e2e_p95", "report e2e p95", "p95", E2E_CSV),
-    Column("download_success", "downloads ok", "download_success"),
+    Column("throughput", later("throughput"), "throughput"),
+    Column("ok_throughput", later("successful"), "ok_throughput"),
+    Column("capacity_at_slo", later("capacity at SLO"), "capacity_at_slo"),  # the open-loop ladder
+    Column("key_alone_p50", later("key p50 alone"), "alone_p50", KEY),
+    Column("key_p50", later("key p50"), "p50", KEY),
+    Column("key_p95", later("key p95"), "p95", KEY),
+    Column("key_p99", later("key p99"), "p99", KEY),
+    Column("failure_rate", later("failures"), "failure_rate"),
+    Column("auth_failure_rate", later("auth failures"), "auth_failure_rate"),
+    Column("lag_p50", later("mail lag p50"), "review_lag_p50"),
+    Column("lag_p95", later("mail lag p95"), "review_lag_p95"),
+    Column("report_e2e_p50", later("report e2e p50"), "p50", E2E_CSV),
+    Column("report_e2e_p95", later("report e2e p95"), "p95", E2E_CSV),
+    Column("download_success", later("downloads ok"), "download_success"),
 )
 
 

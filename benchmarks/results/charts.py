@@ -20,6 +20,8 @@ from benchmarks.results.formatting import (  # noqa: E402
     fmt,
     slug,
 )
+from benchmarks.results.i18n import num, t  # noqa: E402
+from benchmarks.results.ticks import localize_ticks  # noqa: E402
 
 WIDTH_IN = 9.0  # charts are viewed ~900 px wide; saved at 2x for sharp text
 DPI = 200
@@ -117,6 +119,7 @@ def stage_bars(ax, run, stages, series, ylabel, labels=True, log="auto") -> list
 
 
 def _save(fig, out: Path, name: str) -> str:
+    localize_ticks(fig)
     fig.tight_layout()
     fig.savefig(out / name, dpi=DPI)
     plt.close(fig)
@@ -126,8 +129,9 @@ def _save(fig, out: Path, name: str) -> str:
 def chart_throughput(run, out: Path) -> str:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
     # Successful beside all answers: a replica's cheap 401s inflate the raw rate.
-    series = [("all answers", "throughput", "", 0.9), ("successful", "ok_throughput", "", 0.45)]
-    stage_bars(ax, run, run.stages, series, "HTTP requests per second", log=None)
+    series = [(t("all answers"), "throughput", "", 0.9),
+              (t("successful"), "ok_throughput", "", 0.45)]
+    stage_bars(ax, run, run.stages, series, t("HTTP requests per second"), log=None)
     for i, stage in enumerate(run.stages):
         if stage in an.locust_bound(run):
             tp = run.stat(stage, "throughput")
@@ -140,7 +144,7 @@ def chart_throughput(run, out: Path) -> str:
                 fontsize=9,
                 color="#B22222",
             )
-    ax.set_title("Throughput by stage (same users, same duration)")
+    ax.set_title(t("Throughput by stage (same users, same duration)"))
     return _save(fig, out, "throughput.png")
 
 
@@ -150,18 +154,19 @@ def chart_endpoint(run, out: Path, endpoint: str) -> str | None:
         return None
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
     series = [("p50", "p50", endpoint, 0.95), ("p95", "p95", endpoint, 0.45)]
-    stage_bars(ax, run, stages, series, "response time (ms)")
+    stage_bars(ax, run, stages, series, t("response time (ms)"))
     if ax.get_yscale() == "log":
-        ax.set_ylabel("response time (ms, log scale)")
-    ax.set_title(f"{endpoint}: latency by stage")
+        ax.set_ylabel(t("response time (ms, log scale)"))
+    ax.set_title(t("{endpoint}: latency by stage", endpoint=endpoint))
     return _save(fig, out, f"latency_{slug(endpoint)}.png")
 
 
 def chart_failures(run, out: Path) -> str | None:
     panels = [
-        ("Failed HTTP requests", "failure_rate", "% of HTTP requests"),
-        ("Auth failures (401 on a logged-in request)", "auth_failure_rate", "% of auth'd requests"),
-        ("Report downloads that got the right CSV", "download_success", "% of downloads"),
+        (t("Failed HTTP requests"), "failure_rate", t("% of HTTP requests")),
+        (t("Auth failures (401 on a logged-in request)"), "auth_failure_rate",
+         t("% of auth'd requests")),
+        (t("Report downloads that got the right CSV"), "download_success", t("% of downloads")),
     ]
     panels = [p for p in panels if any(run.stat(s, p[1]) for s in run.stages)]
     if not panels:
@@ -188,28 +193,28 @@ def chart_queue_lag(run, out: Path) -> str | None:
     if review:
         ax = axes.pop(0)
         series = [("p50", "review_lag_p50", "", 0.95), ("p95", "review_lag_p95", "", 0.45)]
-        stage_bars(ax, run, review, series, "review → mail in inbox (ms)")
-        ax.set_title("Review mail: commit → inbox (queue lag)")
+        stage_bars(ax, run, review, series, t("review → mail in inbox (ms)"))
+        ax.set_title(t("Review mail: commit → inbox (queue lag)"))
         # A lag that grows over the window is a queue filling faster than the worker drains it.
         ax = axes.pop(0)
         for stage in review:
             part = trend[trend["stage"] == stage]
             ax.plot(part["t"], part["lag_ms"], color=colour(stage), label=stage, lw=1.8)
         log = _auto_log(ax, trend["lag_ms"].tolist())
-        ax.set_ylabel("median lag (ms" + (", log)" if log else ")"))
-        ax.set_xlabel("seconds into the measured window (when the review was made)")
-        ax.set_title("Review mail lag over the window: is the queue keeping up?")
+        ax.set_ylabel(t("median lag (ms, log)") if log else t("median lag (ms)"))
+        ax.set_xlabel(t("seconds into the measured window (when the review was made)"))
+        ax.set_title(t("Review mail lag over the window: is the queue keeping up?"))
         ax.legend(**LEGEND_RIGHT)
     if reports:
         ax = axes.pop(0)
         series = [
-            ("→ mail p50", "p50", an.E2E_MAIL, 0.95),
-            ("→ mail p95", "p95", an.E2E_MAIL, 0.6),
-            ("→ CSV p50", "p50", an.E2E_CSV, 0.4),
-            ("→ CSV p95", "p95", an.E2E_CSV, 0.2),
+            (t("→ mail p50"), "p50", an.E2E_MAIL, 0.95),
+            (t("→ mail p95"), "p95", an.E2E_MAIL, 0.6),
+            (t("→ CSV p50"), "p50", an.E2E_CSV, 0.4),
+            (t("→ CSV p95"), "p95", an.E2E_CSV, 0.2),
         ]
-        stage_bars(ax, run, reports, series, "from POST /api/reports (ms)")
-        ax.set_title("Report: request → mail → CSV downloaded (end to end)")
+        stage_bars(ax, run, reports, series, t("from POST /api/reports (ms)"))
+        ax.set_title(t("Report: request → mail → CSV downloaded (end to end)"))
     return _save(fig, out, "queue_lag.png")
 
 
@@ -227,11 +232,11 @@ def chart_over_time(run, out: Path) -> str | None:
         part = rps[rps["stage"] == stage]
         bottom.plot(part["t"], part["rps"], color=colour(stage), label=stage, lw=1.8)
     log = _auto_log(top, p95["p95"].tolist())
-    top.set_ylabel("p95, all requests (ms" + (", log)" if log else ")"))
-    top.set_title("Latency over the measured window (p95, rolling)")
-    bottom.set_ylabel("HTTP requests per second")
-    bottom.set_xlabel("seconds into the measured window")
-    bottom.set_title("Throughput over the measured window")
+    top.set_ylabel(t("p95, all requests (ms, log)") if log else t("p95, all requests (ms)"))
+    top.set_title(t("Latency over the measured window (p95, rolling)"))
+    bottom.set_ylabel(t("HTTP requests per second"))
+    bottom.set_xlabel(t("seconds into the measured window"))
+    bottom.set_title(t("Throughput over the measured window"))
     bottom.set_ylim(bottom=0)
     top.legend(**LEGEND_RIGHT)
     return _save(fig, out, "latency_over_time.png")
@@ -264,7 +269,7 @@ def chart_cpu(run, out: Path) -> str | None:
     for i, stage in enumerate(run.stages):
         if stage in an.locust_bound(run):
             ax.annotate(
-                f"⚠ Locust\n{an.locust_bound(run)[stage]:.2f} cores",
+                t("⚠ Locust\n{cores} cores", cores=num(an.locust_bound(run)[stage], ".2f")),
                 (i, bottoms[i]),
                 xytext=(0, 3),
                 textcoords="offset points",
@@ -279,13 +284,13 @@ def chart_cpu(run, out: Path) -> str | None:
             color="#B22222",
             ls="--",
             lw=1.5,
-            label=f"machine:\n{run.cpu_count} cores",
+            label=t("machine:\n{n} cores", n=run.cpu_count),
         )
         top = max(top, run.cpu_count)
     ax.set_ylim(0, top * 1.25)
     _ticks(ax, run.stages)
-    ax.set_ylabel("CPU used (cores)")
-    ax.set_title("CPU by process group (load generator included)")
+    ax.set_ylabel(t("CPU used (cores)"))
+    ax.set_title(t("CPU by process group (load generator included)"))
     ax.legend(**LEGEND_RIGHT)
     return _save(fig, out, "cpu.png")
 
@@ -305,18 +310,18 @@ def chart_cpu_budget(run, out: Path) -> str | None:
             if budget and cpu:
                 xs.append(i - 0.4 + width * (j + 0.5))
                 used.append(100 * cpu.median / budget.median)
-                t = run.stat(stage, f"throttled_{group}")
-                throttled.append(t.median if t else 0)
+                thr = run.stat(stage, f"throttled_{group}")
+                throttled.append(thr.median if thr else 0)
         ax.bar(xs, used, width, label=group, color=GROUP_COLOURS.get(group, "#BBBBBB"))
-        for x, u, t in zip(xs, used, throttled, strict=True):
-            if t >= 20:  # throttled in a fifth of its periods or more: the box was full
-                ax.annotate(f"{t:.0f}%", (x, u), xytext=(0, 2), textcoords="offset points",
+        for x, u, th in zip(xs, used, throttled, strict=True):
+            if th >= 20:  # throttled in a fifth of its periods or more: the box was full
+                ax.annotate(f"{th:.0f}%", (x, u), xytext=(0, 2), textcoords="offset points",
                             ha="center", fontsize=8, color="#B22222")
-    ax.axhline(100, color="#B22222", ls="--", lw=1.5, label="budget")
+    ax.axhline(100, color="#B22222", ls="--", lw=1.5, label=t("budget"))
     _ticks(ax, budgeted)
     ax.set_ylim(0, max(130, ax.get_ylim()[1]))
-    ax.set_ylabel("CPU used, % of the group's budget")
-    ax.set_title("Each box against its CPU budget (red: % of periods throttled)")
+    ax.set_ylabel(t("CPU used, % of the group's budget"))
+    ax.set_title(t("Each box against its CPU budget (red: % of periods throttled)"))
     ax.legend(**LEGEND_RIGHT)
     return _save(fig, out, "cpu_budget.png")
 
@@ -326,31 +331,31 @@ def chart_scaling(run, out: Path) -> str | None:
     if s is None or s.empty:
         return None
     settings = run.meta.get("settings") or {}
-    stage = run.meta.get("scaling_stage") or settings.get("scaling_stage") or "the app"
+    stage = run.meta.get("scaling_stage") or settings.get("scaling_stage") or t("the app")
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH_IN, 4.0))
-    fig.suptitle(f"Scaling {stage}: more replicas, same load", fontweight="bold", fontsize=14)
+    fig.suptitle(t("Scaling {stage}: more replicas, same load", stage=stage), fontweight="bold",
+                 fontsize=14)
     panels = (
-        ("Throughput", "HTTP requests per second", "throughput", "", colour(stage)),
-        ("p95 latency", "p95, all requests (ms)", "p95", an.AGGREGATED, "#C44E52"),
-        ("CPU used", "cores (load generator included)", "cpu_total", "", "#555555"),
+        (t("Throughput"), t("HTTP requests per second"), "throughput", "", colour(stage)),
+        (t("p95 latency"), t("p95, all requests (ms)"), "p95", an.AGGREGATED, "#C44E52"),
+        (t("CPU used"), t("cores (load generator included)"), "cpu_total", "", "#555555"),
     )
     for ax, (title, ylabel, metric, endpoint, line) in zip(axes, panels, strict=True):
         part = s[(s["metric"] == metric) & (s["endpoint"] == endpoint)].sort_values("replicas")
         n = part["replicas"].tolist()
         if n:
             errs = [part["median"] - part["lo"], part["hi"] - part["median"]]
-            ax.errorbar(
-                n, part["median"], yerr=errs, marker="o", capsize=3, color=line, label="measured"
-            )
+            ax.errorbar(n, part["median"], yerr=errs, marker="o", capsize=3, color=line,
+                        label=t("measured"))
         if metric == "throughput" and n:
             base = part["median"].iloc[0] / n[0]
-            ax.plot(n, [base * k for k in n], ls="--", color="#999999", label="ideal (linear)")
+            ax.plot(n, [base * k for k in n], ls="--", color="#999999", label=t("ideal (linear)"))
             _usl_curve(ax, n, part["median"].tolist(), line)
             ax.legend(frameon=False, fontsize=10)
         if metric == "cpu_total" and run.cpu_count:
             ax.axhline(run.cpu_count, color="#B22222", ls="--", lw=1.5)
             ax.annotate(
-                f"{run.cpu_count} cores",
+                t("{n} cores", n=run.cpu_count),
                 (n[0] if n else 1, run.cpu_count),
                 xytext=(0, 3),
                 textcoords="offset points",
@@ -359,7 +364,7 @@ def chart_scaling(run, out: Path) -> str | None:
             )
         ax.set_title(title, fontsize=12)
         ax.set_ylabel(ylabel, fontsize=11)
-        ax.set_xlabel("app replicas")
+        ax.set_xlabel(t("app replicas"))
         ax.set_xticks(sorted(s["replicas"].unique()))
         ax.set_ylim(0, ax.get_ylim()[1] * 1.12)  # room for the top marker
     return _save(fig, out, "scaling.png")
@@ -374,7 +379,8 @@ def _usl_curve(ax, n: list[int], rps: list[float], colour_: str) -> None:
         return
     xs = np.linspace(1, max(n), 60)
     ax.plot(xs, law.predict(xs), color=colour_, alpha=0.45, lw=2,
-            label=f"USL fit (σ {law.sigma:.2f}, κ {law.kappa:.3f})")
+            label=t("USL fit (σ {sigma}, κ {kappa})", sigma=num(law.sigma, ".2f"),
+                    kappa=num(law.kappa, ".3f")))
 
 
 def build_charts(run, out: Path) -> dict[str, str]:
@@ -392,6 +398,3 @@ def build_charts(run, out: Path) -> dict[str, str]:
     charts["cpu_budget"] = chart_cpu_budget(run, out)
     charts["scaling"] = chart_scaling(run, out)
     return {k: v for k, v in charts.items() if v}
-
-
-# ---------------------------------------------------------------- text

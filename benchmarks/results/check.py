@@ -1,4 +1,5 @@
-"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN]`.
+"""Check a run against each stage's expected effect: `python -m benchmarks.results.check [RUN]
+[--lang pt-BR]`.
 
 Each effect is decided on its 95 % confidence interval (benchmarks.results.intervals): PASS when
 the whole interval clears the threshold, FAIL when it lies on the wrong side, INCONCLUSIVE when it
@@ -17,7 +18,9 @@ import sys
 from dataclasses import dataclass
 
 from benchmarks.results import analysis as an
+from benchmarks.results import i18n
 from benchmarks.results import intervals as iv
+from benchmarks.results.i18n import later, num, t
 
 
 @dataclass(frozen=True)
@@ -45,43 +48,44 @@ class Expectation:
 # fmt: off
 EXPECTATIONS = (
     Expectation("async-mail", "p50", an.POST_REVIEW, "<=", Rel("legacy", 1 / 3),
-                "POST review p50 at most 1/3 of legacy's"),
+                later("POST review p50 at most 1/3 of legacy's")),
     Expectation("load-balanced", "auth_failure_rate", "", ">", 0,
-                "sessions on one replica's disk break logins"),
+                later("sessions on one replica's disk break logins")),
     Expectation("token-auth", "auth_failure_rate", "", "==", 0,
-                "JWT brings auth failures back to 0"),
+                later("JWT brings auth failures back to 0")),
     Expectation("cache", "p50", an.HIGHEST_RATED, "<=", Rel("token-auth", 1 / 100),
-                "top-10 p50 under load at least 100x lower than token-auth's"),
+                later("top-10 p50 under load at least 100x lower than token-auth's")),
     Expectation("cache", "alone_p50", an.HIGHEST_RATED, "<=", Rel("token-auth", 1 / 100),
-                "top-10 p50 alone (one request at a time) at least 100x lower than token-auth's"),
+                later("top-10 p50 alone (one request at a time) at least 100x lower than "
+                      "token-auth's")),
     Expectation("async-reports", "download_success", "", "<", 100,
-                "reports on one replica's disk make downloads fail"),
+                later("reports on one replica's disk make downloads fail")),
     Expectation("external-storage", "download_success", "", "==", 100,
-                "object storage brings download success back to 100 %"),
+                later("object storage brings download success back to 100 %")),
     Expectation("async-reports", "p95", an.POST_REPORTS, "<", 50,
-                "the report request returns at once (p95 < 50 ms)"),
+                later("the report request returns at once (p95 < 50 ms)")),
     Expectation("external-storage", "p95", an.POST_REPORTS, "<", 50,
-                "the report request returns at once (p95 < 50 ms)"),
+                later("the report request returns at once (p95 < 50 ms)")),
 )
 # Capacity at SLO (the open-loop ladder): each stage takes at least its predecessor's load,
 # except the two stages that exist to break something; the cache at least doubles it.
 CAPACITY = "capacity_at_slo"
 EXPECTATIONS += tuple(
     Expectation(stage, CAPACITY, "", ">=", Rel(before, 1.0),
-                f"capacity at SLO at least {before}'s")
+                later("capacity at SLO at least {before}'s", before=before))
     for before, stage in zip(an.STAGE_ORDER, an.STAGE_ORDER[1:], strict=False)
     if stage not in ("load-balanced", "async-reports")
 ) + (Expectation("cache", CAPACITY, "", ">=", Rel("token-auth", 2.0),
-                 "capacity at SLO at least 2x token-auth's"),)
+                 later("capacity at SLO at least 2x token-auth's")),)
 # With CPU budgets a replica is a box of its own: a second one is capacity. Runs without
 # enforced budgets report these as not applicable (named, not silently passed).
 BUDGET_EXPECTATIONS = (
     Expectation("token-auth", "ok_throughput", "", ">=", Rel("async-mail", 1.5),
-                "with budgets, two replicas serve at least 1.5x async-mail's successful "
-                "throughput (the course saw 1.6x)", budgets=True),
+                later("with budgets, two replicas serve at least 1.5x async-mail's successful "
+                      "throughput (the course saw 1.6x)"), budgets=True),
     Expectation("load-balanced", "throughput", "", ">=", Rel("async-mail", 1.5),
-                "with budgets, two replicas answer at least 1.5x async-mail's requests "
-                "(about half of them failed logins)", budgets=True),
+                later("with budgets, two replicas answer at least 1.5x async-mail's requests "
+                      "(about half of them failed logins)"), budgets=True),
 )
 # On the scaling curve (--scaling), with budgets: 2 replicas at least this many times 1.
 SCALING_2_OVER_1 = 1.7
@@ -105,19 +109,22 @@ class Outcome:
 
     def line(self) -> str:
         e = self.expectation
+        status = t(self.status.upper())  # the language of the run of main (--lang)
         if e is None:
-            return f"{self.status.upper()}  {self.stage}: {self.detail}"
-        return f"{self.status.upper()}  {e.stage}: {e.says} - {self.detail}"
+            return f"{status}  {self.stage}: {self.detail}"
+        return f"{status}  {e.stage}: {t(e.says)} - {self.detail}"
 
     @property
     def name(self) -> str:
         e = self.expectation
-        return f"{e.stage} ({e.says})" if e else f"{self.stage} ({self.detail})"
+        return f"{e.stage} ({t(e.says)})" if e else f"{self.stage} ({self.detail})"
 
 
 def _fmt(stat: an.Stat) -> str:
-    text = f"{stat.median:.4g} {stat.unit}".strip()
-    return text + (f" ({stat.lo:.4g}-{stat.hi:.4g}, {stat.n} repeats)" if stat.n > 1 else "")
+    text = f"{num(stat.median, '.4g')} {stat.unit}".strip()
+    spread = t(" ({lo}-{hi}, {n} repeats)", lo=num(stat.lo, ".4g"), hi=num(stat.hi, ".4g"),
+               n=stat.n)
+    return text + (spread if stat.n > 1 else "")
 
 
 def decide(op: str, interval: iv.Interval, threshold: float) -> str:
@@ -137,9 +144,11 @@ def _not_measured(run: an.Run, stage: str) -> str:
     """Say why a stage has no figures; "" when it was never asked for (a partial run)."""
     asked = run.meta.get("stages") or []
     failed = [f for f in run.meta.get("failed") or [] if f.split(" ")[0] == stage]
-    why = [text for s, text in run.problems if s == stage] + [f"bench failed: {f}" for f in failed]
+    why = [t(text) for s, text in run.problems if s == stage]
+    why += [t("bench failed: {what}", what=f) for f in failed]
     if stage in asked or why:
-        return f"{stage} named in the run but not measured ({'; '.join(why) or 'no results'})"
+        return t("{stage} named in the run but not measured ({why})", stage=stage,
+                 why="; ".join(why) or t("no results"))
     return ""
 
 
@@ -148,8 +157,9 @@ def _not_budgeted(run: an.Run) -> str | None:
     budgets = run.meta.get("budgets") or {}
     if budgets.get("enforced"):
         return None
-    why = budgets.get("why_not") or ("--no-budgets" if budgets else "a run from before budgets")
-    return f"not applicable: CPU budgets were not enforced in this run ({why})"
+    why = budgets.get("why_not") or ("--no-budgets" if budgets
+                                     else t("a run from before budgets"))
+    return t("not applicable: CPU budgets were not enforced in this run ({why})", why=why)
 
 
 def evaluate(run: an.Run, e: Expectation) -> Outcome:
@@ -162,38 +172,42 @@ def evaluate(run: an.Run, e: Expectation) -> Outcome:
             why = _not_measured(run, stage)
             if why:
                 return Outcome(e, "fail", why)
-            return Outcome(e, "skip", f"skipped (stage not in run: {stage})")
+            return Outcome(e, "skip", t("skipped (stage not in run: {stage})", stage=stage))
     what = f"{e.endpoint} {e.metric}".strip()
     if e.metric == CAPACITY:
         return _capacity(run, e)
     stat = run.stat(e.stage, e.metric, e.endpoint)
     if stat is None:
-        return Outcome(e, "fail", f"no {what} measured in {e.stage}")
+        return Outcome(e, "fail", t("no {what} measured in {stage}", what=what, stage=e.stage))
     if e.op == "==":
         # An exact claim ("== 0 auth failures") is about every repeat, not a median or interval.
         values = run.values(e.stage, e.metric, e.endpoint)
         held = all(v == e.threshold for v in values)
-        shown = ", ".join(f"{v:.4g}" for v in values)
-        detail = f"{what} = {shown} {stat.unit} in the {len(values)} repeat(s), expected == "
-        return Outcome(e, "pass" if held else "fail", f"{detail}{e.threshold:g} in every one")
+        shown = ", ".join(num(v, ".4g") for v in values)
+        detail = t("{what} = {shown} {unit} in the {n} repeat(s), expected == {threshold} in "
+                   "every one", what=what, shown=shown, unit=stat.unit, n=len(values),
+                   threshold=num(e.threshold, "g"))
+        return Outcome(e, "pass" if held else "fail", detail)
     sample = iv.sample(run, e.stage, e.metric, e.endpoint)
     if isinstance(e.threshold, Rel):
         ref_stat = run.stat(e.threshold.stage, e.metric, e.endpoint)
         ref = iv.sample(run, e.threshold.stage, e.metric, e.endpoint)
         if ref_stat is None or ref is None:
-            return Outcome(e, "fail", f"no {what} measured in {e.threshold.stage}")
+            return Outcome(e, "fail", t("no {what} measured in {stage}", what=what,
+                                        stage=e.threshold.stage))
         interval, threshold = iv.quotient(sample, ref), e.threshold.factor
-        detail = (
-            f"{what} = {_fmt(stat)} vs {e.threshold.stage}'s {_fmt(ref_stat)}: "
-            f"ratio {stat.median / ref_stat.median:.3g}, {interval.text()}, "
-            f"expected {e.op} {threshold:.3g}"
-        )
+        detail = t("{what} = {mine} vs {ref_stage}'s {ref}: ratio {ratio}, {interval}, expected "
+                   "{op} {threshold}", what=what, mine=_fmt(stat), ref_stage=e.threshold.stage,
+                   ref=_fmt(ref_stat), ratio=num(stat.median / ref_stat.median, ".3g"),
+                   interval=interval.text(), op=e.op, threshold=num(threshold, ".3g"))
     else:
         interval, threshold = iv.bootstrap(sample), e.threshold
-        detail = f"{what} = {_fmt(stat)}, {interval.text(stat.unit)}, expected {e.op} {threshold:g}"
+        detail = t("{what} = {mine}, {interval}, expected {op} {threshold}", what=what,
+                   mine=_fmt(stat), interval=interval.text(stat.unit), op=e.op,
+                   threshold=num(threshold, "g"))
     status = decide(e.op, interval, threshold)
     if status == "inconclusive":
-        detail += " (the interval straddles it)"
+        detail += t(" (the interval straddles it)")
     return Outcome(e, status, detail)
 
 
@@ -201,29 +215,29 @@ def _capacity(run: an.Run, e: Expectation) -> Outcome:
     """Capacity at SLO vs factor x a reference stage's, on both intervals (results/ladders.py)."""
     settings = run.meta.get("settings") or {}
     if "ladder" not in settings:
-        return Outcome(e, "n/a", "not applicable: a run from before the offered-load ladder")
+        return Outcome(e, "n/a", t("not applicable: a run from before the offered-load ladder"))
     if settings["ladder"] is None:
-        return Outcome(e, "skip", "skipped (the run was measured with --no-ladder)")
+        return Outcome(e, "skip", t("skipped (the run was measured with --no-ladder)"))
     found = {}
     for stage in (e.stage, e.threshold.stage):
         stat, interval = run.stat(stage, CAPACITY), iv.figure_interval(run, stage, CAPACITY)
         if stat is None or interval is None:
-            return Outcome(e, "fail", f"no ladder (ladder.json) measured in {stage}")
+            return Outcome(e, "fail", t("no ladder (ladder.json) measured in {stage}",
+                                        stage=stage))
         found[stage] = (stat, interval)
     (stat, mine), (ref_stat, ref) = found[e.stage], found[e.threshold.stage]
     f = e.threshold.factor
-    times = f"{f:g} x " if f != 1 else ""
-    detail = (
-        f"{_fmt(stat)}, {mine.text('req/s')} vs {times}{e.threshold.stage}'s "
-        f"{_fmt(ref_stat)}, {ref.text('req/s')}"
-    )
+    times = f"{num(f, 'g')} x " if f != 1 else ""
+    detail = t("{mine}, {mine_ci} vs {times}{ref_stage}'s {ref}, {ref_ci}", mine=_fmt(stat),
+               mine_ci=mine.text("req/s"), times=times, ref_stage=e.threshold.stage,
+               ref=_fmt(ref_stat), ref_ci=ref.text("req/s"))
     if mine.hi == 0 and ref.hi == 0:
-        return Outcome(e, "inconclusive", detail + " (neither held even the lowest rate)")
+        return Outcome(e, "inconclusive", detail + t(" (neither held even the lowest rate)"))
     if mine.lo >= f * ref.hi:
         return Outcome(e, "pass", detail)
     if mine.hi < f * ref.lo:
         return Outcome(e, "fail", detail)
-    return Outcome(e, "inconclusive", detail + " (the intervals overlap)")
+    return Outcome(e, "inconclusive", detail + t(" (the intervals overlap)"))
 
 
 def gate(run: an.Run) -> list[Outcome]:
@@ -235,7 +249,8 @@ def gate(run: an.Run) -> list[Outcome]:
     for failed in run.meta.get("failed") or []:
         stage = failed.split(" ")[0]
         if stage in run.stages:  # measured in other repeats: the failed repeat still counts
-            out.append(Outcome(None, "fail", f"{failed} failed in the bench (meta.json)", stage))
+            out.append(Outcome(None, "fail", t("{what} failed in the bench (meta.json)",
+                                               what=failed), stage))
     return out
 
 
@@ -244,20 +259,23 @@ def scaling_outcome(run: an.Run) -> Outcome:
     (medians across repeats: the curve's spread is charted, not bootstrapped here)."""
     e = Expectation(str(run.meta.get("settings", {}).get("scaling_stage") or "scaling"),
                     "ok_throughput", "", ">=", SCALING_2_OVER_1,
-                    f"on the scaling curve with budgets, 2 replicas serve at least "
-                    f"{SCALING_2_OVER_1}x the successful throughput of 1", budgets=True)
+                    later("on the scaling curve with budgets, 2 replicas serve at least "
+                          "{ratio}x the successful throughput of 1", ratio=SCALING_2_OVER_1),
+                    budgets=True)
     if why := _not_budgeted(run):
         return Outcome(e, "n/a", why)
     s = run.scaling
     if s is None:
-        return Outcome(e, "skip", "skipped (no scaling curve in this run: --scaling STAGE)")
+        return Outcome(e, "skip", t("skipped (no scaling curve in this run: --scaling STAGE)"))
     rows = s[(s["endpoint"] == "") & (s["metric"] == "ok_throughput")]
     by_n = {str(r["replicas"]): float(r["median"]) for r in rows.to_dict("records")}
     if "1" not in by_n or "2" not in by_n:
-        return Outcome(e, "fail", f"the curve lacks 1 or 2 replicas (has {sorted(by_n)})")
+        return Outcome(e, "fail", t("the curve lacks 1 or 2 replicas (has {has})",
+                                    has=sorted(by_n)))
     ratio = by_n["2"] / by_n["1"] if by_n["1"] else float("inf")
-    detail = (f"2 replicas {by_n['2']:.4g} req/s / 1 replica {by_n['1']:.4g} = {ratio:.2f}x, "
-              f"expected >= {SCALING_2_OVER_1}")
+    detail = t("2 replicas {two} req/s / 1 replica {one} = {ratio}x, expected >= {least}",
+               two=num(by_n["2"], ".4g"), one=num(by_n["1"], ".4g"), ratio=num(ratio, ".2f"),
+               least=SCALING_2_OVER_1)
     return Outcome(e, "pass" if ratio >= SCALING_2_OVER_1 else "fail", detail)
 
 
@@ -278,23 +296,25 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, epilog="exit codes: 0 all pass, 1 a fail, 3 inconclusive or skipped"
     )
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
+    i18n.add_argument(parser)
     args = parser.parse_args(argv)
     run = an.load_cli_run(args.run_dir)
-    outcomes = check_run(run)
-    print(f"run {run.run_id}: expected effects (95 % confidence intervals)")
-    if run.meta.get("quick"):
-        print("note: a quick run (short, small data) may be too small to show every effect")
-    for outcome in outcomes:
-        print(outcome.line())
-    code = exit_code(outcomes)
-    failed = [o.name for o in outcomes if o.status == "fail"]
-    open_ = [o.name for o in outcomes if o.status in ("inconclusive", "skip")]
-    if failed:
-        print(f"{len(failed)} did not hold: {'; '.join(failed)}", file=sys.stderr)
-    if open_:
-        print(f"{len(open_)} not decided (inconclusive or skipped): {'; '.join(open_)}",
-              file=sys.stderr)  # fmt: skip
-    return code
+    with i18n.use(args.lang):
+        outcomes = check_run(run)
+        print(t("run {run_id}: expected effects (95 % confidence intervals)", run_id=run.run_id))
+        if run.meta.get("quick"):
+            print(t("note: a quick run (short, small data) may be too small to show every effect"))
+        for outcome in outcomes:
+            print(outcome.line())
+        failed = [o.name for o in outcomes if o.status == "fail"]
+        open_ = [o.name for o in outcomes if o.status in ("inconclusive", "skip")]
+        if failed:
+            print(t("{n} did not hold: {names}", n=len(failed), names="; ".join(failed)),
+                  file=sys.stderr)
+        if open_:
+            print(t("{n} not decided (inconclusive or skipped): {names}", n=len(open_),
+                    names="; ".join(open_)), file=sys.stderr)
+    return exit_code(outcomes)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import math
 import re
 
 from benchmarks.results import analysis as an
+from benchmarks.results.i18n import decimal
 
 DASH = "–"
 
@@ -41,7 +42,12 @@ def colour(stage: str) -> str:
 
 
 def fmt(value: float | None, unit: str = "") -> str:
-    """Format a figure for a table: precision that suits its unit and size."""
+    """Format a figure for a table: precision that suits its unit and size, in the report's
+    language's decimal separator ("1,234.5" in English, "1.234,5" in pt-BR)."""
+    return decimal(_fmt(value, unit))
+
+
+def _fmt(value: float | None, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return DASH
     if unit == "cores":

@@ -11,6 +11,7 @@ from pathlib import Path
 from benchmarks.results import ladders
 from benchmarks.results.charts import LEGEND_RIGHT, WIDTH_IN, _save, plt
 from benchmarks.results.formatting import colour, fmt
+from benchmarks.results.i18n import t
 
 
 def chart_ladder(run, out: Path) -> str | None:
@@ -33,14 +34,14 @@ def chart_ladder(run, out: Path) -> str | None:
     ax.axhline(slo, color="#c0392b", ls="--", lw=1.2)
     ax.annotate(f"SLO {fmt(slo, 'ms')} ms", (0.01, slo), xycoords=("axes fraction", "data"),
                 color="#c0392b", va="bottom", fontsize=10)  # fmt: skip
-    ax.scatter([], [], s=80, facecolors="white", edgecolors="#555", label="behind schedule")
+    ax.scatter([], [], s=80, facecolors="white", edgecolors="#555", label=t("behind schedule"))
     ax.set_xscale("log", base=2)
     rates = sorted(curves["offered_rps"].unique())
     ax.set_xticks(rates, [fmt(r) for r in rates])
     ax.minorticks_off()
     ax.set_yscale("log")
-    ax.set_xlabel("offered load (req/s, open loop)")
-    ax.set_ylabel("p99 from scheduled send (ms, log)")
-    ax.set_title("p99 against offered load (the hockey stick)")
+    ax.set_xlabel(t("offered load (req/s, open loop)"))
+    ax.set_ylabel(t("p99 from scheduled send (ms, log)"))
+    ax.set_title(t("p99 against offered load (the hockey stick)"))
     ax.legend(**LEGEND_RIGHT)
     return _save(fig, out, "ladder.png")

@@ -31,7 +31,7 @@ from hdrh.histogram import HdrHistogram
 from scipy import stats
 
 from benchmarks.results import analysis as an
-from benchmarks.results import ladders
+from benchmarks.results import i18n, ladders  # i18n.t, not t: a loop below names its times t
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -52,12 +52,17 @@ class Interval:
     confidence: float = CONFIDENCE
 
     def text(self, unit: str = "") -> str:
-        u = f" {unit}" if unit else ""
+        """Say the interval in the report's language (i18n), e.g. "95 % CI 3.1-4.2 ms (...)"."""
+        t, u = i18n.t, f" {unit}" if unit else ""
+        lo, hi = i18n.num(self.lo, ".4g"), i18n.num(self.hi, ".4g")
         binomial = self.kind.startswith("binomial")
         if self.units == 1 and not binomial:
-            return f"no interval (one {self.kind.removesuffix('s')}: {self.lo:.4g}{u})"
-        how = self.kind if binomial else f"bootstrap over {self.units} {self.kind}"
-        return f"{self.confidence * 100:.0f} % CI {self.lo:.4g}-{self.hi:.4g}{u} ({how})"
+            return t("no interval (one {kind}: {lo}{u})", kind=t(self.kind.removesuffix("s")),
+                     lo=lo, u=u)
+        how = (t("binomial per step, {n} ladder(s)", n=self.units) if binomial
+               else t("bootstrap over {n} {kind}", n=self.units, kind=t(self.kind)))
+        return t("{confidence} % CI {lo}-{hi}{u} ({how})", lo=lo, hi=hi, u=u, how=how,
+                 confidence=f"{self.confidence * 100:.0f}")
 
 
 @dataclass(frozen=True)

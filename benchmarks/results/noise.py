@@ -13,6 +13,8 @@ import json
 import re
 from pathlib import Path
 
+from benchmarks.results.i18n import num, t
+
 
 def _read(path: Path) -> dict | list:
     return json.loads(path.read_text()) if path.exists() else {}
@@ -43,8 +45,8 @@ def windows(run_path: Path, stages: list[str]) -> list[dict]:
     return rows
 
 
-def _range(values: list[float], fmt: str = "{:.2f}") -> str:
-    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+def _range(values: list[float], spec: str = ".2f") -> str:
+    lo, hi = num(min(values), spec), num(max(values), spec)
     return lo if lo == hi else f"{lo}–{hi}"
 
 
@@ -68,25 +70,24 @@ def caveats(run) -> list[str]:
         loads = [x for r in rows for x in r["load"]]
         busy, steal = [r["busy_pct"] for r in rows], [r["steal_pct"] for r in rows]
         other = _range([r["other"] for r in rows])
-        out.append(
-            f"The machine during the measured windows: {_range(busy, '{:.0f}')} % of its {n} "
-            f"CPUs busy, load average {_range(loads, '{:.1f}') if loads else '?'}, CPU steal "
-            f"{_range(steal)} %; work other than the stage and its load generator took {other} "
-            f"cores of {n}. Where that share moves between repeats, so do the figures: compare "
-            f"them with the intervals."
-        )
-        out.append(
-            f"The load generator (Locust) used {_range([r['locust'] for r in rows])} cores of "
-            f"the same machine; the mail/report worker {_range([r['worker'] for r in rows])} "
-            f"cores beside the app's {_range([r['app'] for r in rows])} (SQLite checkpoints are "
-            f"not recorded separately: they are inside the app's and worker's CPU)."
-        )
+        out.append(t(
+            "The machine during the measured windows: {busy} % of its {n} CPUs busy, load "
+            "average {loads}, CPU steal {steal} %; work other than the stage and its load "
+            "generator took {other} cores of {n}. Where that share moves between repeats, so do "
+            "the figures: compare them with the intervals.", busy=_range(busy, ".0f"), n=n,
+            loads=_range(loads, ".1f") if loads else "?", steal=_range(steal), other=other))
+        out.append(t(
+            "The load generator (Locust) used {locust} cores of the same machine; the mail/report "
+            "worker {worker} cores beside the app's {app} (SQLite checkpoints are not recorded "
+            "separately: they are inside the app's and worker's CPU).",
+            locust=_range([r["locust"] for r in rows]), worker=_range([r["worker"] for r in rows]),
+            app=_range([r["app"] for r in rows])))
     late = behind(run.path, run.stages)
     if late:
-        where = "; ".join(f"{s} at {', '.join(f'{r:g}' for r in rates)} req/s"
+        where = "; ".join(t("{stage} at {rates} req/s", stage=s,
+                            rates=", ".join(num(r, "g") for r in rates))
                           for s, rates in late.items())  # fmt: skip
-        out.append(
-            f"The ladder's generator fell behind its schedule ({where}): those points offered "
-            f"less than their rate (hollow in the chart) and stop the capacity climb."
-        )
+        out.append(t(
+            "The ladder's generator fell behind its schedule ({where}): those points offered "
+            "less than their rate (hollow in the chart) and stop the capacity climb.", where=where))
     return out

@@ -8,6 +8,7 @@ from benchmarks.results import analysis as an
 from benchmarks.results import timing as tm
 from benchmarks.results.check import check_run
 from benchmarks.results.formatting import DASH, colour, fmt, fmt_interval, fmt_stat, stat_parts
+from benchmarks.results.i18n import current, later, t
 from benchmarks.results.summary import (
     course_rows,
     environment,
@@ -39,44 +40,44 @@ small{color:#777}
 """
 
 CAPTIONS = {
-    "throughput": "HTTP requests per second over the measured window (E2E entries excluded). "
-    "Course project, 10 connections for 10 s: 70 → 112 req/s with the load balancer.",
-    "failures": "Failure rate over all HTTP requests; auth failures: 401 on a logged-in request, "
-    "over every request but login (load-balanced should be > 0, token-auth 0); download "
+    "throughput": later("HTTP requests per second over the measured window (E2E entries "
+    "excluded). Course project, 10 connections for 10 s: 70 → 112 req/s with the load balancer."),
+    "failures": later("Failure rate over all HTTP requests; auth failures: 401 on a logged-in "
+    "request, over every request but login (load-balanced should be > 0, token-auth 0); download "
     "success: mailed links that returned the right CSV (async-reports < 100 %, "
-    "external-storage 100 %).",
-    "queue_lag": "Queue lag: the time from the review's commit (or the report request) to the "
-    "mail in the simulator's inbox, over mails of work created in the measured window. A lag "
-    "that climbs over the window means the worker cannot keep up with the load.",
-    "over_time": "Rolling p95 (Locust's ~10 s window) and requests per second, median over "
-    "repeats. The p95 counts every Locust entry, the report E2E entries included.",
-    "cpu": "CPU cores used by each process group over the measured window (median over "
+    "external-storage 100 %)."),
+    "queue_lag": later("Queue lag: the time from the review's commit (or the report request) to "
+    "the mail in the simulator's inbox, over mails of work created in the measured window. A lag "
+    "that climbs over the window means the worker cannot keep up with the load."),
+    "over_time": later("Rolling p95 (Locust's ~10 s window) and requests per second, median over "
+    "repeats. The p95 counts every Locust entry, the report E2E entries included."),
+    "cpu": later("CPU cores used by each process group over the measured window (median over "
     "repeats). The dashed line is the machine: a stack near it means the box was the limit; "
-    f"Locust above {an.LOCUST_CORE_LIMIT} core may be the limit itself.",
-    "cpu_budget": "With CPU budgets, each process group runs in a box of its own (a cgroup "
+    "Locust above {limit} core may be the limit itself.", limit=an.LOCUST_CORE_LIMIT),
+    "cpu_budget": later("With CPU budgets, each process group runs in a box of its own (a cgroup "
     "quota): the bars are the CPU it used as a share of its budget, red figures the share of "
-    "scheduler periods it was throttled in. A box at 100 % and throttled was the limit.",
-    "scaling": "Throughput and p95 as the app is replicated; the dashed line is perfect linear "
-    "scaling from one replica. Replicas on one machine share its CPUs: once they are busy (see "
-    "the CPU chart), more replicas cannot add throughput.",
-    "ladder": "Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered "
+    "scheduler periods it was throttled in. A box at 100 % and throttled was the limit."),
+    "scaling": later("Throughput and p95 as the app is replicated; the dashed line is perfect "
+    "linear scaling from one replica. Replicas on one machine share its CPUs: once they are busy "
+    "(see the CPU chart), more replicas cannot add throughput."),
+    "ladder": later("Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered "
     "rates for every stage, whatever the answers do, and each is timed from its scheduled send "
     "(no coordinated omission); median p99 over repeats. Where a curve crosses the dashed SLO "
     "line is the stage's capacity at SLO (headline table). Hollow markers: the generator fell "
     "behind its schedule at that rate (an arrival found its in-flight limit reached, or over "
-    "10 % of sends left 50 ms late), so the stage was offered less than the rate says.",
-    an.POST_REVIEW: "Course project: 181 ms → 136 ms with the async mail.",
-    an.HIGHEST_RATED: "Course project: 5 s → 90 ms with the cache.",
+    "10 % of sends left 50 ms late), so the stage was offered less than the rate says."),
+    an.POST_REVIEW: later("Course project: 181 ms → 136 ms with the async mail."),
+    an.HIGHEST_RATED: later("Course project: 5 s → 90 ms with the cache."),
 }
 TITLES = {
-    "throughput": "Throughput",
-    "ladder": "p99 against offered load (open loop)",
-    "failures": "Failures, auth failures and downloads",
-    "queue_lag": "Async work: queue lag and report end to end",
-    "over_time": "Over time",
-    "cpu": "CPU per process group",
-    "cpu_budget": "CPU against budget",
-    "scaling": "Scaling curve",
+    "throughput": later("Throughput"),
+    "ladder": later("p99 against offered load (open loop)"),
+    "failures": later("Failures, auth failures and downloads"),
+    "queue_lag": later("Async work: queue lag and report end to end"),
+    "over_time": later("Over time"),
+    "cpu": later("CPU per process group"),
+    "cpu_budget": later("CPU against budget"),
+    "scaling": later("Scaling curve"),
 }
 
 
@@ -87,7 +88,7 @@ def counters_table(run) -> list[str]:
     )
     if not names:
         return []
-    rows = ["<h2>Work counted in Redis</h2><table><tr><th class=l>stage</th>"]
+    rows = [f"<h2>{t('Work counted in Redis')}</h2><table><tr><th class=l>{t('stage')}</th>"]
     rows += [f"<th>{_e(n)}</th>" for n in names] + ["</tr>"]
     for stage in run.stages:
         cells = [fmt_stat(run.stat(stage, f"counter_{n}")) for n in names]
@@ -97,9 +98,10 @@ def counters_table(run) -> list[str]:
             + "</tr>"
         )
     rows.append(
-        "</table><p><small>lab:counter:* keys, end minus start of the measured window: "
-        "e.g. how often the top-10 was really computed rather than served from the "
-        "cache.</small></p>"
+        "</table><p><small>"
+        + t("lab:counter:* keys, end minus start of the measured window: e.g. how often the "
+            "top-10 was really computed rather than served from the cache.")
+        + "</small></p>"
     )
     return rows
 
@@ -110,10 +112,11 @@ def alone_table(run) -> list[str]:
     if not names:
         return []
     out = [
-        "<h2>Each endpoint alone</h2><p>p50 of 10 requests sent one at a time before the "
-        "load (ms): the endpoint's own cost. Under the closed-loop load every request also "
-        "queues behind the others (with 10 users, latency ≈ 10 / throughput), which is why "
-        "the figures under load are higher.</p><table><tr><th class=l>stage</th>"
+        f"<h2>{t('Each endpoint alone')}</h2><p>"
+        + t("p50 of 10 requests sent one at a time before the load (ms): the endpoint's own "
+            "cost. Under the closed-loop load every request also queues behind the others (with "
+            "10 users, latency ≈ 10 / throughput), which is why the figures under load are higher.")
+        + f"</p><table><tr><th class=l>{t('stage')}</th>"
     ]
     out += [f"<th>{_e(n)}</th>" for n in names]
     out.append("</tr>")
@@ -126,17 +129,21 @@ def alone_table(run) -> list[str]:
 
 def wrk_section(run) -> list[str]:
     """Return the cross-check of Locust's throughput against wrk, or why it was skipped."""
-    wrk = run.meta.get("wrk") or {"skipped": "this run predates the cross-check"}
+    wrk = run.meta.get("wrk") or {"skipped": t("this run predates the cross-check")}
+    head = f"<h2>{t('Load generator cross-check')}</h2>"
     if "skipped" in wrk:
-        return [f"<h2>Load generator cross-check</h2><p>Skipped: {_e(wrk['skipped'])}.</p>"]
+        return [head + f"<p>{t('Skipped: {why}.', why=_e(wrk['skipped']))}</p>"]
     return [
-        "<h2>Load generator cross-check</h2>"
-        f"<p>{_e(wrk['endpoint'])} on the {_e(wrk['stage'])} stage, {wrk['connections']} "
-        f"connections, {wrk['seconds']} s each: <b>wrk {fmt(wrk['wrk_rps'])} req/s</b>, "
-        f"<b>Locust {fmt(wrk['locust_rps'])} req/s</b> (wrk/Locust = "
-        f"{wrk['ratio_wrk_to_locust']}; Locust used {fmt(wrk.get('locust_cores'))} core). "
-        "Where wrk gets more from the same endpoint, the stages' cheapest requests were "
-        "partly limited by the load generator, not by the app.</p>"
+        head + "<p>"
+        + t("{endpoint} on the {stage} stage, {connections} connections, {seconds} s each: "
+            "<b>wrk {wrk} req/s</b>, <b>Locust {locust} req/s</b> (wrk/Locust = {ratio}; Locust "
+            "used {cores} core). Where wrk gets more from the same endpoint, the stages' "
+            "cheapest requests were partly limited by the load generator, not by the app.",
+            endpoint=_e(wrk["endpoint"]), stage=_e(wrk["stage"]),
+            connections=wrk["connections"], seconds=wrk["seconds"], wrk=fmt(wrk["wrk_rps"]),
+            locust=fmt(wrk["locust_rps"]), cores=fmt(wrk.get("locust_cores")),
+            ratio=wrk["ratio_wrk_to_locust"])
+        + "</p>"
     ]
 
 
@@ -144,30 +151,29 @@ def failed_note(run, endpoint: str) -> str:
     """Say where an endpoint's latencies are mostly failed requests (Locust times those too)."""
     rates = {s: run.stat(s, "failure_rate", endpoint) for s in run.stages}
     failing = [
-        f"{s} ({fmt(r.median, '%')} % failed)" for s, r in rates.items() if r and r.median > 5
-    ]
+        t("{stage} ({rate} % failed)", stage=s, rate=fmt(r.median, "%"))
+        for s, r in rates.items() if r and r.median > 5
+    ]  # fmt: skip
     if not failing:
         return ""
-    return (
-        f"Latencies include failed requests, often fast error answers such as a 401: "
-        f"{', '.join(failing)}. "
-    )
+    return t("Latencies include failed requests, often fast error answers such as a 401: "
+             "{stages}. ", stages=", ".join(failing))
 
 
 WHERE_CAPTIONS = {
-    an.POST_REVIEW: "Look for the red smtp part: the mail provider's delay (and more under "
+    an.POST_REVIEW: later("Look for the red smtp part: the mail provider's delay (and more under "
     "load) inside the request in legacy, gone from it in async-mail, where an enqueue (queue) "
     "takes its place. On the right, the time from the review's commit to its mail in the "
     "inbox: in legacy it passes inside the request (the smtp part), from async-mail on after "
-    "the answer, as queue lag: the work did not vanish, it left the request.",
-    an.HIGHEST_RATED: "Look for the blue db part turning into a thin green cache part in the "
+    "the answer, as queue lag: the work did not vanish, it left the request."),
+    an.HIGHEST_RATED: later("Look for the blue db part turning into a thin green cache part in the "
     "cache stage: most requests are served from the cache, so the mean database time left is "
-    "that of the few misses.",
-    an.POST_REPORTS: "Look for how little the report request does itself: it records the "
+    "that of the few misses."),
+    an.POST_REPORTS: later("Look for how little the report request does itself: it records the "
     "job and enqueues it (queue); building and storing the CSV happen in the worker, after the "
-    "answer (their time is in the report's end-to-end figures, not here).",
-    an.LOGIN: "Look for the purple hash part: the password check (a deliberately slow key "
-    "derivation) dominates login in every stage; no architecture change makes it cheaper.",
+    "answer (their time is in the report's end-to-end figures, not here)."),
+    an.LOGIN: later("Look for the purple hash part: the password check (a deliberately slow key "
+    "derivation) dominates login in every stage; no architecture change makes it cheaper."),
 }
 
 
@@ -179,15 +185,17 @@ def where_section(run, charts: dict[str, str]) -> list[str]:
     if not figures:
         return []
     out = [
-        "<h2>Where the time goes</h2><p>Each response's <code>Server-Timing</code> header says "
-        "how long the app spent in each component; the bars stack the mean over every measured "
-        "request of that name (a request that skipped a component counts 0 for it), pooled over "
-        "repeats. They add up to the time <i>in the app</i>: the latency Locust sees also "
-        "counts waiting for a free worker and the network.</p>"
+        f"<h2>{t('Where the time goes')}</h2><p>"
+        + t("Each response's <code>Server-Timing</code> header says how long the app spent in "
+            "each component; the bars stack the mean over every measured request of that name (a "
+            "request that skipped a component counts 0 for it), pooled over repeats. They add up "
+            "to the time <i>in the app</i>: the latency Locust sees also counts waiting for a "
+            "free worker and the network.")
+        + "</p>"
     ]
     for endpoint, name in figures:
-        title = f"Where the time goes: {endpoint}"
-        caption = WHERE_CAPTIONS.get(endpoint, "") + " " + failed_note(run, endpoint)
+        title = t("Where the time goes: {endpoint}", endpoint=endpoint)
+        caption = t(WHERE_CAPTIONS.get(endpoint, "")) + " " + failed_note(run, endpoint)
         out.append(
             f"<figure><img src='{_e(name)}' alt='{_e(title)}'>"
             f"<figcaption>{_e(caption.strip())}</figcaption></figure>"
@@ -200,99 +208,109 @@ def _e(text) -> str:
 
 
 def page(run, charts: dict[str, str]) -> str:
-    """Return the self-contained report page."""
+    """Return the self-contained report page, in the current language (i18n.use)."""
     cols = an.HEADLINE_COLUMNS
     parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f"<title>Scaling lab — run {_e(run.run_id)}</title><style>{CSS}</style></head><body>",
-        f"<h1>Scaling lab: seven architecture stages, measured</h1><p>Run <b>{_e(run.run_id)}"
-        f"</b> · {_e(setup_line(run))}<br>Stages measured: {_e(', '.join(run.stages))}</p>",
+        f"<!doctype html><html lang={current()}><head><meta charset=utf-8>",
+        f"<title>{t('Scaling lab — run {run_id}', run_id=_e(run.run_id))}</title>"
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{t('Scaling lab: seven architecture stages, measured')}</h1><p>"
+        + t("Run <b>{run_id}</b>", run_id=_e(run.run_id))
+        + f" · {_e(setup_line(run))}<br>"
+        + t("Stages measured: {stages}", stages=_e(", ".join(run.stages))) + "</p>",
     ]
     parts += [f"<div class=warn>⚠ {_e(w)}</div>" for w in warnings(run)]
 
     parts.append(
-        "<h2>Headline</h2><div class=scroll><table class=headline><tr><th class=l>stage</th>"
-        "<th class=l>key</th>"
+        f"<h2>{t('Headline')}</h2><div class=scroll><table class=headline><tr><th class=l>"
+        f"{t('stage')}</th><th class=l>{t('key')}</th>"
     )
-    parts += [f"<th>{_e(c.label)}<br><small>{_e(c.unit)}</small></th>" for c in cols]
+    parts += [f"<th>{_e(t(c.label))}<br><small>{_e(t(c.unit))}</small></th>" for c in cols]
     parts.append("</tr>")
     for stage, key, cells in headline_rows(run):
         focus = an.FOCUS.get(stage)
         swatch = f"<span class=swatch style='background:{colour(stage)}'></span>"
         parts.append(
             f"<tr><td class=l><b>{swatch}{_e(stage)}</b><br><small>"
-            f"{_e(focus.expect if focus else '')}</small></td>"
+            f"{_e(t(focus.expect) if focus else '')}</small></td>"
             f"<td class='l key'>{_e(key)}</td>"
         )
         for stat, is_focus, interval in cells:
             text, spread, wide = stat_parts(stat)
             klass = "missing" if stat is None else "focus" if is_focus else ""
-            said = f"repeats {spread}: they differ too much" if spread else ""
+            said = t("repeats {spread}: they differ too much", spread=spread) if spread else ""
             flag = f" <span title='{_e(said)}'>⚠</span>" if wide else ""
             ci = fmt_interval(interval, stat.unit) if stat is not None else ""
-            sub = f"<br><small title='95 % confidence interval'>{_e(ci)}</small>" if ci else ""
+            ci_title = t("95 % confidence interval")
+            sub = f"<br><small title='{ci_title}'>{_e(ci)}</small>" if ci else ""
             parts.append(f"<td class='{klass}'>{_e(text)}{flag}{sub}</td>")
         parts.append("</tr>")
     parts.append(
-        f"</table></div><p><small>Median over repeats, under it its 95 % confidence interval "
-        f"(bootstrap over repeats and 5 s slices of each window; capacity at SLO: binomial per "
-        f"ladder step); highlighted: what the stage is about; ⚠ repeats differ (max − min) by "
-        f"more than {an.WIDE_SPREAD:.0%} of the median (hover for them); {DASH} not "
-        f"measured. Key: the endpoint the stage is about (alone: one request at a time, before "
-        f"the load); mail lag: review committed → its mail in the inbox; report e2e: report "
-        f"requested → CSV downloaded; downloads ok: mailed links that gave the right CSV; "
-        f"capacity at SLO: the highest offered rate of the ladder with p99 under the SLO and "
-        f"failures under 1 % (0: not even the lowest)."
-        f"</small></p>"
+        "</table></div><p><small>"
+        + t("Median over repeats, under it its 95 % confidence interval (bootstrap over repeats "
+            "and 5 s slices of each window; capacity at SLO: binomial per ladder step); "
+            "highlighted: what the stage is about; ⚠ repeats differ (max − min) by more than "
+            "{wide} of the median (hover for them); {dash} not measured. Key: the endpoint the "
+            "stage is about (alone: one request at a time, before the load); mail lag: review "
+            "committed → its mail in the inbox; report e2e: report requested → CSV downloaded; "
+            "downloads ok: mailed links that gave the right CSV; capacity at SLO: the highest "
+            "offered rate of the ladder with p99 under the SLO and failures under 1 % (0: not "
+            "even the lowest).", wide=f"{an.WIDE_SPREAD:.0%}", dash=DASH)
+        + "</small></p>"
     )
 
-    parts.append("<h2>Expected effects</h2><ul>")
+    parts.append(f"<h2>{t('Expected effects')}</h2><ul>")
     for o in check_run(run):
         parts.append(
-            f"<li class={o.status}>{o.status.upper()} — <b>{_e(o.stage or o.expectation.stage)}"
-            f"</b>: {_e(o.expectation.says if o.expectation else o.detail)}. "
+            f"<li class={o.status}>{_e(t(o.status.upper()))} — "
+            f"<b>{_e(o.stage or o.expectation.stage)}"
+            f"</b>: {_e(t(o.expectation.says) if o.expectation else o.detail)}. "
             f"<small>{_e(o.detail if o.expectation else '')}</small></li>"
         )
     parts.append("</ul>")
 
     parts.append(
-        "<h2>Compared with the course project</h2><table><tr><th class=l>figure</th>"
-        "<th>course (published)</th><th>this run (median)</th></tr>"
+        f"<h2>{t('Compared with the course project')}</h2><table><tr><th class=l>"
+        f"{t('figure')}</th><th>{t('course (published)')}</th>"
+        f"<th>{t('this run (median)')}</th></tr>"
     )
     parts += [
         f"<tr><td class=l>{_e(a)}</td><td>{_e(b)}</td><td>{_e(c)}</td></tr>"
         for a, b, c in course_rows(run)
     ]
     parts.append(
-        "</table><p><small>The course's figures come from a PHP/Laravel stack on "
-        "other hardware: compare the direction and size of each change, not absolute "
-        "values.</small></p>"
+        "</table><p><small>"
+        + t("The course's figures come from a PHP/Laravel stack on other hardware: compare the "
+            "direction and size of each change, not absolute values.")
+        + "</small></p>"
     )
 
     parts += counters_table(run)
     parts += alone_table(run)
     parts += wrk_section(run)
     parts += where_section(run, charts)
-    parts.append("<h2>Charts</h2>")
+    parts.append(f"<h2>{t('Charts')}</h2>")
     for key, name in charts.items():
         if key.startswith(tm.WHERE):  # drawn in their own section
             continue
-        title = TITLES.get(key, f"Latency: {key}")
-        caption = CAPTIONS.get(key, "")
+        title = t(TITLES[key]) if key in TITLES else t("Latency: {endpoint}", endpoint=key)
+        caption = t(CAPTIONS.get(key, ""))
         if key not in TITLES:
             caption = (
-                "p50 (solid) and p95 (light) per stage; bars show the median over "
-                "repeats, whiskers the min–max. " + failed_note(run, key) + caption
+                t("p50 (solid) and p95 (light) per stage; bars show the median over repeats, "
+                  "whiskers the min–max. ") + failed_note(run, key) + caption
             )
         parts.append(
             f"<figure><h3>{_e(title)}</h3><img src='{_e(name)}' alt='{_e(title)}'>"
             f"<figcaption>{_e(caption)}</figcaption></figure>"
         )
 
-    parts.append(f"<h2>Environment and method</h2><p>{_e(method(run))}</p><dl>")
+    parts.append(f"<h2>{t('Environment and method')}</h2><p>{_e(method(run))}</p><dl>")
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in environment(run)]
     parts.append(
-        f"</dl><p><small>Built by <code>python -m benchmarks.results.report</code> from "
-        f"<code>{_e(run.path)}</code>.</small></p></body></html>"
+        "</dl><p><small>"
+        + t("Built by <code>python -m benchmarks.results.report</code> from <code>{path}</code>.",
+            path=_e(run.path))
+        + "</small></p></body></html>"
     )
     return "\n".join(parts)

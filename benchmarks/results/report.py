@@ -1,4 +1,5 @@
-"""Build the charts and report page of a stored run: `python -m benchmarks.results.report [RUN]`."""
+"""Build the charts and report page of a stored run: `python -m benchmarks.results.report [RUN]
+[--lang pt-BR]`."""
 
 from __future__ import annotations
 
@@ -7,29 +8,40 @@ from pathlib import Path
 
 from benchmarks.paths import REPORTS_DIR
 from benchmarks.results import analysis as an
+from benchmarks.results import i18n
 from benchmarks.results.charts import build_charts
 from benchmarks.results.page import page
 from benchmarks.results.summary import summary_markdown
 from benchmarks.results.where_charts import build_where_charts
 
 
-def build(run: an.Run, out: Path | None = None) -> Path:
-    """Build the charts, index.html and summary.md of a run; return the page's path."""
-    out = out or REPORTS_DIR / run.run_id
-    out.mkdir(parents=True, exist_ok=True)
-    charts = build_charts(run, out) | build_where_charts(run, out)
-    (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(page(run, charts), encoding="utf-8")
+def default_out(run: an.Run, lang: str = "en") -> Path:
+    """Return where a run's report goes: reports/<run_id>/, another language in a subfolder
+    (reports/<run_id>/pt-BR/), since its charts carry their own words."""
+    out = REPORTS_DIR / run.run_id
+    return out if lang == "en" else out / lang
+
+
+def build(run: an.Run, out: Path | None = None, lang: str = "en") -> Path:
+    """Build the charts, index.html and summary.md of a run in `lang`; return the page's path."""
+    with i18n.use(lang):
+        out = out or default_out(run, lang)
+        out.mkdir(parents=True, exist_ok=True)
+        charts = build_charts(run, out) | build_where_charts(run, out)
+        (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
+        index = out / "index.html"
+        index.write_text(page(run, charts), encoding="utf-8")
     return index
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
-    parser.add_argument("--out", type=Path, help="output folder (default: reports/<run_id>/)")
+    parser.add_argument("--out", type=Path, help="output folder (default: reports/<run_id>/, "
+                        "reports/<run_id>/<lang>/ for a language other than en)")
+    i18n.add_argument(parser)
     args = parser.parse_args(argv)
-    index = build(an.load_cli_run(args.run_dir), args.out)
+    index = build(an.load_cli_run(args.run_dir), args.out, args.lang)
     print(index)
     return 0
 

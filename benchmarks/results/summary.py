@@ -8,6 +8,7 @@ from benchmarks.results import analysis as an
 from benchmarks.results import intervals as iv
 from benchmarks.results import noise
 from benchmarks.results.formatting import DASH, fmt, fmt_stat_ci
+from benchmarks.results.i18n import decimal, later, num, t
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,17 @@ class CourseFigure:
 
 # fmt: off
 COURSE = (
-    CourseFigure("POST review latency alone (async mail)", "alone_p50", an.POST_REVIEW,
+    CourseFigure(later("POST review latency alone (async mail)"), "alone_p50", an.POST_REVIEW,
                  "legacy", "async-mail", "181 ms → 136 ms"),
-    CourseFigure("POST review latency under load (async mail)", "p50", an.POST_REVIEW,
+    CourseFigure(later("POST review latency under load (async mail)"), "p50", an.POST_REVIEW,
                  "legacy", "async-mail", "181 ms → 136 ms"),
-    CourseFigure("successful throughput (load balancer)", "ok_throughput", "",
+    CourseFigure(later("successful throughput (load balancer)"), "ok_throughput", "",
                  "async-mail", "load-balanced", "70 → 112 req/s"),
-    CourseFigure("successful throughput (load balancer, logins fixed)", "ok_throughput", "",
+    CourseFigure(later("successful throughput (load balancer, logins fixed)"), "ok_throughput", "",
                  "async-mail", "token-auth", "70 → 112 req/s"),
-    CourseFigure("top-10 latency alone (cache)", "alone_p50", an.HIGHEST_RATED,
+    CourseFigure(later("top-10 latency alone (cache)"), "alone_p50", an.HIGHEST_RATED,
                  "token-auth", "cache", "5 s → 90 ms"),
-    CourseFigure("top-10 latency under load (cache)", "p50", an.HIGHEST_RATED,
+    CourseFigure(later("top-10 latency under load (cache)"), "p50", an.HIGHEST_RATED,
                  "token-auth", "cache", "5 s → 90 ms"),
 )
 # fmt: on
@@ -51,7 +52,7 @@ def course_rows(run) -> list[tuple[str, str, str]]:
         unit = (before or after).unit if (before or after) else ""
         lab = f"{fmt(before and before.median, unit)} → {fmt(after and after.median, unit)}"
         lab = f"{lab} {unit}" if before or after else DASH
-        rows.append((f"{c.what}: {c.before} → {c.after}", c.course, lab))
+        rows.append((f"{t(c.what)}: {c.before} → {c.after}", decimal(c.course), lab))
     return rows
 
 
@@ -59,50 +60,47 @@ def warnings(run) -> list[str]:
     """Return what a reader must know before trusting the numbers."""
     out = []
     if run.meta.get("quick"):
-        out.append("Quick run: short and small, the numbers only show the direction of effects.")
+        out.append(t("Quick run: short and small, the numbers only show the direction of "
+                     "effects."))
     if run.meta.get("git_dirty"):
-        out.append("The working tree had uncommitted changes when this run was measured.")
+        out.append(t("The working tree had uncommitted changes when this run was measured."))
     load = (run.meta.get("loadavg_at_start") or [0])[0]
     if run.cpu_count and load > run.cpu_count / 2:
-        out.append(
-            f"The machine was already busy when the run started (load average {load} on "
-            f"{run.cpu_count} CPUs): other work may have taken CPU from the stages."
-        )
+        out.append(t(
+            "The machine was already busy when the run started (load average {load} on "
+            "{cpus} CPUs): other work may have taken CPU from the stages.", load=load,
+            cpus=run.cpu_count))
     if run.meta.get("interrupted"):
-        out.append("The run was interrupted: some stages or repeats may be missing.")
+        out.append(t("The run was interrupted: some stages or repeats may be missing."))
     budgets = run.meta.get("budgets") or {}
     if budgets.get("asked") and not budgets.get("enforced"):
-        out.append(
-            "CPU budgets were asked for but NOT enforced on this machine "
-            f"({budgets.get('why_not') or 'no mechanism'}): every process shared the same cores, "
-            "so a replica added no capacity of its own."
-        )
-    out += [f"{stage}: {text}." for stage, text in run.problems]
+        out.append(t(
+            "CPU budgets were asked for but NOT enforced on this machine ({why}): every process "
+            "shared the same cores, so a replica added no capacity of its own.",
+            why=budgets.get("why_not") or t("no mechanism")))
+    out += [f"{t(stage)}: {t(text)}." for stage, text in run.problems]
     known = {f"{stage} {text.split()[0]}" for stage, text in run.problems}
     failed = [f for f in run.meta.get("failed") or [] if f not in known]
     if failed:
-        out.append(f"The bench could not measure: {', '.join(failed)}.")
+        out.append(t("The bench could not measure: {what}.", what=", ".join(failed)))
     for stage in run.stages:
         mails = run.stat(stage, "review_mail_success")
         if mails and mails.lo < 100:
-            out.append(
-                f"{stage}: only {fmt(mails.lo, '%')} % of the accepted reviews' mails "
-                f"arrived (worst repeat): mails were lost or still queued."
-            )
+            out.append(t(
+                "{stage}: only {share} % of the accepted reviews' mails arrived (worst "
+                "repeat): mails were lost or still queued.", stage=stage, share=fmt(mails.lo, "%")))
     bound = an.locust_bound(run)
     if bound:
-        where = ", ".join(f"{s} ({c:.2f})" for s, c in bound.items())
-        out.append(
-            f"Locust used more than {an.LOCUST_CORE_LIMIT} core in {where}: there the load "
-            f"generator, not the app, may be what limits throughput."
-        )
+        where = ", ".join(f"{s} ({num(c, '.2f')})" for s, c in bound.items())
+        out.append(t(
+            "Locust used more than {limit} core in {where}: there the load generator, not the "
+            "app, may be what limits throughput.", limit=an.LOCUST_CORE_LIMIT, where=where))
     out += noise.caveats(run)  # the machine, the generator, the worker: measured
     wide = sum(1 for _, _, cells in headline_cells(run) for stat, _ in cells if stat and stat.wide)
     if wide:
-        out.append(
-            f"{wide} headline figures (marked ⚠) differ by more than {an.WIDE_SPREAD:.0%} between "
-            f"repeats: compare them with care, or measure more repeats."
-        )
+        out.append(t(
+            "{n} headline figures (marked ⚠) differ by more than {wide} between repeats: compare "
+            "them with care, or measure more repeats.", n=wide, wide=f"{an.WIDE_SPREAD:.0%}"))
     return out
 
 
@@ -110,20 +108,20 @@ def method(run) -> str:
     """Return the method in two sentences, from the run's settings."""
     s = run.meta.get("settings", {})
     repeats = s.get("repeats", "?")
-    times = "measured once" if repeats == 1 else f"this was repeated {repeats} times"
-    return (
-        f"Each stage was brought up fresh on the same seeded data ({s.get('scale', '?')} "
-        f"specialists x reviews) and loaded by one Locust scenario with {s.get('users', '?')} "
-        f"users for {s.get('duration_s', '?')} s, after a separate {s.get('warmup_s', '?')} s "
-        f"warm-up that is discarded; {times} per stage. "
-        f"Figures are medians over the repeats with their 95 % confidence interval in brackets "
-        f"(⚠ when the repeats' min–max spread exceeds {an.WIDE_SPREAD:.0%} of the median); "
-        f"latencies are exact (an HdrHistogram of every request) and throughput counts HTTP "
-        f"requests only. Then, on the same warm stack, an open-loop ladder offers the same "
-        f"rates to every stage ({_ladder_words(s)}), each request timed from its scheduled send: "
-        f"capacity at SLO is the highest rate whose p99 stays under {_slo(s):g} ms with under "
-        f"1 % failures."
-    )
+    times = t("measured once") if repeats == 1 else t("this was repeated {n} times", n=repeats)
+    return t(
+        "Each stage was brought up fresh on the same seeded data ({scale} specialists x reviews) "
+        "and loaded by one Locust scenario with {users} users for {duration} s, after a separate "
+        "{warmup} s warm-up that is discarded; {times} per stage. Figures are medians over the "
+        "repeats with their 95 % confidence interval in brackets (⚠ when the repeats' min–max "
+        "spread exceeds {wide} of the median); latencies are exact (an HdrHistogram of every "
+        "request) and throughput counts HTTP requests only. Then, on the same warm stack, an "
+        "open-loop ladder offers the same rates to every stage ({ladder}), each request timed "
+        "from its scheduled send: capacity at SLO is the highest rate whose p99 stays under "
+        "{slo} ms with under 1 % failures.", scale=s.get("scale", "?"),
+        users=s.get("users", "?"), duration=s.get("duration_s", "?"),
+        warmup=s.get("warmup_s", "?"), times=times, wide=f"{an.WIDE_SPREAD:.0%}",
+        ladder=_ladder_words(s), slo=num(_slo(s), "g"))
 
 
 def _slo(settings: dict) -> float:
@@ -133,37 +131,40 @@ def _slo(settings: dict) -> float:
 def _ladder_words(settings: dict) -> str:
     ladder = settings.get("ladder")
     if not ladder:
-        return "not run in this run"
-    rates = ", ".join(f"{r:g}" for r in ladder.get("rates", []))
-    return f"{rates} req/s, {ladder.get('step_s', '?')} s each, {ladder.get('arrivals', '')}"
+        return t("not run in this run")
+    rates = ", ".join(num(r, "g") for r in ladder.get("rates", []))
+    return t("{rates} req/s, {step} s each, {arrivals}", rates=rates,
+             step=ladder.get("step_s", "?"), arrivals=ladder.get("arrivals", ""))
 
 
 def setup_line(run) -> str:
     """Return the run's setup in one line, for the top of the page and summary.md."""
     m, s = run.meta, run.meta.get("settings") or {}
-    return (
-        f"{m.get('cpu_count', '?')} CPUs · {m.get('database', '?')} · {s.get('users', '?')} users "
-        f"× {s.get('duration_s', '?')} s · repeats: {s.get('repeats', '?')}"
-        + (" · quick run" if m.get("quick") else "")
-    )
+    return t(
+        "{cpus} CPUs · {database} · {users} users × {duration} s · repeats: {repeats}",
+        cpus=m.get("cpu_count", "?"), database=m.get("database", "?"),
+        users=s.get("users", "?"), duration=s.get("duration_s", "?"),
+        repeats=s.get("repeats", "?")) + (t(" · quick run") if m.get("quick") else "")
 
 
 def environment(run) -> list[tuple[str, str]]:
     """Return (label, value) pairs describing where and how the run was measured."""
     m = run.meta
-    commit = (m.get("git_commit") or "?")[:12] + (" (dirty)" if m.get("git_dirty") else "")
+    commit = (m.get("git_commit") or "?")[:12] + (t(" (dirty)") if m.get("git_dirty") else "")
     settings = ", ".join(f"{k}={v}" for k, v in (m.get("settings") or {}).items())
     packages = ", ".join(f"{k} {v}" for k, v in sorted((m.get("packages") or {}).items()))
     return [
-        ("run", f"{run.run_id} ({m.get('started_at', '?')} → {m.get('finished_at', '?')})"),
-        ("git commit", commit),
-        ("machine", f"{m.get('cpu_count', '?')} CPUs, {m.get('platform', '?')}"),
-        ("load average at start", " / ".join(str(x) for x in m.get("loadavg_at_start") or ["?"])),
+        (t("run"), f"{run.run_id} ({m.get('started_at', '?')} → {m.get('finished_at', '?')})"),
+        (t("git commit"), commit),
+        (t("machine"), t("{cpus} CPUs, {platform}", cpus=m.get("cpu_count", "?"),
+                         platform=m.get("platform", "?"))),
+        (t("load average at start"),
+         " / ".join(num(x) for x in m.get("loadavg_at_start") or ["?"])),
         ("Python", str(m.get("python", "?"))),
-        ("database / Redis", f"{m.get('database', '?')} / {m.get('redis', '?')}"),
-        ("settings", settings or "?"),
-        ("repeats", str((m.get("settings") or {}).get("repeats", "?"))),
-        ("packages", packages or "?"),
+        (t("database / Redis"), f"{m.get('database', '?')} / {m.get('redis', '?')}"),
+        (t("settings"), settings or "?"),
+        (t("repeats"), str((m.get("settings") or {}).get("repeats", "?"))),
+        (t("packages"), packages or "?"),
     ]
 
 
@@ -204,14 +205,15 @@ def headline_rows(run):
 def summary_markdown(run) -> str:
     """Return the headline table (and the course comparison) as Markdown, for the README."""
     cols = an.HEADLINE_COLUMNS
-    head = ["stage", "key endpoint"] + [f"{c.label} ({c.unit})" for c in cols]
+    head = [t("stage"), t("key endpoint")] + [f"{t(c.label)} ({t(c.unit)})" for c in cols]
     lines = [
-        f"# Results of run {run.run_id}",
+        t("# Results of run {run_id}", run_id=run.run_id),
         "",
         f"{setup_line(run)}. "
-        "Median over repeats [its 95 % confidence interval: bootstrap over repeats and time "
-        "slices; capacity at SLO: binomial per ladder step]; ⚠ = repeats differ (max - min) by "
-        f"more than {an.WIDE_SPREAD:.0%} of the median; {DASH} = not measured.",
+        + t("Median over repeats [its 95 % confidence interval: bootstrap over repeats and time "
+            "slices; capacity at SLO: binomial per ladder step]; ⚠ = repeats differ (max - min) "
+            "by more than {wide} of the median; {dash} = not measured.",
+            wide=f"{an.WIDE_SPREAD:.0%}", dash=DASH),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -224,10 +226,11 @@ def summary_markdown(run) -> str:
         lines.append(f"| {stage} | {key} | " + " | ".join(texts) + " |")
     caveats = warnings(run)
     if caveats:
-        lines += ["", "Caveats:", ""] + [f"- {w}" for w in caveats]
+        lines += ["", t("Caveats:"), ""] + [f"- {w}" for w in caveats]
     lines += [
         "",
-        "| compared with the course | course (published) | this run (median) |",
+        "| " + " | ".join((t("compared with the course"), t("course (published)"),
+                          t("this run (median)"))) + " |",
         "|---|---|---|",
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in course_rows(run)]

@@ -12,6 +12,8 @@ from benchmarks.results import analysis as an
 from benchmarks.results import timing as tm
 from benchmarks.results.charts import DPI, WIDTH_IN, plt  # charts sets matplotlib's style
 from benchmarks.results.formatting import COMPONENT_COLOURS, DASH, fmt, slug
+from benchmarks.results.i18n import t
+from benchmarks.results.ticks import localize_ticks
 
 
 def chart_where_time(run, out: Path, endpoint: str) -> str | None:
@@ -39,35 +41,39 @@ def chart_where_time(run, out: Path, endpoint: str) -> str | None:
             shares = [a + b for a, b in zip(shares, share[component], strict=True)]
     failed = [run.stat(s, "failure_rate", endpoint) for s in stages]
     # A failed request (a quick 401) takes almost no time: say so on its bar.
-    bars = [(left, i, t, f" ({fmt(f.median, '%')} % failed)" if f and f.median > 5 else "")
-            for i, (t, f) in enumerate(zip(totals, failed, strict=True))]  # fmt: skip
+    bars = [(left, i, total, t(" ({rate} % failed)", rate=fmt(f.median, "%"))
+             if f and f.median > 5 else "")
+            for i, (total, f) in enumerate(zip(totals, failed, strict=True))]  # fmt: skip
     for i, stat in enumerate(lags):
         if stat is not None:
             right.barh(i, stat.median, 0.6, color=COMPONENT_COLOURS["queue"], hatch="//",
                        edgecolor="white", alpha=0.7)  # fmt: skip
             bars.append((right, i, stat.median, ""))
         elif lag:
-            right.annotate(f"{DASH} none measured", (0, i), va="center", color="#999", fontsize=9)
+            right.annotate(t("{dash} none measured", dash=DASH), (0, i), va="center", color="#999",
+                           fontsize=9)
     for ax, i, value, note in bars:
         ax.annotate(fmt(value, "ms") + " ms" + note, (value, i), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=9)  # fmt: skip
     left.set_xlim(0, max([b[2] for b in bars] + [1]) * 1.22)
     left.set_yticks(y, stages)
     left.invert_yaxis()  # the course's order, top to bottom
-    left.set_xlabel("mean time in the app (ms)")
-    left.set_title("In the request", fontsize=12)
+    left.set_xlabel(t("mean time in the app (ms)"))
+    left.set_title(t("In the request"), fontsize=12)
     if lag:
-        right.set_xlabel("commit → inbox, p50 (ms)")
-        right.set_title("Review mail lag", fontsize=12)
+        right.set_xlabel(t("commit → inbox, p50 (ms)"))
+        right.set_title(t("Review mail lag"), fontsize=12)
     else:
         right.set_xlim(0, 100)
-        right.set_xlabel("share of the time in the app (%)")
-        right.set_title("Share", fontsize=12)
+        right.set_xlabel(t("share of the time in the app (%)"))
+        right.set_title(t("Share"), fontsize=12)
     for ax in (left, right):
         ax.grid(axis="y", visible=False)
-    fig.suptitle(f"Where the time goes: {endpoint}", fontweight="bold", fontsize=14)
+    fig.suptitle(t("Where the time goes: {endpoint}", endpoint=endpoint), fontweight="bold",
+                 fontsize=14)
     fig.legend(loc="outside lower center", ncol=len(table.columns), frameon=False)
     name = f"where_{slug(endpoint)}.png"
+    localize_ticks(fig)
     fig.savefig(out / name, dpi=DPI)  # not _save: constrained layout keeps the legend clear
     plt.close(fig)
     return name
