@@ -22,7 +22,7 @@ def test_the_readme_numbers_are_the_reference_runs(runs):
 
 
 @pytest.mark.parametrize("old,new,part", [
-    ("| cache | GET top-10 | 420 (380–565)", "| cache | GET top-10 | 520 (380–565)", "headline"),
+    ("| cache | GET top-10 | 420 [380–565]", "| cache | GET top-10 | 520 [380–565]", "headline"),
     ("| 5 s → 90 ms | 1,400 → 14 ms |", "| 5 s → 90 ms | 1,400 → 9 ms |", "headline"),
     ("cuts the top-10 by ~200x alone", "cuts the top-10 by ~300x alone", "findings"),
     ("mail lag p50 4 s in async-mail", "mail lag p50 1 s in async-mail", "postgresql"),
