@@ -28,8 +28,10 @@ def pick_python() -> tuple[str, str]:
         exe = shutil.which(f"python{version}")
         if exe and subprocess.run([exe, "-c", ""], capture_output=True).returncode == 0:
             return exe, version
-    sys.exit(f"noxfile: no Python {', '.join(SUPPORTED)} found (running {running}): install "
-             "one of them, or run nox with it (python3.13 -m nox ...)")
+    sys.exit(
+        f"noxfile: no Python {', '.join(SUPPORTED)} found (running {running}): install "
+        "one of them, or run nox with it (python3.13 -m nox ...)"
+    )
 
 
 PYTHON, VERSION = pick_python()
@@ -93,16 +95,33 @@ def check(session: nox.Session) -> None:
 def reference(session: nox.Session) -> None:
     """Regenerate the committed reference report: a full run, 3 repeats, the scaling curve."""
     install(session)
-    session.run("python", "-m", "benchmarks.measure.bench", "--repeats", "3", "--scaling", "cache",
-                "--no-report", *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "benchmarks.measure.bench",
+        "--repeats",
+        "3",
+        "--scaling",
+        "cache",
+        "--no-report",
+        *session.posargs,
+    )
     # The raw results travel with the page, so it can be rebuilt from them: logs left out and
     # mails trimmed to what the analysis reads (benchmarks/results/reference.py).
-    session.run("python", "-c", "import shutil; shutil.rmtree('reports/reference', "
-                "ignore_errors=True)")
-    session.run("python", "-m", "benchmarks.results.reference", "copy",
-                "--to", "reports/reference/run")
-    session.run("python", "-m", "benchmarks.results.report", "reports/reference/run",
-                "--out", "reports/reference")
+    session.run(
+        "python", "-c", "import shutil; shutil.rmtree('reports/reference', ignore_errors=True)"
+    )
+    session.run(
+        "python", "-m", "benchmarks.results.reference", "copy", "--to", "reports/reference/run"
+    )
+    session.run(
+        "python",
+        "-m",
+        "benchmarks.results.report",
+        "reports/reference/run",
+        "--out",
+        "reports/reference",
+    )
     # The README's numbers come from this run (between its `numbers:` markers).
     session.run("python", "-m", "benchmarks.results.readme_numbers", "--write")
 
@@ -145,7 +164,7 @@ def pgseed(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
-    session.install("ruff")
+    session.install("ruff==0.17.6")  # pinned: a new release may format differently
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 

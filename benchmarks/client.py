@@ -112,18 +112,29 @@ class LabClient:
         started = time.monotonic()
         try:
             resp = self.session.request(
-                method, self.url(path), data=body, headers=all_headers,
-                timeout=timeout or self.timeout, allow_redirects=allow_redirects,
+                method,
+                self.url(path),
+                data=body,
+                headers=all_headers,
+                timeout=timeout or self.timeout,
+                allow_redirects=allow_redirects,
             )
         except requests.RequestException as exc:
-            return Reply(0, b"", CaseInsensitiveDict(), started, time.monotonic() - started,
-                         f"{type(exc).__name__}: {exc}")
+            return Reply(
+                0,
+                b"",
+                CaseInsensitiveDict(),
+                started,
+                time.monotonic() - started,
+                f"{type(exc).__name__}: {exc}",
+            )
         got = CaseInsensitiveDict(resp.headers)
         cookies = resp.raw.headers.getlist("Set-Cookie") if resp.raw is not None else []
         if cookies:
             got["set-cookie"] = "\n".join(cookies)
-        return Reply(resp.status_code, resp.content, got, started,
-                     time.monotonic() - started, url=resp.url)
+        return Reply(
+            resp.status_code, resp.content, got, started, time.monotonic() - started, url=resp.url
+        )
 
     def get(self, path: str, **kw) -> Reply:
         return self.request("GET", path, **kw)
@@ -135,15 +146,20 @@ class LabClient:
         """Log in and keep what the stage answered with: a bearer token or the session cookie."""
         reply = self.post("/api/login", {"email": email, "password": password}, auth=False)
         if reply.status != 200:
-            raise LoginFailed(f"login as {email} failed: {reply.status} {reply.body[:300]!r} "
-                              f"{reply.error}".rstrip())
+            raise LoginFailed(
+                f"login as {email} failed: {reply.status} {reply.body[:300]!r} "
+                f"{reply.error}".rstrip()
+            )
         self.login_body = reply.json
         token = self.login_body.get("token")
         if token:
             self.auth_headers = {"Authorization": f"Bearer {token}"}
             return self
-        cookies = [line.split(";", 1)[0].strip()
-                   for line in (reply.header("set-cookie") or "").splitlines() if line.strip()]
+        cookies = [
+            line.split(";", 1)[0].strip()
+            for line in (reply.header("set-cookie") or "").splitlines()
+            if line.strip()
+        ]
         if not cookies:
             raise LoginFailed(f"login returned neither a token nor a cookie: {self.login_body}")
         self.auth_headers = {"Cookie": "; ".join(cookies)}

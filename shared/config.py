@@ -16,8 +16,9 @@ def _env(name: str, default: str) -> str:
 def demo_mode(environ=None) -> bool:
     """LAB_DEMO (default on): the demo user is seeded and a JWT secret may be made for the run.
     Off ("0", "false", "no", ""): no demo user, and a JWT secret must be given."""
-    return (os.environ if environ is None else environ).get("LAB_DEMO", "1").strip().lower() \
-        not in ("0", "false", "no", "")
+    return (os.environ if environ is None else environ).get(
+        "LAB_DEMO", "1"
+    ).strip().lower() not in ("0", "false", "no", "")
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,14 @@ class Settings:
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
     link_ttl_seconds: int = 300
-    outbox_sweep_seconds: float = 5.0     # how often the worker's sweeper looks for unsent mail
-    outbox_grace_seconds: float = 30.0    # how long a mail may stay unsent before it is re-queued
-    login_max_failures: int = 5           # failed logins per account per window, then 429
+    outbox_sweep_seconds: float = 5.0  # how often the worker's sweeper looks for unsent mail
+    outbox_grace_seconds: float = 30.0  # how long a mail may stay unsent before it is re-queued
+    login_max_failures: int = 5  # failed logins per account per window, then 429
     login_window_seconds: int = 60
     login_address_max_failures: int = 20  # failed logins per client address per window, then 429
-    login_max_hashes: int = 2             # password hashes at once per replica, then 503
+    login_max_hashes: int = 2  # password hashes at once per replica, then 503
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
-    outbox_max_attempts: int = 25         # tries of one owed mail/report, then a dead letter
+    outbox_max_attempts: int = 25  # tries of one owed mail/report, then a dead letter
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -84,7 +85,8 @@ class Settings:
             login_window_seconds=int(_env("LAB_LOGIN_WINDOW_SECONDS", "60")),
             login_address_max_failures=int(_env("LAB_LOGIN_ADDRESS_MAX_FAILURES", "20")),
             login_max_hashes=int(_env("LAB_LOGIN_MAX_HASHES", "2")),
-            trusted_proxies=tuple(p.strip() for p in _env("LAB_TRUSTED_PROXIES", "").split(",")
-                                  if p.strip()),
+            trusted_proxies=tuple(
+                p.strip() for p in _env("LAB_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
             outbox_max_attempts=int(_env("LAB_OUTBOX_MAX_ATTEMPTS", "25")),
         )

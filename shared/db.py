@@ -25,8 +25,13 @@ SQLITE_PRAGMAS = {
 def backend_of(url: str) -> str:
     """Name the database backend of a URL: sqlite, postgresql or mysql."""
     scheme = urlparse(url).scheme.split("+")[0]
-    aliases = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql",
-               "mysql": "mysql", "mariadb": "mysql"}
+    aliases = {
+        "sqlite": "sqlite",
+        "postgres": "postgresql",
+        "postgresql": "postgresql",
+        "mysql": "mysql",
+        "mariadb": "mysql",
+    }
     if scheme not in aliases:
         raise ValueError(
             f"database URL {url!r}: unsupported scheme {scheme!r}; "
@@ -37,7 +42,7 @@ def backend_of(url: str) -> str:
 
 def sqlite_path(url: str) -> Path:
     """Return the file of a sqlite:///relative or sqlite:////absolute URL."""
-    return Path(unquote(url[len("sqlite:///"):]))
+    return Path(unquote(url[len("sqlite:///") :]))
 
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}

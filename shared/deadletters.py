@@ -20,19 +20,35 @@ from shared.models import MailOutbox
 def dead_letters(limit: int = 100) -> list[dict]:
     """The newest dead letters: kind, ref, tries, last error, when it was last tried."""
     outbox.ensure_table()
-    rows = (MailOutbox.select().where(MailOutbox.status == outbox.DEAD)
-            .order_by(MailOutbox.queued_at.desc()).limit(limit))
-    return [{"id": r.id, "kind": r.kind, "ref": r.ref, "attempts": r.attempts,
-             "last_error": r.last_error, "last_try": r.queued_at} for r in rows]
+    rows = (
+        MailOutbox.select()
+        .where(MailOutbox.status == outbox.DEAD)
+        .order_by(MailOutbox.queued_at.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "ref": r.ref,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "last_try": r.queued_at,
+        }
+        for r in rows
+    ]
 
 
 def retry(row_id: int) -> bool:
     """Put a dead letter back to pending, its tries reset; False if there is no such dead letter."""
     outbox.ensure_table()
-    return bool(MailOutbox.update(status=outbox.PENDING, attempts=0, claimed_until=None,
-                                  queued_at=datetime(2000, 1, 1))  # overdue: the next sweep
-                .where((MailOutbox.id == row_id) & (MailOutbox.status == outbox.DEAD))
-                .execute())
+    return bool(
+        MailOutbox.update(
+            status=outbox.PENDING, attempts=0, claimed_until=None, queued_at=datetime(2000, 1, 1)
+        )  # overdue: the next sweep
+        .where((MailOutbox.id == row_id) & (MailOutbox.status == outbox.DEAD))
+        .execute()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = dead_letters(args.limit)
     print(f"{len(rows)} dead letter(s)")
     for r in rows:
-        print(f"{r['id']:>6}  {r['kind']:<7} {r['ref']}  tries={r['attempts']}  "
-              f"last try {r['last_try']:%Y-%m-%d %H:%M:%S}Z  {r['last_error'] or ''}")
+        print(
+            f"{r['id']:>6}  {r['kind']:<7} {r['ref']}  tries={r['attempts']}  "
+            f"last try {r['last_try']:%Y-%m-%d %H:%M:%S}Z  {r['last_error'] or ''}"
+        )
     return 0
 
 

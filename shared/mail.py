@@ -23,8 +23,9 @@ class SmtpSender:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpSender:
-        return cls(settings.smtp_host, settings.smtp_port, settings.mail_from,
-                   settings.smtp_timeout)
+        return cls(
+            settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout
+        )
 
     def send(self, message: EmailMessage) -> None:
         message["From"] = self.sender
@@ -60,7 +61,8 @@ def report_mail(to: str, report_id: str, link: str, requested_at: float) -> Emai
     message["X-Lab-Created-At"] = f"{requested_at:.6f}"
     message["X-Lab-Link"] = link
     message.set_content(
-        f"Your top-rated specialists report is ready.\n\nDownload it here: {link}\n")
+        f"Your top-rated specialists report is ready.\n\nDownload it here: {link}\n"
+    )
     return message
 
 

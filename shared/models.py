@@ -76,12 +76,12 @@ class MailOutbox(BaseModel):
     huey alone delivers at most once; this row is what makes delivery at least once.
     """
 
-    kind = peewee.CharField(max_length=32)              # which mail: "review"
-    ref = peewee.CharField(max_length=64)               # what it is about: the review id
+    kind = peewee.CharField(max_length=32)  # which mail: "review"
+    ref = peewee.CharField(max_length=64)  # what it is about: the review id
     status = peewee.CharField(max_length=16, default="pending")  # pending | sent | dropped
     attempts = peewee.IntegerField(default=0)
-    queued_at = peewee.DateTimeField(default=utcnow)    # last handed to the queue (or tried)
-    claimed_until = peewee.DateTimeField(null=True)     # a worker is sending it until then
+    queued_at = peewee.DateTimeField(default=utcnow)  # last handed to the queue (or tried)
+    claimed_until = peewee.DateTimeField(null=True)  # a worker is sending it until then
     sent_at = peewee.DateTimeField(null=True)
     last_error = peewee.TextField(null=True)
 

@@ -44,8 +44,8 @@ from shared.models import MailOutbox, utcnow
 
 log = logging.getLogger("lab.outbox")
 
-REVIEW = "review"            # the kind of the "You have a new review" mail
-REPORT = "report"            # "Your report is ready" (its delivery builds the report if need be)
+REVIEW = "review"  # the kind of the "You have a new review" mail
+REPORT = "report"  # "Your report is ready" (its delivery builds the report if need be)
 PENDING, SENT, DROPPED, DEAD = "pending", "sent", "dropped", "dead"
 SWEEP_BATCH = 500
 
@@ -78,8 +78,15 @@ def _row(kind: str, ref: str):
     return (MailOutbox.kind == kind) & (MailOutbox.ref == ref)
 
 
-def deliver(kind: str, ref, send: Callable[[], None], *, lease_seconds: float,
-            max_attempts: int = 0, permanent: Callable[[BaseException], bool] | None = None) -> str:
+def deliver(
+    kind: str,
+    ref,
+    send: Callable[[], None],
+    *,
+    lease_seconds: float,
+    max_attempts: int = 0,
+    permanent: Callable[[BaseException], bool] | None = None,
+) -> str:
     """Send one owed mail unless it is already sent or being sent; return what happened.
 
     The lease must outlast the slowest send (the SMTP timeout): a worker that dies while it holds
@@ -91,11 +98,13 @@ def deliver(kind: str, ref, send: Callable[[], None], *, lease_seconds: float,
     ref = str(ref)
     now = utcnow()
     free = MailOutbox.claimed_until.is_null() | (MailOutbox.claimed_until < now)
-    claimed = (MailOutbox
-               .update(claimed_until=now + timedelta(seconds=lease_seconds),
-                       attempts=MailOutbox.attempts + 1)
-               .where(_row(kind, ref) & (MailOutbox.status == PENDING) & free)
-               .execute())
+    claimed = (
+        MailOutbox.update(
+            claimed_until=now + timedelta(seconds=lease_seconds), attempts=MailOutbox.attempts + 1
+        )
+        .where(_row(kind, ref) & (MailOutbox.status == PENDING) & free)
+        .execute()
+    )
     if not claimed:
         if MailOutbox.select().where(_row(kind, ref)).exists():
             return "skipped"  # sent, dropped, dead, or another worker is sending it right now
@@ -115,8 +124,11 @@ def deliver(kind: str, ref, send: Callable[[], None], *, lease_seconds: float,
             give_up(kind, ref, f"dead letter after {why}: {error}")
             return DEAD
         # Free the row for huey's retry; the sweeper waits a grace period before stepping in.
-        (MailOutbox.update(claimed_until=None, queued_at=utcnow(), last_error=error)
-         .where(_row(kind, ref)).execute())
+        (
+            MailOutbox.update(claimed_until=None, queued_at=utcnow(), last_error=error)
+            .where(_row(kind, ref))
+            .execute()
+        )
         raise
     _finish(kind, ref, SENT)
     return SENT
@@ -125,8 +137,11 @@ def deliver(kind: str, ref, send: Callable[[], None], *, lease_seconds: float,
 def give_up(kind: str, ref, error: str) -> None:
     """Make a row a dead letter: never re-queued, kept with its last error for a person."""
     log.error("outbox: %s %s is a dead letter: %s", kind, ref, error)
-    (MailOutbox.update(status=DEAD, claimed_until=None, last_error=error[:1000])
-     .where(_row(kind, str(ref))).execute())
+    (
+        MailOutbox.update(status=DEAD, claimed_until=None, last_error=error[:1000])
+        .where(_row(kind, str(ref)))
+        .execute()
+    )
 
 
 def _finish(kind: str, ref: str, status: str, error: str | None = None) -> None:
@@ -186,9 +201,15 @@ class Sweeper:
     in the queue; without it every overdue row is re-queued.
     """
 
-    def __init__(self, requeue: dict[str, Callable[[str], object]], *, interval: float,
-                 grace: float, queued: Callable[[], set[tuple[str, str]]] | None = None):
-        self.requeue = requeue          # kind -> enqueue function (a huey task: calling enqueues)
+    def __init__(
+        self,
+        requeue: dict[str, Callable[[str], object]],
+        *,
+        interval: float,
+        grace: float,
+        queued: Callable[[], set[tuple[str, str]]] | None = None,
+    ):
+        self.requeue = requeue  # kind -> enqueue function (a huey task: calling enqueues)
         self.interval = max(0.05, float(interval))
         self.grace = timedelta(seconds=max(0.0, float(grace)))
         self.queued = queued
@@ -196,7 +217,7 @@ class Sweeper:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.requeued = 0
-        self.still_queued = 0           # overdue rows left alone: their task is in the queue
+        self.still_queued = 0  # overdue rows left alone: their task is in the queue
 
     def start(self) -> None:
         """Start the sweeping thread, once per process however often it is called."""
@@ -218,15 +239,17 @@ class Sweeper:
         many were queued."""
         ensure_table()
         now = utcnow()
-        overdue = list(MailOutbox
-                       .select(MailOutbox.id, MailOutbox.kind, MailOutbox.ref)
-                       .where((MailOutbox.status == PENDING)
-                              & (MailOutbox.queued_at < now - self.grace)
-                              & MailOutbox.kind.in_(list(self.requeue) or [""])
-                              & (MailOutbox.claimed_until.is_null()
-                                 | (MailOutbox.claimed_until < now)))
-                       .order_by(MailOutbox.queued_at)
-                       .limit(SWEEP_BATCH))
+        overdue = list(
+            MailOutbox.select(MailOutbox.id, MailOutbox.kind, MailOutbox.ref)
+            .where(
+                (MailOutbox.status == PENDING)
+                & (MailOutbox.queued_at < now - self.grace)
+                & MailOutbox.kind.in_(list(self.requeue) or [""])
+                & (MailOutbox.claimed_until.is_null() | (MailOutbox.claimed_until < now))
+            )
+            .order_by(MailOutbox.queued_at)
+            .limit(SWEEP_BATCH)
+        )
         queued = self.queued() if (overdue and self.queued) else set()
         count = 0
         for row in overdue:
@@ -245,9 +268,16 @@ class Sweeper:
             try:
                 count = self.sweep_once()
             except Exception as exc:  # the queue or the database is down: try again next round
-                log.warning("outbox sweep failed (%s: %s); retrying in %.1f s",
-                            type(exc).__name__, exc, self.interval)
+                log.warning(
+                    "outbox sweep failed (%s: %s); retrying in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    self.interval,
+                )
                 continue
             if count:
-                log.warning("outbox: re-queued %d mail(s) still unsent after %.0f s", count,
-                            self.grace.total_seconds())
+                log.warning(
+                    "outbox: re-queued %d mail(s) still unsent after %.0f s",
+                    count,
+                    self.grace.total_seconds(),
+                )

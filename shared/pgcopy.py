@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 _PG_EPOCH = datetime(2000, 1, 1)
-_INT = {21: "!ih", 23: "!ii", 20: "!iq"}              # int2, int4, int8: length + value
-_TEXT_TYPES = {25, 1043, 1042}                         # text, varchar, bpchar
+_INT = {21: "!ih", 23: "!ii", 20: "!iq"}  # int2, int4, int8: length + value
+_TEXT_TYPES = {25, 1043, 1042}  # text, varchar, bpchar
 
 
 def _binary_encoder(type_oid: int):
@@ -24,18 +24,20 @@ def _binary_encoder(type_oid: int):
         pack = struct.Struct(_INT[type_oid]).pack
         size = struct.calcsize(_INT[type_oid]) - 4
         return lambda v: null if v is None else pack(size, int(v))
-    if type_oid == 16:                                   # bool
+    if type_oid == 16:  # bool
         return lambda v: null if v is None else b"\x00\x00\x00\x01" + (b"\x01" if v else b"\x00")
-    if type_oid == 701:                                  # float8
+    if type_oid == 701:  # float8
         return lambda v: null if v is None else struct.pack("!id", 8, float(v))
     if type_oid in _TEXT_TYPES:
+
         def text(v):
             if v is None:
                 return null
             data = str(v).encode()
             return struct.pack("!i", len(data)) + data
+
         return text
-    if type_oid == 2950:                                 # uuid: 32 hex digits or any UUID form
+    if type_oid == 2950:  # uuid: 32 hex digits or any UUID form
         head = struct.pack("!i", 16)
 
         fromhex = bytes.fromhex
@@ -46,15 +48,19 @@ def _binary_encoder(type_oid: int):
             if v is None:
                 return null
             return head + (v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))).bytes
+
         return uuid_field
-    if type_oid == 1114:                                 # timestamp: microseconds since 2000
+    if type_oid == 1114:  # timestamp: microseconds since 2000
+
         def timestamp(v):
             if v is None:
                 return null
             moment = datetime.fromisoformat(v) if isinstance(v, str) else v
             delta = moment - _PG_EPOCH
-            return struct.pack("!iq", 8, (delta.days * 86400 + delta.seconds) * 1_000_000
-                               + delta.microseconds)
+            return struct.pack(
+                "!iq", 8, (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+            )
+
         return timestamp
     return None
 
@@ -109,8 +115,11 @@ class _BinaryTuples:
 
 
 def column_types(cursor, table: str, columns: tuple[str, ...]) -> list[int]:
-    cursor.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
-                   "AND attnum > 0 AND NOT attisdropped", (table,))
+    cursor.execute(
+        "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
+        "AND attnum > 0 AND NOT attisdropped",
+        (table,),
+    )
     types = dict(cursor.fetchall())
     return [types[c] for c in columns]
 
@@ -128,11 +137,17 @@ def _binary_chunks(types: list[int], rows, batch: int = 10_000) -> Iterator[byte
 
 def _text_chunks(rows, chunk_rows: int) -> Iterator[bytes]:
     """Yield COPY's text format: tab-separated, \\N for NULL, backslash escapes."""
+
     def esc(v):
         if v is None:
             return "\\N"
-        return (str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                .replace("\r", "\\r"))
+        return (
+            str(v)
+            .replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
 
     buf, count = [], 0
     for row in rows:
@@ -167,8 +182,9 @@ class _Stream(io.RawIOBase):
         return out
 
 
-def copy_rows(cursor, table: str, columns: tuple[str, ...], rows, chunk: int = 100_000,
-              freeze: bool = False) -> None:
+def copy_rows(
+    cursor, table: str, columns: tuple[str, ...], rows, chunk: int = 100_000, freeze: bool = False
+) -> None:
     """Stream rows into PostgreSQL with one COPY: binary format when every column type has an
     encoder (no text parsing on the server: the fastest path), else the text format.
 
@@ -190,9 +206,12 @@ def defer_constraints(cursor, table: str) -> list[str]:
     """Drop a table's primary and foreign keys before a bulk load; return the statements that
     add them back. Rebuilding the key index once and checking the foreign key in one join is far
     faster than maintaining them row by row (pgbench -i also adds its keys after the load)."""
-    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE conrelid = %s::regclass AND contype IN ('p', 'f') "
-                   "ORDER BY contype DESC", (table,))  # p before f
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('p', 'f') "
+        "ORDER BY contype DESC",
+        (table,),
+    )  # p before f
     restore = []
     for name, definition in cursor.fetchall():
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')

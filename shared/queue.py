@@ -31,13 +31,19 @@ def register_review_mail(huey: RedisHuey, sender: SmtpSender, *, settings: Setti
     # losing it; a longer outage is the sweeper's, once per grace period.
     @huey.task(retries=5, retry_delay=1, retry_backoff=2, name="send_review_mail")
     def send_review_mail(review_id: str) -> None:
-        done = outbox.deliver(outbox.REVIEW, review_id,
-                              lambda: sender.send(review_mail(review_id)), lease_seconds=lease,
-                              max_attempts=settings.outbox_max_attempts, permanent=is_permanent)
+        done = outbox.deliver(
+            outbox.REVIEW,
+            review_id,
+            lambda: sender.send(review_mail(review_id)),
+            lease_seconds=lease,
+            max_attempts=settings.outbox_max_attempts,
+            permanent=is_permanent,
+        )
         if done == outbox.DEAD:
             outbox.count(huey, "outbox_dead_letters")
 
-    sweeper = outbox.sweeper_for(huey, interval=settings.outbox_sweep_seconds,
-                                 grace=settings.outbox_grace_seconds)
+    sweeper = outbox.sweeper_for(
+        huey, interval=settings.outbox_sweep_seconds, grace=settings.outbox_grace_seconds
+    )
     sweeper.requeue[outbox.REVIEW] = send_review_mail
     return send_review_mail

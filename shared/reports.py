@@ -155,9 +155,19 @@ def report_csv(rows: list[dict]) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for rank, row in enumerate(rows, start=1):
-        writer.writerow([inert(cell) for cell in (
-            rank, row["id"], row["name"], row["specialty"], row["average_rating"],
-            row["reviews_count"])])
+        writer.writerow(
+            [
+                inert(cell)
+                for cell in (
+                    rank,
+                    row["id"],
+                    row["name"],
+                    row["specialty"],
+                    row["average_rating"],
+                    row["reviews_count"],
+                )
+            ]
+        )
     return buffer.getvalue().encode("utf-8")
 
 
@@ -260,9 +270,14 @@ def register_report_tasks(
     @huey.task(retries=retries, retry_delay=1, retry_backoff=2, context=True, name="build_report")
     def build(report_id: str, task=None) -> None:
         try:
-            done = outbox.deliver(outbox.REPORT, report_id, lambda: build_and_mail(report_id),
-                                  lease_seconds=lease, max_attempts=settings.outbox_max_attempts,
-                                  permanent=is_permanent)
+            done = outbox.deliver(
+                outbox.REPORT,
+                report_id,
+                lambda: build_and_mail(report_id),
+                lease_seconds=lease,
+                max_attempts=settings.outbox_max_attempts,
+                permanent=is_permanent,
+            )
         except BuildFailed as exc:
             if task is None or not task.retries:  # the last attempt: say so instead of pending
                 log.error("report %s failed: %s", report_id, exc, exc_info=exc.__cause__)
@@ -273,13 +288,14 @@ def register_report_tasks(
         if done == outbox.DEAD:
             outbox.count(huey, "outbox_dead_letters")
             # Out of tries before it was built: failed, not pending forever.
-            Report.update(status="failed", error="gave up after too many tries",
-                          updated_at=utcnow()).where(
-                (Report.id == report_id) & (Report.status == "pending")).execute()
+            Report.update(
+                status="failed", error="gave up after too many tries", updated_at=utcnow()
+            ).where((Report.id == report_id) & (Report.status == "pending")).execute()
         elif done == outbox.DROPPED:
             log.warning("report %s was deleted before it was built", report_id)
 
-    sweeper = outbox.sweeper_for(huey, interval=settings.outbox_sweep_seconds,
-                                 grace=settings.outbox_grace_seconds)
+    sweeper = outbox.sweeper_for(
+        huey, interval=settings.outbox_sweep_seconds, grace=settings.outbox_grace_seconds
+    )
     sweeper.requeue[outbox.REPORT] = build
     return build

@@ -32,8 +32,9 @@ from shared.seed_data import (  # noqa: F401 - the seed's data, re-exported for 
 )
 
 
-def _bulk_insert(db: peewee.Database, table: str, columns: tuple[str, ...], rows,
-                 freeze: bool = False) -> None:
+def _bulk_insert(
+    db: peewee.Database, table: str, columns: tuple[str, ...], rows, freeze: bool = False
+) -> None:
     backend = "postgresql" if isinstance(db, peewee.PostgresqlDatabase) else "other"
     cursor = db.cursor()
     if backend == "postgresql":
@@ -64,12 +65,20 @@ def fill(db: peewee.Database, scale: Scale) -> None:
         rng = random.Random(scale.rng_seed)
         specialists = specialist_rows(scale, rng)
         # COPY FREEZE on PostgreSQL: the tables were created in this transaction.
-        _bulk_insert(db, "specialists",
-                     ("id", "crm", "name", "specialty", "email", "created_at", "updated_at"),
-                     specialists, freeze=postgres)
-        _bulk_insert(db, "reviews",
-                     ("id", "specialist_id", "rating", "comment", "created_at", "updated_at"),
-                     review_rows([row[0] for row in specialists], scale, rng), freeze=postgres)
+        _bulk_insert(
+            db,
+            "specialists",
+            ("id", "crm", "name", "specialty", "email", "created_at", "updated_at"),
+            specialists,
+            freeze=postgres,
+        )
+        _bulk_insert(
+            db,
+            "reviews",
+            ("id", "specialist_id", "rating", "comment", "created_at", "updated_at"),
+            review_rows([row[0] for row in specialists], scale, rng),
+            freeze=postgres,
+        )
         for statement in deferred:
             db.execute_sql(statement)
         # Indexes after the bulk load: one sort instead of a million B-tree inserts.
@@ -98,8 +107,9 @@ def seed_sqlite_file(path: Path, scale: Scale) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     # A throwaway file being built needs no journal; a crash just leaves a tmp file behind.
-    db = peewee.SqliteDatabase(str(tmp), pragmas={"journal_mode": "off", "synchronous": "off",
-                                                  "cache_size": -256000})
+    db = peewee.SqliteDatabase(
+        str(tmp), pragmas={"journal_mode": "off", "synchronous": "off", "cache_size": -256000}
+    )
     try:
         db.connect()
         fill(db, scale)

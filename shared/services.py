@@ -22,13 +22,26 @@ def iso(value) -> str | None:
 
 
 def specialist_json(s: Specialist) -> dict:
-    return {"id": str(s.id), "crm": s.crm, "name": s.name, "specialty": s.specialty,
-            "email": s.email, "created_at": iso(s.created_at), "updated_at": iso(s.updated_at)}
+    return {
+        "id": str(s.id),
+        "crm": s.crm,
+        "name": s.name,
+        "specialty": s.specialty,
+        "email": s.email,
+        "created_at": iso(s.created_at),
+        "updated_at": iso(s.updated_at),
+    }
 
 
 def review_json(r: Review) -> dict:
-    return {"id": str(r.id), "specialist_id": str(r.specialist_id), "rating": r.rating,
-            "comment": r.comment, "created_at": iso(r.created_at), "updated_at": iso(r.updated_at)}
+    return {
+        "id": str(r.id),
+        "specialist_id": str(r.specialist_id),
+        "rating": r.rating,
+        "comment": r.comment,
+        "created_at": iso(r.created_at),
+        "updated_at": iso(r.updated_at),
+    }
 
 
 def user_json(u: User) -> dict:
@@ -39,8 +52,13 @@ def paginate(query: peewee.ModelSelect, page: int, per_page: int, render) -> dic
     """Return one page of a query as {data, current_page, per_page, total, last_page}."""
     total = query.count()
     rows = [render(row) for row in query.paginate(page, per_page)]
-    return {"data": rows, "current_page": page, "per_page": per_page, "total": total,
-            "last_page": max(1, math.ceil(total / per_page))}
+    return {
+        "data": rows,
+        "current_page": page,
+        "per_page": per_page,
+        "total": total,
+        "last_page": max(1, math.ceil(total / per_page)),
+    }
 
 
 def account_email(email: str) -> str:
@@ -65,6 +83,7 @@ def get_user(user_id: int) -> User:
 
 
 # --- specialists -------------------------------------------------------------------------
+
 
 def _uniqueness(fields: dict, exclude: uuid.UUID | None = None) -> None:
     errors = {}
@@ -129,10 +148,14 @@ def delete_specialist(specialist_id: uuid.UUID) -> None:
 
 # --- reviews --------------------------------------------------------------------------------
 
+
 def list_reviews(specialist_id: uuid.UUID, page: int, per_page: int) -> dict:
     get_specialist(specialist_id)
-    query = (Review.select().where(Review.specialist == specialist_id)
-             .order_by(Review.created_at.desc(), Review.id))
+    query = (
+        Review.select()
+        .where(Review.specialist == specialist_id)
+        .order_by(Review.created_at.desc(), Review.id)
+    )
     return paginate(query, page, per_page, review_json)
 
 
@@ -183,13 +206,26 @@ RANKING_FIELDS = ("id", "name", "specialty", "average_rating", "reviews_count")
 def highest_rated(limit: int) -> list[dict]:
     """Compute the top specialists by average rating over every review (a full aggregate)."""
     average = peewee.fn.AVG(Review.rating)
-    query = (Specialist
-             .select(Specialist.id, Specialist.name, Specialist.specialty,
-                     average.alias("average_rating"), peewee.fn.COUNT(Review.id).alias("reviews"))
-             .join(Review)
-             .group_by(Specialist.id, Specialist.name, Specialist.specialty)
-             .order_by(average.desc(), Specialist.id)
-             .limit(limit))
-    return [{"id": str(row.id), "name": row.name, "specialty": row.specialty,
-             "average_rating": round(float(row.average_rating), 2), "reviews_count": row.reviews}
-            for row in query]
+    query = (
+        Specialist.select(
+            Specialist.id,
+            Specialist.name,
+            Specialist.specialty,
+            average.alias("average_rating"),
+            peewee.fn.COUNT(Review.id).alias("reviews"),
+        )
+        .join(Review)
+        .group_by(Specialist.id, Specialist.name, Specialist.specialty)
+        .order_by(average.desc(), Specialist.id)
+        .limit(limit)
+    )
+    return [
+        {
+            "id": str(row.id),
+            "name": row.name,
+            "specialty": row.specialty,
+            "average_rating": round(float(row.average_rating), 2),
+            "reviews_count": row.reviews,
+        }
+        for row in query
+    ]

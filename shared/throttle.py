@@ -160,7 +160,7 @@ class Attempt:
     """One login let through the limits: report its outcome exactly once."""
 
     throttle: LoginThrottle
-    keys: tuple[str, str]    # (account + address, address)
+    keys: tuple[str, str]  # (account + address, address)
     done: bool = False
 
     def failed(self) -> None:
@@ -185,9 +185,15 @@ class Attempt:
 class LoginThrottle:
     """Count a login first, then let the caller verify it: see the module's docstring."""
 
-    def __init__(self, max_failures: int = 5, window_seconds: int = 60,
-                 counters: MemoryCounters | RedisCounters | None = None, *,
-                 address_max_failures: int = 20, max_hashes: int = 2):
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_seconds: int = 60,
+        counters: MemoryCounters | RedisCounters | None = None,
+        *,
+        address_max_failures: int = 20,
+        max_hashes: int = 2,
+    ):
         self.max_failures = max(1, int(max_failures))
         self.address_max_failures = max(1, int(address_max_failures))
         self.window = max(1, int(window_seconds))
@@ -203,13 +209,20 @@ class LoginThrottle:
         settings = Settings.from_env()
         counters = None
         if os.environ.get("LAB_REDIS_URL"):
-            client = redis.Redis.from_url(settings.redis_url, socket_timeout=SOCKET_TIMEOUT_S,
-                                          socket_connect_timeout=SOCKET_TIMEOUT_S,
-                                          retry=Retry(NoBackoff(), 0))
+            client = redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=SOCKET_TIMEOUT_S,
+                socket_connect_timeout=SOCKET_TIMEOUT_S,
+                retry=Retry(NoBackoff(), 0),
+            )
             counters = RedisCounters(client)
-        return cls(settings.login_max_failures, settings.login_window_seconds, counters,
-                   address_max_failures=settings.login_address_max_failures,
-                   max_hashes=settings.login_max_hashes)
+        return cls(
+            settings.login_max_failures,
+            settings.login_window_seconds,
+            counters,
+            address_max_failures=settings.login_address_max_failures,
+            max_hashes=settings.login_max_hashes,
+        )
 
     def attempt(self, email: str, client: str) -> Attempt:
         """Count a login from `client` for `email`; raise Refused if a limit is reached.
@@ -222,16 +235,22 @@ class LoginThrottle:
         count, remaining = self._call("incr", account, self.window)
         if count > self.max_failures:
             self._call("decr", account)
-            raise Refused(429, max(1, math.ceil(remaining)),
-                          f"Too many failed logins for this account; try again in "
-                          f"{max(1, math.ceil(remaining))} s.")
+            raise Refused(
+                429,
+                max(1, math.ceil(remaining)),
+                f"Too many failed logins for this account; try again in "
+                f"{max(1, math.ceil(remaining))} s.",
+            )
         count, remaining = self._call("incr", address, self.window)
         if count > self.address_max_failures:
             self._call("decr", address)
             self._call("decr", account)
-            raise Refused(429, max(1, math.ceil(remaining)),
-                          f"Too many failed logins from this address; try again in "
-                          f"{max(1, math.ceil(remaining))} s.")
+            raise Refused(
+                429,
+                max(1, math.ceil(remaining)),
+                f"Too many failed logins from this address; try again in "
+                f"{max(1, math.ceil(remaining))} s.",
+            )
         return Attempt(self, (account, address))
 
     def hashing(self, attempt: Attempt) -> _HashSlot:
@@ -248,8 +267,9 @@ class LoginThrottle:
             try:
                 return getattr(self.counters, method)(*args)
             except redis.RedisError as exc:
-                log.warning("login throttle store unavailable (%s); counting in this process "
-                            "for 5 s", exc)
+                log.warning(
+                    "login throttle store unavailable (%s); counting in this process for 5 s", exc
+                )
                 self._fallback_until = time.monotonic() + 5
         return getattr(self._fallback, method)(*args)
 
@@ -261,8 +281,12 @@ class _HashSlot:
     def __enter__(self) -> Attempt:
         if not self.throttle._hashes.acquire(blocking=False):
             self.attempt.abandoned()
-            raise Refused(503, 1, f"This server is checking {self.throttle.max_hashes} "
-                                  "passwords already; try again in 1 s.")
+            raise Refused(
+                503,
+                1,
+                f"This server is checking {self.throttle.max_hashes} "
+                "passwords already; try again in 1 s.",
+            )
         return self.attempt
 
     def __exit__(self, exc_type, *exc) -> None:

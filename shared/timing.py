@@ -82,7 +82,8 @@ class timed:
         elapsed = perf_counter() - self.began
         nested = recorder._children.pop()
         recorder.totals[self.component] = (
-            recorder.totals.get(self.component, 0.0) + elapsed - nested)
+            recorder.totals.get(self.component, 0.0) + elapsed - nested
+        )
         recorder._children[-1] += elapsed
         return False
 

@@ -42,8 +42,16 @@ class Checker:
     def fail(self, field: str, message: str) -> None:
         self.errors.setdefault(field, []).append(message)
 
-    def text(self, field: str, *, max_length: int, required: bool = True, nullable: bool = False,
-             pattern: re.Pattern | None = None, hint: str = "") -> None:
+    def text(
+        self,
+        field: str,
+        *,
+        max_length: int,
+        required: bool = True,
+        nullable: bool = False,
+        pattern: re.Pattern | None = None,
+        hint: str = "",
+    ) -> None:
         if field not in self.payload:
             if required:
                 self.fail(field, "is required")
@@ -78,8 +86,10 @@ class Checker:
             validate_email(self.clean[field], check_deliverability=False, test_environment=True)
         except EmailNotValidError as exc:
             del self.clean[field]
-            self.fail(field, f"is not one valid address ({exc}); expected an address like "
-                             "name@example.com")
+            self.fail(
+                field,
+                f"is not one valid address ({exc}); expected an address like name@example.com",
+            )
 
     def integer(self, field: str, *, low: int, high: int, required: bool = True) -> None:
         if field not in self.payload:
@@ -136,8 +146,10 @@ def page_params(
     """Parse ?page= and ?per_page= (1-based page, per_page 1..100)."""
     errors: dict[str, list[str]] = {}
     values = []
-    for name, raw, default, high in (("page", page, 1, MAX_PAGE), ("per_page", per_page,
-                                                               default_per_page, MAX_PER_PAGE)):
+    for name, raw, default, high in (
+        ("page", page, 1, MAX_PAGE),
+        ("per_page", per_page, default_per_page, MAX_PER_PAGE),
+    ):
         if raw is None:
             values.append(default)
             continue

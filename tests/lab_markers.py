@@ -31,8 +31,13 @@ from lab_servers import MYSQL_ENV, MYSQL_NOT_RUN, PG_ENV, REDIS_ENV, REQUIRE_ALL
 
 KINDS = ("postgres", "mysql", "redis", "processes", "slow")
 BY_FIXTURE = {
-    "postgres": {"postgres_server", "postgres_admin", "postgres_url", "postgres_template",
-                 "seeded_postgres_url"},
+    "postgres": {
+        "postgres_server",
+        "postgres_admin",
+        "postgres_url",
+        "postgres_template",
+        "seeded_postgres_url",
+    },
     "mysql": {"mysql_server", "mysql_admin", "mysql_url", "mysql_template", "seeded_mysql_url"},
     "redis": {"redis_server"},
     "processes": {"launch", "s3"},  # s3: test_storage.py's rclone serve s3
@@ -87,8 +92,9 @@ class _Guard:
 
     def refuse(self, what: str, marker: str):
         self.seen.append(f"{what} (mark it `{marker}`)")
-        raise MarkerMissing(f"{self.item.nodeid} {what} but is not marked `{marker}`: mark it "
-                            f"@pytest.mark.{marker}")
+        raise MarkerMissing(
+            f"{self.item.nodeid} {what} but is not marked `{marker}`: mark it @pytest.mark.{marker}"
+        )
 
     def install(self, mp: pytest.MonkeyPatch) -> None:
         def forbid(real, what, marker):
@@ -96,18 +102,31 @@ class _Guard:
                 if marker == "processes" and lab_servers.starting:
                     return real(*args, **kwargs)  # a server fixture starts its server
                 self.refuse(what, marker)
+
             return refused
 
         if "processes" not in self.allowed:
-            mp.setattr(subprocess.Popen, "__init__",
-                       forbid(subprocess.Popen.__init__, "starts a process", "processes"))
+            mp.setattr(
+                subprocess.Popen,
+                "__init__",
+                forbid(subprocess.Popen.__init__, "starts a process", "processes"),
+            )
             for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
                 if hasattr(os, name):
-                    mp.setattr(os, name, forbid(getattr(os, name),
-                                                f"starts a process (os.{name})", "processes"))
-            mp.setattr(multiprocessing.process.BaseProcess, "start",
-                       forbid(multiprocessing.process.BaseProcess.start,
-                              "starts a process (multiprocessing)", "processes"))
+                    mp.setattr(
+                        os,
+                        name,
+                        forbid(getattr(os, name), f"starts a process (os.{name})", "processes"),
+                    )
+            mp.setattr(
+                multiprocessing.process.BaseProcess,
+                "start",
+                forbid(
+                    multiprocessing.process.BaseProcess.start,
+                    "starts a process (multiprocessing)",
+                    "processes",
+                ),
+            )
         for module, marker in (("psycopg2", "postgres"), ("pymysql", "mysql")):
             if marker in self.allowed:
                 continue
@@ -171,10 +190,15 @@ def pytest_terminal_summary(terminalreporter):
     if not _NOT_RUN:
         return
     tr = terminalreporter
-    tr.section(f"NOT RUN: {len(_NOT_RUN)} MariaDB tests (no MariaDB server)", sep="!",
-               red=True, bold=True)
+    tr.section(
+        f"NOT RUN: {len(_NOT_RUN)} MariaDB tests (no MariaDB server)", sep="!", red=True, bold=True
+    )
     for nodeid in _NOT_RUN:
         tr.line(f"  {nodeid}")
-    tr.line(f"No MariaDB answered on 127.0.0.1:3306 and {MYSQL_ENV} is unset: start one, or set "
-            f"{MYSQL_ENV}=mysql://user:password@host:3306 (.ci/run does). "
-            f"{REQUIRE_ALL}=1 makes these tests fail instead.", red=True, bold=True)
+    tr.line(
+        f"No MariaDB answered on 127.0.0.1:3306 and {MYSQL_ENV} is unset: start one, or set "
+        f"{MYSQL_ENV}=mysql://user:password@host:3306 (.ci/run does). "
+        f"{REQUIRE_ALL}=1 makes these tests fail instead.",
+        red=True,
+        bold=True,
+    )

@@ -136,8 +136,11 @@ def postgres_admin(postgres_server):
     try:
         admin = psycopg2.connect(f"{postgres_server}/postgres", connect_timeout=5)
     except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {postgres_server} ({exc}): fix "
-                    f"{PG_ENV}, or unset it to use an embedded PostgreSQL", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL is not reachable at {postgres_server} ({exc}): fix "
+            f"{PG_ENV}, or unset it to use an embedded PostgreSQL",
+            pytrace=False,
+        )
     admin.autocommit = True
     yield admin
     admin.close()
@@ -197,9 +200,14 @@ def mysql_connect(url: str, **kw):
     import pymysql
 
     p = urlsplit(url)
-    return pymysql.connect(host=p.hostname, port=p.port or 3306, user=unquote(p.username or ""),
-                           password=unquote(p.password or ""),
-                           database=p.path.lstrip("/") or None, **kw)
+    return pymysql.connect(
+        host=p.hostname,
+        port=p.port or 3306,
+        user=unquote(p.username or ""),
+        password=unquote(p.password or ""),
+        database=p.path.lstrip("/") or None,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -211,8 +219,10 @@ def mysql_server():
         return base_url(url)
     if _answers(HOST, 3306):
         return f"mysql://root@{HOST}:3306"
-    why = (f"{MYSQL_NOT_RUN} server on {HOST}:3306 and {MYSQL_ENV} unset "
-           "(MariaDB has no embedded form: start one, or set the URL)")
+    why = (
+        f"{MYSQL_NOT_RUN} server on {HOST}:3306 and {MYSQL_ENV} unset "
+        "(MariaDB has no embedded form: start one, or set the URL)"
+    )
     if os.environ.get(REQUIRE_ALL) == "1":
         pytest.fail(f"{why}; {REQUIRE_ALL}=1 requires every test to run", pytrace=False)
     pytest.skip(why)
@@ -226,8 +236,9 @@ def mysql_admin(mysql_server):
     try:
         admin = mysql_connect(mysql_server, connect_timeout=5, autocommit=True)
     except pymysql.MySQLError as exc:
-        pytest.fail(f"MariaDB is not usable at {mysql_server} ({exc}): fix {MYSQL_ENV}",
-                    pytrace=False)
+        pytest.fail(
+            f"MariaDB is not usable at {mysql_server} ({exc}): fix {MYSQL_ENV}", pytrace=False
+        )
     yield admin
     admin.close()
 
@@ -311,9 +322,22 @@ def redis_server(tmp_path_factory):
     port, workdir = free_port(), tmp_path_factory.mktemp("valkey")
     with _starting_server():
         proc = subprocess.Popen(
-            [valkey_binary(), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly",
-             "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                valkey_binary(),
+                "--port",
+                str(port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     client = redis.Redis(host=HOST, port=port, socket_timeout=0.5)
     deadline = time.monotonic() + 15
     try:
@@ -323,8 +347,11 @@ def redis_server(tmp_path_factory):
                 break
             except redis.RedisError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the embedded valkey did not start on port {port} "
-                                f"(exit {proc.returncode})", pytrace=False)
+                    pytest.fail(
+                        f"the embedded valkey did not start on port {port} "
+                        f"(exit {proc.returncode})",
+                        pytrace=False,
+                    )
                 time.sleep(0.05)
         yield f"redis://{HOST}:{port}"
     finally:

@@ -341,8 +341,15 @@ def test_specialist_missing_fields_are_each_named(api):
     assert Specialist.select().count() == SEEDED_SPECIALISTS
 
 
-@pytest.mark.parametrize("address", ["x@evil.com,foo.bar", "x@evil.com, y@example.com",
-                                     "Eve <x@evil.com>", "x@evil.com\nBcc: y@example.com"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "x@evil.com,foo.bar",
+        "x@evil.com, y@example.com",
+        "Eve <x@evil.com>",
+        "x@evil.com\nBcc: y@example.com",
+    ],
+)
 def test_specialist_email_must_be_exactly_one_address(api, address):
     resp = api.post("/api/specialists", json={**_new_specialist(), "email": address})
     assert resp.status_code == 422 and list(resp.json["errors"]) == ["email"]

@@ -25,14 +25,22 @@ ALLOWED_ROOMS = {  # room -> the other rooms it may import
 }
 # (importer prefix, imported prefix): never allowed, directly or through another module.
 FORBIDDEN = [
-    ("shared", "stages"), ("shared", "benchmarks"), ("shared", "mailsim"),
-    ("stages", "benchmarks"), ("stages", "mailsim"),
-    ("mailsim", "shared"), ("mailsim", "stages"), ("mailsim", "benchmarks"),
-    ("benchmarks.client", "benchmarks.stack"), ("benchmarks.client", "shared"),
-    ("benchmarks.measure.locustfile", "pandas"), ("benchmarks.measure.locustfile", "matplotlib"),
+    ("shared", "stages"),
+    ("shared", "benchmarks"),
+    ("shared", "mailsim"),
+    ("stages", "benchmarks"),
+    ("stages", "mailsim"),
+    ("mailsim", "shared"),
+    ("mailsim", "stages"),
+    ("mailsim", "benchmarks"),
+    ("benchmarks.client", "benchmarks.stack"),
+    ("benchmarks.client", "shared"),
+    ("benchmarks.measure.locustfile", "pandas"),
+    ("benchmarks.measure.locustfile", "matplotlib"),
 ] + [
     (f"benchmarks.{room}", f"benchmarks.{other}")
-    for room, allowed in ALLOWED_ROOMS.items() for other in ROOMS
+    for room, allowed in ALLOWED_ROOMS.items()
+    for other in ROOMS
     if other != room and other not in allowed
 ]
 
@@ -74,16 +82,19 @@ def test_every_arrow_points_down(graph):
     assert violations(graph) == []
 
 
-@pytest.mark.parametrize("importer,imported", [
-    ("shared.models", "benchmarks.stack.runner"),
-    ("shared.services", "stages.legacy.app"),
-    ("stages.cache.app", "stages.token_auth.app"),
-    ("benchmarks.results.analysis", "benchmarks.stack.runner"),
-    ("benchmarks.stack.runner", "benchmarks.measure.bench"),
-    ("benchmarks.faults", "benchmarks.results.analysis"),
-    ("mailsim.server", "shared.models"),
-    ("benchmarks.measure.locustfile", "pandas"),
-])
+@pytest.mark.parametrize(
+    "importer,imported",
+    [
+        ("shared.models", "benchmarks.stack.runner"),
+        ("shared.services", "stages.legacy.app"),
+        ("stages.cache.app", "stages.token_auth.app"),
+        ("benchmarks.results.analysis", "benchmarks.stack.runner"),
+        ("benchmarks.stack.runner", "benchmarks.measure.bench"),
+        ("benchmarks.faults", "benchmarks.results.analysis"),
+        ("mailsim.server", "shared.models"),
+        ("benchmarks.measure.locustfile", "pandas"),
+    ],
+)
 def test_a_wrong_way_import_is_caught(importer, imported):
     graph = build_graph()  # a graph of its own: the wrong import must not leak into others
     graph.add_import(importer=importer, imported=imported)
@@ -93,8 +104,9 @@ def test_a_wrong_way_import_is_caught(importer, imported):
 def test_the_rooms_exist_and_nothing_else_sits_loose_in_benchmarks():
     """A newcomer finds every harness module in a room named by its role."""
     top = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
-    loose = sorted(p.name for p in top.glob("*.py")
-                   if p.name not in {"__init__.py", "client.py", "paths.py"})
+    loose = sorted(
+        p.name for p in top.glob("*.py") if p.name not in {"__init__.py", "client.py", "paths.py"}
+    )
     assert loose == []
     assert all((top / room / "__init__.py").exists() for room in ROOMS)
 

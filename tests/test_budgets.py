@@ -29,8 +29,10 @@ def lab():
     """Budgets with a real mechanism (cgroup2 or cgroup1), closed after the test."""
     found = B.Budgets.detect(systemd=False)
     if found.mechanism not in ("cgroup1", "cgroup2"):
-        pytest.fail(f"no writable cgroup cpu controller here ({found.reason}): these tests need "
-                    "root and /sys/fs/cgroup/cpu (v1) or a cgroup2 mount with the cpu controller")
+        pytest.fail(
+            f"no writable cgroup cpu controller here ({found.reason}): these tests need "
+            "root and /sys/fs/cgroup/cpu (v1) or a cgroup2 mount with the cpu controller"
+        )
     yield found
     found.close()
 
@@ -152,11 +154,18 @@ def test_reserved_budgets_weigh_the_lab_above_other_work_and_boxes_by_their_core
 @pytest.mark.processes
 def test_children_born_in_a_box_stay_in_it(lab):
     box = lab.box("family", 0.5)
-    parent = subprocess.Popen([sys.executable, "-c",
-                               "import subprocess, sys, time\n"
-                               "c = subprocess.Popen([sys.executable, '-c', 'import time; "
-                               "time.sleep(60)'])\nprint(c.pid, flush=True)\n"
-                               "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "c = subprocess.Popen([sys.executable, '-c', 'import time; "
+            "time.sleep(60)'])\nprint(c.pid, flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         box.add(parent.pid)
         grandchild = int(parent.stdout.readline())  # forked after add(): born inside
@@ -197,8 +206,13 @@ time.sleep(60)
 
 
 def start_owner() -> tuple[subprocess.Popen, int]:
-    owner = subprocess.Popen([sys.executable, "-c", OWNER], cwd=ROOT, stdout=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     line = owner.stdout.readline()
     assert line.strip().isdigit(), f"owner failed to box its child (exit {owner.poll()})"
     return owner, int(line)
@@ -273,18 +287,22 @@ def test_a_stack_with_budgets_boxes_every_process_and_leaves_no_cgroup(launch):
     record = stack.describe()["budgets"]
     assert record["asked"] and record["enforced"], record
     assert {g: record["groups"][g] for g in stack.pids()} == {
-        g: (0.3 if g == "app" else B.DEFAULT_CORES[g]) for g in stack.pids()}
+        g: (0.3 if g == "app" else B.DEFAULT_CORES[g]) for g in stack.pids()
+    }
     for group, pids in stack.pids().items():  # every process, gunicorn's workers included
-        boxed = {p for name, (g, box) in stack.boxes.boxes.items() if g == group
-                 for p in box.pids()}
+        boxed = {
+            p for name, (g, box) in stack.boxes.boxes.items() if g == group for p in box.pids()
+        }
         assert set(pids) <= boxed, group
-    quota = (stack.boxes.boxes["app-1"][1].dirs[0] / "cpu.cfs_quota_us")
+    quota = stack.boxes.boxes["app-1"][1].dirs[0] / "cpu.cfs_quota_us"
     if quota.exists():  # cgroup v1
         assert quota.read_text().strip() == "30000"
     before = stack.boxes.snapshot()
     window = stack.boxes.window(before, stack.boxes.snapshot())
     assert window["app"]["budget_cores"] == 0.6 and set(window["app"]["boxes"]) == {
-        "app-1", "app-2"}
+        "app-1",
+        "app-2",
+    }
     stack.stop()
     assert lab_dirs(os.getpid()) == []
     assert stack.describe()["budgets"]["groups"]["app"] == 0.3  # the record outlives the boxes

@@ -106,8 +106,15 @@ def test_stale_entry_is_served_while_one_thread_refreshes(database_url, shared_r
     ranking = SlowRanking(gate=gate)
     client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, live=ranking, prefix=prefix)
-    stale = [{"id": "stale", "name": "Old ranking", "specialty": "x", "average_rating": 1.0,
-              "reviews_count": 1}]
+    stale = [
+        {
+            "id": "stale",
+            "name": "Old ranking",
+            "specialty": "x",
+            "average_rating": 1.0,
+            "reviews_count": 1,
+        }
+    ]
     # An entry that aged past its TTL but is still kept (the stale-while-refresh window).
     client.set(cache.key(10), json.dumps({"at": time.time() - 31, "data": stale}), ex=60)
 

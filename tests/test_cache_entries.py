@@ -52,8 +52,9 @@ CORRUPT = {
     "data is an object": json.dumps({"at": time.time(), "data": {"0": ROW}}),
     "data rows are numbers": json.dumps({"at": time.time(), "data": [1, 2, 3]}),
     "a row lacks fields": json.dumps({"at": time.time(), "data": [{"id": "1", "name": "n"}]}),
-    "a row has a text rating": json.dumps({"at": time.time(),
-                                           "data": [{**ROW, "average_rating": "9"}]}),
+    "a row has a text rating": json.dumps(
+        {"at": time.time(), "data": [{**ROW, "average_rating": "9"}]}
+    ),
     "a row's name is a list": json.dumps({"at": time.time(), "data": [{**ROW, "name": ["="]}]}),
     "more rows than asked": json.dumps({"at": time.time(), "data": [ROW] * 11}),
 }
@@ -64,8 +65,12 @@ def rejected(url: str, prefix: str) -> int:
 
 
 @pytest.mark.parametrize("shape", list(CORRUPT))
-def test_a_corrupt_entry_is_a_counted_miss_and_is_overwritten(database_url, shared_redis,  # noqa: F811
-                                                               prefix, shape):
+def test_a_corrupt_entry_is_a_counted_miss_and_is_overwritten(
+    database_url,
+    shared_redis,  # noqa: F811
+    prefix,
+    shape,
+):
     client = cache_client(shared_redis)
     cache = CachedTopRated(client, 30, prefix=prefix)
     client.set(cache.key(10), CORRUPT[shape], ex=60)
@@ -103,8 +108,12 @@ def test_the_stage_answers_200_over_a_corrupt_entry(database_url, tmp_path):  # 
         stop(valkey)
 
 
-def test_a_report_is_built_over_a_corrupt_entry(seeded, shared_redis, prefix,  # noqa: F811
-                                                 tmp_path):
+def test_a_report_is_built_over_a_corrupt_entry(
+    seeded,
+    shared_redis,
+    prefix,  # noqa: F811
+    tmp_path,
+):
     from shared.reports import build_report
 
     path = tmp_path / "lab.sqlite3"  # a copy: the build writes the report's status

@@ -91,8 +91,11 @@ def outcomes(run: Path | an.Run) -> dict[tuple[str, str], str]:
     """Return {(stage, says): status} of every expectation that applies to the run (the budget
     effects are "n/a" in the fixture, a run without budgets: tested at the end)."""
     found = check.check_run(run if isinstance(run, an.Run) else an.load_run(run))
-    return {(o.expectation.stage, o.expectation.says): o.status for o in found
-            if o.expectation and o.status != "n/a"}
+    return {
+        (o.expectation.stage, o.expectation.says): o.status
+        for o in found
+        if o.expectation and o.status != "n/a"
+    }
 
 
 def key(e: check.Expectation) -> tuple[str, str]:
@@ -444,8 +447,13 @@ def test_repeats_pool_their_answers_per_rate(tmp_path):
 def with_budgets(tmp_path: Path, enforced: bool) -> Path:
     run = copy_run(tmp_path)
     meta = json.loads((run / "meta.json").read_text())
-    meta["budgets"] = {"asked": True, "enforced": enforced, "mechanism": "cgroup v1" if enforced
-                       else "none", "groups": {"app": 0.25}, "why_not": "no cgroup here"}
+    meta["budgets"] = {
+        "asked": True,
+        "enforced": enforced,
+        "mechanism": "cgroup v1" if enforced else "none",
+        "groups": {"app": 0.25},
+        "why_not": "no cgroup here",
+    }
     (run / "meta.json").write_text(json.dumps(meta))
     return run
 
@@ -471,8 +479,9 @@ def test_budget_effects_are_decided_where_budgets_were_enforced(tmp_path, capsys
 
 def test_budget_effects_pass_when_the_ratios_hold(tmp_path, monkeypatch):
     run = an.load_run(with_budgets(tmp_path, enforced=True))
-    easy = tuple(replace(e, threshold=check.Rel(e.threshold.stage, 0.5))
-                 for e in check.BUDGET_EXPECTATIONS)
+    easy = tuple(
+        replace(e, threshold=check.Rel(e.threshold.stage, 0.5)) for e in check.BUDGET_EXPECTATIONS
+    )
     monkeypatch.setattr(check, "BUDGET_EXPECTATIONS", easy)
     monkeypatch.setattr(check, "SCALING_2_OVER_1", 1.5)
     found = {o.expectation.says: o.status for o in check.check_run(run) if o.expectation}

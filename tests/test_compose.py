@@ -80,8 +80,9 @@ def test_committed_files_are_what_the_topologies_generate():
     assert compose.stale_files() == [], "run `python -m benchmarks.tools.compose` and commit"
 
 
-@pytest.mark.parametrize("change", [dict(replicas=3), dict(workers=8), dict(jwt=False),
-                                    dict(env={"LAB_CACHE_TTL": "5"})])
+@pytest.mark.parametrize(
+    "change", [dict(replicas=3), dict(workers=8), dict(jwt=False), dict(env={"LAB_CACHE_TTL": "5"})]
+)
 def test_editing_a_topology_without_regenerating_is_caught(change):
     edited = dataclasses.replace(stages.topology("cache"), **change)
     assert compose.stale_files(topologies=[edited]) == ["docker-compose.cache.yml"]
@@ -102,8 +103,9 @@ def test_no_file_carries_a_default_secret():
     assert done.returncode != 0 and "LAB_JWT_SECRET" in done.stderr
     done = compose.compose_config(committed("token-auth"), {"LAB_JWT_SECRET": "x" * 48}, "-q")
     assert done.returncode != 0 and "LAB_REDIS_PASSWORD" in done.stderr
-    done = compose.compose_config(committed("external-storage"),
-                                  {"LAB_JWT_SECRET": "x" * 48, **redis}, "-q")
+    done = compose.compose_config(
+        committed("external-storage"), {"LAB_JWT_SECRET": "x" * 48, **redis}, "-q"
+    )
     assert done.returncode != 0 and "LAB_S3_SECRET_KEY" in done.stderr
     assert compose.compose_config(committed("legacy"), {}, "-q").returncode == 0
 
@@ -120,18 +122,28 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
 
 
 @pytest.mark.processes
-@pytest.mark.parametrize("old,new,expected", [
-    ('      - -w\n      - "4"', '      - -w\n      - "8"', "worker: command differs"),
-    ("      replicas: 2", "      replicas: 3", "app: replicas differs"),
-    ("    stop_signal: SIGINT\n", "", "worker: stop_signal differs"),
-    ('    stop_grace_period: "60s"', '    stop_grace_period: "5s"', "worker: stop_grace_s differs"),
-    ("      LAB_JWT_SECRET: ", "      LAB_JWT_SECRETS: ", "app: environment keys differ"),
-    ("stages.external_storage.app:create_app()", "stages.cache.app:create_app()",
-     "app: command differs"),
-    ("      lab.group: redis", "      lab.group: cache-server", "'redis' runs only embedded"),
-    ('          cpus: "0.25"', '          cpus: "0.5"', "app: cpus differs"),
-    ('          cpus: "0.2"', '          cpus: "1.0"', "proxy: cpus differs"),
-])
+@pytest.mark.parametrize(
+    "old,new,expected",
+    [
+        ('      - -w\n      - "4"', '      - -w\n      - "8"', "worker: command differs"),
+        ("      replicas: 2", "      replicas: 3", "app: replicas differs"),
+        ("    stop_signal: SIGINT\n", "", "worker: stop_signal differs"),
+        (
+            '    stop_grace_period: "60s"',
+            '    stop_grace_period: "5s"',
+            "worker: stop_grace_s differs",
+        ),
+        ("      LAB_JWT_SECRET: ", "      LAB_JWT_SECRETS: ", "app: environment keys differ"),
+        (
+            "stages.external_storage.app:create_app()",
+            "stages.cache.app:create_app()",
+            "app: command differs",
+        ),
+        ("      lab.group: redis", "      lab.group: cache-server", "'redis' runs only embedded"),
+        ('          cpus: "0.25"', '          cpus: "0.5"', "app: cpus differs"),
+        ('          cpus: "0.2"', '          cpus: "1.0"', "proxy: cpus differs"),
+    ],
+)
 def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_path):
     """Edit a copy of a committed file by hand: the comparison names the difference."""
     stage = "external-storage"
@@ -141,19 +153,23 @@ def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_
 
 
 @pytest.mark.processes
-@pytest.mark.parametrize("options,expected", [
-    (dict(workers=8), "worker: command differs"),
-    (dict(threads=8), "app: command differs"),
-    (dict(replicas=3), "app: replicas differs"),
-    (dict(mail_delay_ms=0), "mail: command differs"),
-    (dict(env={"LAB_CACHE_TTL": "5"}), "environment keys differ"),
-    (dict(replica_cpus=0.5), "app: cpus differs"),
-    (dict(replica_cpus=None), "worker: cpus differs"),
-])
+@pytest.mark.parametrize(
+    "options,expected",
+    [
+        (dict(workers=8), "worker: command differs"),
+        (dict(threads=8), "app: command differs"),
+        (dict(replicas=3), "app: replicas differs"),
+        (dict(mail_delay_ms=0), "mail: command differs"),
+        (dict(env={"LAB_CACHE_TTL": "5"}), "environment keys differ"),
+        (dict(replica_cpus=0.5), "app: cpus differs"),
+        (dict(replica_cpus=None), "worker: cpus differs"),
+    ],
+)
 def test_the_comparison_catches_a_changed_embedded_side(options, expected, tmp_path):
     loaded = compose.load_compose(committed("cache"))
-    problems = differences(embedded_shapes("cache", tmp_path, **options),
-                           compose.compose_shapes(loaded))
+    problems = differences(
+        embedded_shapes("cache", tmp_path, **options), compose.compose_shapes(loaded)
+    )
     assert any(expected in p for p in problems), problems
 
 
@@ -161,17 +177,40 @@ def test_the_comparison_catches_a_changed_embedded_side(options, expected, tmp_p
 def test_the_comparison_catches_a_topology_changed_alone(tmp_path):
     edited = dataclasses.replace(stages.topology("cache"), replicas=3, needs_s3=True)
     loaded = compose.load_compose(committed("cache"))
-    problems = differences(embedded_shapes("cache", tmp_path, topology=edited),
-                           compose.compose_shapes(loaded))
+    problems = differences(
+        embedded_shapes("cache", tmp_path, topology=edited), compose.compose_shapes(loaded)
+    )
     assert any("app: replicas differs" in p for p in problems)
     assert any("'storage' runs only embedded" in p for p in problems)
 
 
 def test_command_shape_masks_only_placement():
-    embedded = [sys.executable, "-m", "mailsim", "--host", "127.0.0.1", "--smtp-port", "4000",
-                "--http-port", "4001", "--delay-ms", "100"]
-    container = ["python", "-m", "mailsim", "--host", "0.0.0.0", "--smtp-port", "1025",
-                 "--http-port", "8025", "--delay-ms", "100"]
+    embedded = [
+        sys.executable,
+        "-m",
+        "mailsim",
+        "--host",
+        "127.0.0.1",
+        "--smtp-port",
+        "4000",
+        "--http-port",
+        "4001",
+        "--delay-ms",
+        "100",
+    ]
+    container = [
+        "python",
+        "-m",
+        "mailsim",
+        "--host",
+        "0.0.0.0",
+        "--smtp-port",
+        "1025",
+        "--http-port",
+        "8025",
+        "--delay-ms",
+        "100",
+    ]
     assert command_shape(embedded) == command_shape(container)
     assert command_shape(container) != command_shape([*container[:-1], "250"])
 
@@ -197,15 +236,19 @@ def test_start_order_and_health_checks(stage):
         assert services["caddy"]["depends_on"]["app"]["condition"] == "service_healthy"
     if "worker" in services:
         assert services["worker"]["depends_on"]["seed"]["condition"] == (
-            "service_completed_successfully")
+            "service_completed_successfully"
+        )
 
 
 @pytest.mark.processes
 @pytest.mark.parametrize("stage", STAGES)
 def test_published_ports_are_the_courses_on_127_0_0_1(stage):
     services = compose.load_compose(committed(stage))["services"]
-    published = {(p["host_ip"], p["published"], name)
-                 for name, s in services.items() for p in s.get("ports") or []}
+    published = {
+        (p["host_ip"], p["published"], name)
+        for name, s in services.items()
+        for p in s.get("ports") or []
+    }
     api = "caddy" if "caddy" in services else "app"
     assert ("127.0.0.1", "8123", api) in published
     assert ("127.0.0.1", "8025", "mailsim") in published
@@ -246,8 +289,13 @@ def test_the_proxy_config_is_the_embedded_one_with_dns_upstreams():
             if line.startswith("dynamic "):
                 skipping = line.endswith("{")
                 continue
-            if (not line or line.startswith("#") or line.startswith("bind ")
-                    or line.startswith("http://") or line.startswith("reverse_proxy")):
+            if (
+                not line
+                or line.startswith("#")
+                or line.startswith("bind ")
+                or line.startswith("http://")
+                or line.startswith("reverse_proxy")
+            ):
                 continue
             keep.append(line)
         return keep
@@ -260,8 +308,11 @@ def test_the_proxy_config_is_the_embedded_one_with_dns_upstreams():
 def test_the_compose_caddyfile_is_valid_for_caddy(tmp_path):
     caddyfile = tmp_path / "Caddyfile"
     caddyfile.write_text(proxy_config(compose.compose_site(stages.topology("token-auth"))))
-    done = subprocess.run([binary("caddy"), "validate", "--config", str(caddyfile), "--adapter",
-                           "caddyfile"], capture_output=True, text=True)
+    done = subprocess.run(
+        [binary("caddy"), "validate", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -275,15 +326,31 @@ def test_dynamic_upstreams_really_proxy(tmp_path, free_port, poll):
     backend, front = free_port(), free_port()
     caddyfile = tmp_path / "Caddyfile"
     caddyfile.write_text(caddyfile_for(front, Dynamic("localhost", backend)))
-    procs = [subprocess.Popen([sys.executable, "-m", "mailsim", "--smtp-port", str(free_port()),
-                               "--http-port", str(backend)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL),
-             subprocess.Popen([binary("caddy"), "run", "--config", str(caddyfile), "--adapter",
-                               "caddyfile"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mailsim",
+                "--smtp-port",
+                str(free_port()),
+                "--http-port",
+                str(backend),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [binary("caddy"), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
     try:
+
         def answered():
             return LabClient(f"http://127.0.0.1:{front}", timeout=2).get("/health").status == 200
+
         poll(answered, timeout=20, what="caddy to proxy /health through a dynamic upstream")
     finally:
         for proc in procs:
@@ -296,8 +363,7 @@ def test_the_embedded_runner_starts_exactly_its_plan(launch):
     """The processes a started stack runs are its process_specs, argument for argument."""
     stack = launch("external-storage")
     try:
-        assert [(p.name, p.group) for p in stack.procs] == [(s.name, s.group)
-                                                          for s in stack.specs]
+        assert [(p.name, p.group) for p in stack.procs] == [(s.name, s.group) for s in stack.specs]
         for proc, spec in zip(stack.procs, stack.specs, strict=True):
             assert proc.popen.args == list(spec.argv), spec.name
             if spec.group != "redis":  # valkey rewrites its process title
@@ -315,9 +381,12 @@ def test_the_embedded_runner_starts_exactly_its_plan(launch):
 @pytest.mark.parametrize("given,expected", [("", "app-{host}"), ("worker", "worker")])
 def test_the_entrypoint_names_each_replica(given, expected):
     """Replicas of a scaled service share one environment: the entrypoint names each one."""
-    done = subprocess.run(["sh", str(ROOT / "deploy" / "entrypoint.sh"), "sh", "-c",
-                           'echo "$LAB_REPLICA"'], capture_output=True, text=True,
-                          env={"PATH": os.environ["PATH"], "LAB_REPLICA": given})
+    done = subprocess.run(
+        ["sh", str(ROOT / "deploy" / "entrypoint.sh"), "sh", "-c", 'echo "$LAB_REPLICA"'],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "LAB_REPLICA": given},
+    )
     host = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip()
     assert done.returncode == 0 and done.stdout.strip() == expected.format(host=host)
 
@@ -333,8 +402,11 @@ def test_the_build_context_installs_every_stage(tmp_path):
     """Copy exactly what the Dockerfile COPYs (minus .dockerignore), then find the packages
     `pip install .` would install there (pyproject's [tool.setuptools.packages.find]): every
     stage's app and worker, the seed job and mailsim are among them."""
-    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     context = tmp_path / "context"
     context.mkdir()
     copied = []
@@ -348,16 +420,20 @@ def test_the_build_context_installs_every_stage(tmp_path):
             assert src.exists(), source
             copied.append(source)
             if src.is_dir():
-                shutil.copytree(src, context / source,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(
+                    src, context / source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
             else:
                 (context / source).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, context / source)
     assert {"pyproject.toml", "README.md", "deploy/entrypoint.sh"} <= set(copied)
     find = tomllib.loads((context / "pyproject.toml").read_text())["tool"]["setuptools"]
     include = find["packages"]["find"]["include"]
-    packages = {str(d.relative_to(context)).replace(os.sep, ".")
-                for d in context.rglob("*") if (d / "__init__.py").is_file()}
+    packages = {
+        str(d.relative_to(context)).replace(os.sep, ".")
+        for d in context.rglob("*")
+        if (d / "__init__.py").is_file()
+    }
     installed = {p for p in packages if any(fnmatch.fnmatch(p, pattern) for pattern in include)}
 
     def module_file(dotted: str) -> Path:

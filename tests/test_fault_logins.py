@@ -16,10 +16,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.processes]  # a real stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack("token-auth", Options(
-        port=free_port(), inbox_port=free_port(), smtp_port=free_port(), mail_delay_ms=20,
-        scale=Scale(20, 20), quiet=True, state_dir=tmp_path_factory.mktemp("fault-logins"),
-        env=dict(logins.LOGIN_ENV))).start()
+    stack = Stack(
+        "token-auth",
+        Options(
+            port=free_port(),
+            inbox_port=free_port(),
+            smtp_port=free_port(),
+            mail_delay_ms=20,
+            scale=Scale(20, 20),
+            quiet=True,
+            state_dir=tmp_path_factory.mktemp("fault-logins"),
+            env=dict(logins.LOGIN_ENV),
+        ),
+    ).start()
     yield stack
     stack.stop()
 

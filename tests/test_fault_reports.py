@@ -17,10 +17,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.processes]  # a real stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack("async-reports", Options(
-        port=free_port(), inbox_port=free_port(), smtp_port=free_port(), mail_delay_ms=20,
-        scale=Scale(20, 20), quiet=True, state_dir=tmp_path_factory.mktemp("fault-reports"),
-        env=dict(faults.FAULT_ENV))).start()
+    stack = Stack(
+        "async-reports",
+        Options(
+            port=free_port(),
+            inbox_port=free_port(),
+            smtp_port=free_port(),
+            mail_delay_ms=20,
+            scale=Scale(20, 20),
+            quiet=True,
+            state_dir=tmp_path_factory.mktemp("fault-reports"),
+            env=dict(faults.FAULT_ENV),
+        ),
+    ).start()
     yield stack
     stack.stop()
 

@@ -20,9 +20,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.processes]  # every test runs a real
 
 def start(stage: str, state_dir, **options) -> Stack:
     """Start a stage on free ports at the small scale, the outbox sweeping fast."""
-    opts = dict(port=free_port(), inbox_port=free_port(), smtp_port=free_port(),
-                mail_delay_ms=20, scale=Scale(20, 20), quiet=True, state_dir=state_dir,
-                env=dict(faults.FAULT_ENV))
+    opts = dict(
+        port=free_port(),
+        inbox_port=free_port(),
+        smtp_port=free_port(),
+        mail_delay_ms=20,
+        scale=Scale(20, 20),
+        quiet=True,
+        state_dir=state_dir,
+        env=dict(faults.FAULT_ENV),
+    )
     opts.update(options)
     return Stack(stage, Options(**opts)).start()
 
@@ -95,9 +102,12 @@ class TestTokenAuth:
     def test_failed_logins_are_counted_across_replicas(self, stack):
         """The throttle's counter lives in valkey: failures answered by either replica add up."""
         anonymous = LabClient(faults.load.base_url(stack.options.port))
-        answers = [anonymous.post("/api/login", {"email": "brute-force@example.com",
-                                                 "password": f"guess-{i}"})
-                   for i in range(6)]
+        answers = [
+            anonymous.post(
+                "/api/login", {"email": "brute-force@example.com", "password": f"guess-{i}"}
+            )
+            for i in range(6)
+        ]
         assert [a.status for a in answers] == [401] * 5 + [429], [a.status for a in answers]
         assert {a.header("x-replica") for a in answers} == {"app-1", "app-2"}
         assert int(answers[-1].header("retry-after")) > 0
@@ -132,8 +142,11 @@ class TestCache:
 @pytest.fixture(scope="class")
 def storage_stack(tmp_path_factory):
     # Short-lived links, so the test can watch one expire.
-    stack = start("external-storage", tmp_path_factory.mktemp("faults-storage"),
-                  env={**faults.FAULT_ENV, "LAB_LINK_TTL": "4"})
+    stack = start(
+        "external-storage",
+        tmp_path_factory.mktemp("faults-storage"),
+        env={**faults.FAULT_ENV, "LAB_LINK_TTL": "4"},
+    )
     yield stack
     stack.stop()
 

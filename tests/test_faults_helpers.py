@@ -36,11 +36,15 @@ def one_answer(raw: bytes) -> int:
     return server.getsockname()[1]
 
 
-@pytest.mark.parametrize("raw", [
-    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"data\": [",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"data\"",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-], ids=["content-length", "chunk-cut", "no-chunk"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"data": [',
+        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"data"',
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ],
+    ids=["content-length", "chunk-cut", "no-chunk"],
+)
 def test_a_body_cut_after_the_headers_counts_as_cut_mid_response(raw):
     reply = LabClient(f"http://127.0.0.1:{one_answer(raw)}").get("/api/test")
     assert reply.status == 0 and reply.latency > 0 and reply.at > 0
@@ -65,11 +69,19 @@ def test_figures_are_stored_by_name_and_tabled(tmp_path, monkeypatch, capsys):
     assert "FIGURE a-fault: lost=2" in capsys.readouterr().out
     data = json.loads(store.read_text())
     assert sorted(data) == ["a-fault", "b-fault"] and data["b-fault"]["values"] == {"lost": 1}
-    table = subprocess.run([sys.executable, "-m", "benchmarks.faults", "--table", str(store)],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    table = subprocess.run(
+        [sys.executable, "-m", "benchmarks.faults", "--table", str(store)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert table.splitlines() == [
-        "| figure | measured | target | met |", "|---|---|---|---|",
-        "| `a-fault` | lost=2 | lost = 0 | **no** |", "| `b-fault` | lost=1 | lost = 0 | **no** |"]
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+        "| `a-fault` | lost=2 | lost = 0 | **no** |",
+        "| `b-fault` | lost=1 | lost = 0 | **no** |",
+    ]
 
 
 @pytest.mark.processes

@@ -45,10 +45,23 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def valkey(tmp_path_factory):
     port = _free_port()
-    proc = subprocess.Popen([valkey_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path_factory.mktemp("valkey"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            valkey_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path_factory.mktemp("valkey")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 15
     while True:
         try:
@@ -70,11 +83,17 @@ def stage_env(tmp_path_factory, valkey, s3):  # noqa: F811
     shutil.copyfile(seed, folder / "lab.sqlite3")
     S3ReportStore(s3_client(s3["endpoint"], s3["access"], s3["secret"]), "reports").ensure_bucket()
     with MailSimulator("127.0.0.1", smtp_port=0, http_port=0, delay_ms=0) as mail:
-        env = {"LAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite3'}",
-               "LAB_SMTP_PORT": str(mail.smtp_port), "LAB_REDIS_URL": valkey,
-               "LAB_JWT_SECRET": SECRET, "LAB_SESSION_DIR": str(folder / "sessions"),
-               "LAB_REPORT_DIR": str(folder / "reports"), "LAB_S3_ENDPOINT": s3["endpoint"],
-               "LAB_S3_ACCESS_KEY": s3["access"], "LAB_S3_SECRET_KEY": s3["secret"]}
+        env = {
+            "LAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite3'}",
+            "LAB_SMTP_PORT": str(mail.smtp_port),
+            "LAB_REDIS_URL": valkey,
+            "LAB_JWT_SECRET": SECRET,
+            "LAB_SESSION_DIR": str(folder / "sessions"),
+            "LAB_REPORT_DIR": str(folder / "reports"),
+            "LAB_S3_ENDPOINT": s3["endpoint"],
+            "LAB_S3_ACCESS_KEY": s3["access"],
+            "LAB_S3_SECRET_KEY": s3["secret"],
+        }
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
@@ -109,11 +128,17 @@ ROUTES = [
     ("/api/test", ["GET"], []),
     ("/health", ["GET"], []),
     ("/api/specialists", ["GET", "POST"], ["crm", "name", "specialty", "email"]),
-    ("/api/specialists/{sid}", ["GET", "PUT", "PATCH", "DELETE"],
-     ["crm", "name", "specialty", "email"]),
+    (
+        "/api/specialists/{sid}",
+        ["GET", "PUT", "PATCH", "DELETE"],
+        ["crm", "name", "specialty", "email"],
+    ),
     ("/api/specialists/{sid}/reviews", ["GET", "POST"], ["rating", "comment"]),
-    ("/api/specialists/{sid}/reviews/{rid}", ["GET", "PUT", "PATCH", "DELETE"],
-     ["rating", "comment"]),
+    (
+        "/api/specialists/{sid}/reviews/{rid}",
+        ["GET", "PUT", "PATCH", "DELETE"],
+        ["rating", "comment"],
+    ),
     ("/api/specialists/highest_rated", ["GET"], []),
     ("/api/specialists/highest_rated/{limit}", ["GET"], []),
     ("/api/reports", ["POST"], ["limit"]),
@@ -121,25 +146,57 @@ ROUTES = [
     ("/api/reports/{report}/download", ["GET"], []),
 ]
 
-hostile_text = st.sampled_from(["\ud800", "a\x00b", "\u202e", "\U0001f4a5", " ", "",
-                                "' OR 1=1 --", "<script>", "../../etc/passwd", "%s%n",
-                                "=HYPERLINK(\"x\")", "١٢٣", "ǅ", "ﬁ", "İ"])
-json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(-20, 20)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
-                | hostile_text
-                | st.text(alphabet=st.characters(codec="utf-8"), min_size=250, max_size=2100))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=8)
+hostile_text = st.sampled_from(
+    [
+        "\ud800",
+        "a\x00b",
+        "\u202e",
+        "\U0001f4a5",
+        " ",
+        "",
+        "' OR 1=1 --",
+        "<script>",
+        "../../etc/passwd",
+        "%s%n",
+        '=HYPERLINK("x")',
+        "١٢٣",
+        "ǅ",
+        "ﬁ",
+        "İ",
+    ]
+)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(-20, 20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | hostile_text
+    | st.text(alphabet=st.characters(codec="utf-8"), min_size=250, max_size=2100)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
 # Beyond ASCII on purpose: hypothesis' text() leans to ASCII, and the bugs live past it.
-unicode_text = st.text(alphabet=st.characters(min_codepoint=0x80, exclude_categories=("Cs",)),
-                       min_size=1, max_size=12)
+unicode_text = st.text(
+    alphabet=st.characters(min_codepoint=0x80, exclude_categories=("Cs",)), min_size=1, max_size=12
+)
 # Any Unicode a path segment can carry (a lone surrogate cannot go on the wire, so not those),
 # and percent-escapes that decode to invalid UTF-8.
-path_text = (st.text(alphabet=st.characters(exclude_categories=("Cs",),
-                                            exclude_characters="/?#%"), min_size=1, max_size=40)
-             | unicode_text.filter(lambda t: "/" not in t)
-             | st.sampled_from(["%FF", "%ED%A0%80", "%00", "%C3%A9", "%2F"]))
+path_text = (
+    st.text(
+        alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="/?#%"),
+        min_size=1,
+        max_size=40,
+    )
+    | unicode_text.filter(lambda t: "/" not in t)
+    | st.sampled_from(["%FF", "%ED%A0%80", "%00", "%C3%A9", "%2F"])
+)
 query_text = st.text(max_size=24) | unicode_text | hostile_text.filter(lambda t: t != "\ud800")
 
 
@@ -151,29 +208,42 @@ def api_requests(draw, ids: dict, route: tuple):
     values = {
         "sid": draw(st.sampled_from(ids["specialists"]) | st.uuids().map(str) | path_text),
         "rid": draw(st.sampled_from(ids["reviews"]) | st.uuids().map(str) | path_text),
-        "report": draw(st.sampled_from(ids["reports"] or ["x"]) | st.uuids().map(str)
-                       | path_text),
+        "report": draw(st.sampled_from(ids["reports"] or ["x"]) | st.uuids().map(str) | path_text),
         "limit": draw(st.integers(-5, 200).map(str) | path_text),
     }
     path = template.format(**values)
-    query = draw(st.dictionaries(
-        st.sampled_from(["page", "per_page", "limit", "token", "x"]) | st.text(max_size=6),
-        st.integers(-2, 10**25).map(str) | query_text | ids["token_like"], max_size=3))
+    query = draw(
+        st.dictionaries(
+            st.sampled_from(["page", "per_page", "limit", "token", "x"]) | st.text(max_size=6),
+            st.integers(-2, 10**25).map(str) | query_text | ids["token_like"],
+            max_size=3,
+        )
+    )
     if template.endswith("/download") and draw(st.integers(0, 3)):
         query["token"] = draw(ids["token_like"] | query_text)  # the signed link's one parameter
     kind = draw(st.sampled_from(["none", "shaped", "json", "raw"]))
     body, content_type = None, "application/json"
     if kind == "shaped":
-        body = json.dumps(draw(st.fixed_dictionaries(
-            {}, optional={f: json_values for f in fields + ["extra"]}))).encode()
+        body = json.dumps(
+            draw(st.fixed_dictionaries({}, optional={f: json_values for f in fields + ["extra"]}))
+        ).encode()
     elif kind == "json":
         body = json.dumps(draw(json_values)).encode()
     elif kind == "raw":
         body = draw(st.binary(max_size=300))
     if body is not None:
-        content_type = draw(st.sampled_from(["application/json"] * 4 + [
-            "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1",
-            "application/vnd.api+json", ""]))
+        content_type = draw(
+            st.sampled_from(
+                ["application/json"] * 4
+                + [
+                    "text/plain",
+                    "application/x-www-form-urlencoded",
+                    "application/json; charset=latin-1",
+                    "application/vnd.api+json",
+                    "",
+                ]
+            )
+        )
     auth = draw(st.sampled_from(["valid", "valid", "none", "garbage"]))
     return method, template, path, query, body, content_type, auth
 
@@ -189,10 +259,18 @@ def _login(client) -> dict[str, str]:
 
 def fuzz(client, app_name: str) -> Figure:
     headers_valid = _login(client)
-    specialists = [s["id"] for s in client.simulate_get(
-        "/api/specialists", params={"per_page": 100}, headers=headers_valid).json["data"]]
-    reviews = [r["id"] for r in client.simulate_get(
-        f"/api/specialists/{specialists[0]}/reviews", headers=headers_valid).json["data"]]
+    specialists = [
+        s["id"]
+        for s in client.simulate_get(
+            "/api/specialists", params={"per_page": 100}, headers=headers_valid
+        ).json["data"]
+    ]
+    reviews = [
+        r["id"]
+        for r in client.simulate_get(
+            f"/api/specialists/{specialists[0]}/reviews", headers=headers_valid
+        ).json["data"]
+    ]
     reports, token_like = [], st.nothing()
     posted = client.simulate_post("/api/reports", json={"limit": 3}, headers=headers_valid)
     if posted.status_code == 202:  # a stage with reports: a real one, and its real link's shape
@@ -202,8 +280,12 @@ def fuzz(client, app_name: str) -> Figure:
         real = status["download_url"].split("token=", 1)[1]
         user, expires, _ = real.split(".")
         token_like = st.just(real) | query_text.map(lambda t: f"{user}.{expires}.{t}")
-    ids = {"specialists": specialists, "reviews": reviews, "reports": reports,
-           "token_like": token_like}
+    ids = {
+        "specialists": specialists,
+        "reviews": reviews,
+        "reports": reports,
+        "token_like": token_like,
+    }
     tried, errors = [], []
     garbage = {"Authorization": "Bearer not.a.token", "Cookie": "lab_session=" + "A" * 43}
 
@@ -220,23 +302,34 @@ def fuzz(client, app_name: str) -> Figure:
 
     def each(route):
         # One run per route, so every route gets its share (a single run favours a few).
-        return settings(max_examples=max(10, FUZZ_EXAMPLES // len(ROUTES)), deadline=None,
-                        database=None, suppress_health_check=[
-                            HealthCheck.too_slow, HealthCheck.data_too_large])(
-            given(api_requests(ids, route))(one))
+        return settings(
+            max_examples=max(10, FUZZ_EXAMPLES // len(ROUTES)),
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )(given(api_requests(ids, route))(one))
 
     try:
         for route in ROUTES:
             each(route)()
     finally:
         kinds = set(tried)
-        figure = record_figure(Figure(
-            f"fuzz-{app_name}",
-            f"requests tried={len(tried)} 5xx={len(errors)} (hypothesis, every route, Unicode "
-            f"in paths, queries and bodies, {len(kinds)} method x route pairs)",
-            {"requests": len(tried), "5xx": len(errors), "examples": FUZZ_EXAMPLES,
-             "routes": len({t for _, t in kinds}), "first_errors": errors[:3]},
-            "5xx = 0", not errors))
+        figure = record_figure(
+            Figure(
+                f"fuzz-{app_name}",
+                f"requests tried={len(tried)} 5xx={len(errors)} (hypothesis, every route, Unicode "
+                f"in paths, queries and bodies, {len(kinds)} method x route pairs)",
+                {
+                    "requests": len(tried),
+                    "5xx": len(errors),
+                    "examples": FUZZ_EXAMPLES,
+                    "routes": len({t for _, t in kinds}),
+                    "first_errors": errors[:3],
+                },
+                "5xx = 0",
+                not errors,
+            )
+        )
     return figure
 
 

@@ -14,11 +14,24 @@ from shared import validation
 
 # --- one address per specialist -------------------------------------------------------------
 
-GOOD = ["name@example.com", "first.last+tag@sub.example.org", "émail@exemple.fr",
-        "x@scaling-lab.test"]
-BAD = ["x@evil.com,foo.bar", "x@evil.com, y@example.com", "x@evil.com;y@example.com",
-       "Eve <x@evil.com>", '"a,b"@example.com', "x@evil.com\r\nBcc: y@example.com",
-       "x@@example.com", "not-an-address", "x@localhost", "@example.com"]
+GOOD = [
+    "name@example.com",
+    "first.last+tag@sub.example.org",
+    "émail@exemple.fr",
+    "x@scaling-lab.test",
+]
+BAD = [
+    "x@evil.com,foo.bar",
+    "x@evil.com, y@example.com",
+    "x@evil.com;y@example.com",
+    "Eve <x@evil.com>",
+    '"a,b"@example.com',
+    "x@evil.com\r\nBcc: y@example.com",
+    "x@@example.com",
+    "not-an-address",
+    "x@localhost",
+    "@example.com",
+]
 
 
 @pytest.mark.parametrize("address", GOOD)
@@ -45,12 +58,14 @@ def test_the_image_and_the_readme_name_the_real_gunicorn_settings():
     from benchmarks.tools.compose import compose_site
 
     topology = stages.topology("load-balanced")
-    app = next(s for s in process_specs(topology, Options(), compose_site(topology))
-               if s.group == "app")
+    app = next(
+        s for s in process_specs(topology, Options(), compose_site(topology)) if s.group == "app"
+    )
     config = app.argv[app.argv.index("-c") + 1]
     assert config == "python:benchmarks.stack.gunicorn_conf"
-    cmd = re.search(r"^CMD (\[.*?\])$", (ROOT / "Dockerfile").read_text().replace("\\\n", ""),
-                    re.M | re.S)
+    cmd = re.search(
+        r"^CMD (\[.*?\])$", (ROOT / "Dockerfile").read_text().replace("\\\n", ""), re.M | re.S
+    )
     argv = json.loads(cmd.group(1))
     assert argv[argv.index("-c") + 1] == config, "the image's default command skips the settings"
     readme = (ROOT / "README.md").read_text()
@@ -62,9 +77,18 @@ def test_the_image_and_the_readme_name_the_real_gunicorn_settings():
 # --- LAB_DEMO=0: no demo user, no invented secret ---------------------------------------------
 
 
-@pytest.mark.parametrize("value,expected", [(None, True), ("1", True), ("yes", True),
-                                            ("0", False), ("false", False), ("No", False),
-                                            ("", False)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (None, True),
+        ("1", True),
+        ("yes", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("", False),
+    ],
+)
 def test_lab_demo_is_read_by_the_app_and_the_runner(monkeypatch, value, expected):
     from benchmarks.stack import Options
     from shared.config import Settings
@@ -110,8 +134,9 @@ def test_outside_demo_mode_no_jwt_secret_is_made(monkeypatch, tmp_path):
 def test_the_compose_files_follow_lab_demo():
     from benchmarks.tools import compose
 
-    config = compose.load_compose(ROOT / "docker-compose.token-auth.yml",
-                                  {**compose.DUMMY_SECRETS, "LAB_DEMO": "0"})
+    config = compose.load_compose(
+        ROOT / "docker-compose.token-auth.yml", {**compose.DUMMY_SECRETS, "LAB_DEMO": "0"}
+    )
     assert config["services"]["app"]["environment"]["LAB_DEMO"] == "0"
     assert config["services"]["seed"]["environment"]["LAB_DEMO"] == "0"
     default = compose.load_compose(ROOT / "docker-compose.token-auth.yml")
@@ -138,15 +163,20 @@ def test_remove_demo_user_deletes_only_the_demo_user(tmp_path):
 def test_the_account_key_is_nfkc_and_casefolded():
     from shared.throttle import account_key
 
-    same = ["email@example.com", "EMAIL@EXAMPLE.COM", "ｅｍａｉｌ@ｅｘａｍｐｌｅ.ｃｏｍ",
-            " Email@Example.com "]
+    same = [
+        "email@example.com",
+        "EMAIL@EXAMPLE.COM",
+        "ｅｍａｉｌ@ｅｘａｍｐｌｅ.ｃｏｍ",
+        " Email@Example.com ",
+    ]
     assert len({account_key(e) for e in same}) == 1
     assert account_key("STRASSE@x.com") == account_key("straße@x.com")  # casefold, not lower
     assert account_key("other@example.com") != account_key("email@example.com")
 
 
 def test_every_spelling_mariadb_matches_counts_against_the_one_account(
-        seeded_mysql_url, tmp_path, monkeypatch):
+    seeded_mysql_url, tmp_path, monkeypatch
+):
     """MariaDB's utf8mb4_general_ci ignores case and accents: "émail@…" logs into the demo
     account, so it must spend the demo account's failures, not a counter of its own."""
     import falcon.testing
@@ -157,11 +187,22 @@ def test_every_spelling_mariadb_matches_counts_against_the_one_account(
     from stages.legacy.app import create_app
 
     monkeypatch.delenv("LAB_REDIS_URL", raising=False)  # the throttle counts in this process
-    client = falcon.testing.TestClient(create_app(Settings(
-        database_url=seeded_mysql_url, session_dir=tmp_path / "sessions",
-        jwt_secret="hardening-" + "k" * 40)))
-    spellings = ["émail@example.com", "EMAIL@example.com", "Émail@Exämple.com",
-                 "èmail@example.com", "ｅmail@example.com"]
+    client = falcon.testing.TestClient(
+        create_app(
+            Settings(
+                database_url=seeded_mysql_url,
+                session_dir=tmp_path / "sessions",
+                jwt_secret="hardening-" + "k" * 40,
+            )
+        )
+    )
+    spellings = [
+        "émail@example.com",
+        "EMAIL@example.com",
+        "Émail@Exämple.com",
+        "èmail@example.com",
+        "ｅmail@example.com",
+    ]
     # The premise: the database takes every spelling for the demo account.
     assert all(User.get(User.email == s).email == DEMO_EMAIL for s in spellings[:4])
 

@@ -88,7 +88,8 @@ def test_the_pt_br_page_has_no_english_heading_left(pages):
 def test_the_pt_br_page_writes_numbers_with_decimal_commas(pages):
     en, pt = (cells(pages[lang].read_text(encoding="utf-8")) for lang in ("en", "pt-BR"))
     assert "34.1 32.5–35.7" in " ".join(en[2].split()) and "34,1 32,5–35,7" in " ".join(
-        pt[2].split())  # legacy's throughput and its interval
+        pt[2].split()
+    )  # legacy's throughput and its interval
     assert "1,300" in " ".join(en) and "1.300" in " ".join(pt)  # a thousands separator
     # No decimal point left in a Portuguese figure: "1.300" is a thousand, "34.1" would be English.
     assert [c for c in pt if re.search(r"\d\.\d{1,2}(?!\d)", c)] == []
@@ -138,9 +139,12 @@ def test_fmt_and_t_follow_the_context_language():
     with i18n.use("pt-BR"):
         assert (fmt(1234.5), fmt(3.25), fmt(0.5, "cores")) == ("1.234", "3,2", "0,50")
         assert i18n.t("Where the time goes: {endpoint}", endpoint="x") == "Onde o tempo é gasto: x"
-        assert i18n.t("Locust used more than {limit} core in {where}: there the load generator, "
-                      "not the app, may be what limits throughput.", limit=0.8, where="a"
-                      ).startswith("O Locust usou mais de 0,8 núcleo em a")  # floats localized
+        assert i18n.t(
+            "Locust used more than {limit} core in {where}: there the load generator, "
+            "not the app, may be what limits throughput.",
+            limit=0.8,
+            where="a",
+        ).startswith("O Locust usou mais de 0,8 núcleo em a")  # floats localized
     assert i18n.current() == "en"  # the block restored the language
     says = i18n.later("capacity at SLO at least {before}'s", before="legacy")
     assert says == "capacity at SLO at least legacy's"  # English at once, translated when shown

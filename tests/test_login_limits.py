@@ -46,9 +46,17 @@ def make_app(seed_file, tmp_path, mail, monkeypatch):
             monkeypatch.setenv(name, str(value))
         path = tmp_path / "lab.sqlite3"
         shutil.copyfile(seed_file, path)
-        return falcon.testing.TestClient(create_app(Settings(
-            database_url=f"sqlite:///{path}", smtp_port=mail.smtp_port,
-            session_dir=tmp_path / "sessions", jwt_secret=SECRET)))
+        return falcon.testing.TestClient(
+            create_app(
+                Settings(
+                    database_url=f"sqlite:///{path}",
+                    smtp_port=mail.smtp_port,
+                    session_dir=tmp_path / "sessions",
+                    jwt_secret=SECRET,
+                )
+            )
+        )
+
     return make
 
 
@@ -127,8 +135,7 @@ def test_failures_from_other_addresses_do_not_lock_the_owner_out(make_app):
     assert _login(client, DEMO_EMAIL, "wrong", remote_addr="198.51.100.7").status_code == 429
     assert _login(client, DEMO_EMAIL, DEMO_PASSWORD, remote_addr="192.0.2.44").status_code == 200
     # The attacker's address stays locked, right password or not.
-    assert _login(client, DEMO_EMAIL, DEMO_PASSWORD,
-                  remote_addr="198.51.100.7").status_code == 429
+    assert _login(client, DEMO_EMAIL, DEMO_PASSWORD, remote_addr="198.51.100.7").status_code == 429
 
 
 def test_the_client_behind_a_trusted_proxy_is_its_forwarded_address(make_app):
@@ -136,8 +143,13 @@ def test_the_client_behind_a_trusted_proxy_is_its_forwarded_address(make_app):
 
     def via_proxy(client_ip, password, claimed=""):
         chain = f"{claimed}, {client_ip}" if claimed else client_ip
-        return _login(client, DEMO_EMAIL, password, remote_addr="127.0.0.1",
-                      headers={"X-Forwarded-For": chain})
+        return _login(
+            client,
+            DEMO_EMAIL,
+            password,
+            remote_addr="127.0.0.1",
+            headers={"X-Forwarded-For": chain},
+        )
 
     for _ in range(5):
         via_proxy("198.51.100.7", "wrong")
@@ -151,5 +163,7 @@ def test_an_untrusted_peer_cannot_choose_its_address(make_app):
     client = make_app()  # no trusted proxy: X-Forwarded-For is ignored
     for i in range(6):
         _login(client, DEMO_EMAIL, "wrong", headers={"X-Forwarded-For": f"192.0.2.{i}"})
-    assert _login(client, DEMO_EMAIL, "wrong",
-                  headers={"X-Forwarded-For": "192.0.2.99"}).status_code == 429
+    assert (
+        _login(client, DEMO_EMAIL, "wrong", headers={"X-Forwarded-For": "192.0.2.99"}).status_code
+        == 429
+    )

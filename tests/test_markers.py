@@ -61,19 +61,22 @@ def inner(pytester, monkeypatch):
 def test_the_guard_fails_a_test_that_uses_what_its_markers_do_not_say(inner):
     result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=2, failed=2, skipped=1)
-    result.stdout.fnmatch_lines([
-        "*test_starts_a_process_unmarked starts a process but is not marked `processes`*",
-        "*markers do not tell the truth: connects to 127.0.0.1:5432 (mark it `postgres`)*",
-        "*NOT RUN: 1 MariaDB tests*",
-        "*test_inner.py::test_on_mariadb*",
-        "*LAB_TEST_REQUIRE_ALL=1 makes these tests fail instead*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_starts_a_process_unmarked starts a process but is not marked `processes`*",
+            "*markers do not tell the truth: connects to 127.0.0.1:5432 (mark it `postgres`)*",
+            "*NOT RUN: 1 MariaDB tests*",
+            "*test_inner.py::test_on_mariadb*",
+            "*LAB_TEST_REQUIRE_ALL=1 makes these tests fail instead*",
+        ]
+    )
 
 
 @pytest.mark.processes
 def test_fast_is_every_test_with_no_other_marker(inner):
-    result = inner.runpytest_subprocess("-p", "no:cacheprovider", "-m", "fast",
-                                        "--collect-only", "-q")
+    result = inner.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-m", "fast", "--collect-only", "-q"
+    )
     result.stdout.fnmatch_lines(["*3/5 tests collected (2 deselected)*"])
     assert "test_starts_a_process_marked" not in result.stdout.str()
     assert "test_on_mariadb" not in result.stdout.str()

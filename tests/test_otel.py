@@ -39,8 +39,11 @@ class Receiver(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         request = ExportTraceServiceRequest.FromString(body)
         for resource_spans in request.resource_spans:
-            service = next(a.value.string_value for a in resource_spans.resource.attributes
-                           if a.key == "service.name")
+            service = next(
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            )
             for scope in resource_spans.scope_spans:
                 Receiver.spans += [(self.path, service, span.name) for span in scope.spans]
         self.send_response(200)
@@ -62,10 +65,19 @@ def receiver():
 
 def run_child(tmp_path, env: dict) -> str:
     code = CHILD.format(db=tmp_path / "lab.sqlite3")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                               "LAB_SESSION_DIR": str(tmp_path / "sessions"), **env})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "LAB_SESSION_DIR": str(tmp_path / "sessions"),
+            **env,
+        },
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

@@ -67,8 +67,9 @@ class Worker:
         self.links = ReportLinks(SECRET, "http://lab.test")
         self.store = LocalReportStore(tmp_path / "reports")
         self.review_task = register_review_mail(self.huey, self.sender, settings=settings)
-        self.report_task = register_report_tasks(self.huey, LiveTopRated(), self.store,
-                                                 self.sender, self.links, settings=settings)
+        self.report_task = register_report_tasks(
+            self.huey, LiveTopRated(), self.store, self.sender, self.links, settings=settings
+        )
         self.sweeper = self.huey._lab_outbox_sweeper
 
     def run_all(self, limit: int = 50) -> int:
@@ -80,21 +81,28 @@ class Worker:
         return ran
 
     def api(self) -> falcon.testing.TestClient:
-        return falcon.testing.TestClient(create_api(
-            auth=JwtAuth(SECRET), review_mailer=QueuedReviewMailer(self.review_task),
-            top_rated=LiveTopRated(), login_throttle=LoginThrottle(),
-            extra_routes=report_routes(self.report_task, self.store, self.links)))
+        return falcon.testing.TestClient(
+            create_api(
+                auth=JwtAuth(SECRET),
+                review_mailer=QueuedReviewMailer(self.review_task),
+                top_rated=LiveTopRated(),
+                login_throttle=LoginThrottle(),
+                extra_routes=report_routes(self.report_task, self.store, self.links),
+            )
+        )
 
 
 def _bearer(client) -> dict:
-    token = client.simulate_post("/api/login", json={"email": DEMO_EMAIL,
-                                                     "password": DEMO_PASSWORD}).json["token"]
+    token = client.simulate_post(
+        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    ).json["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
 def _age(ref, seconds: float) -> None:
     MailOutbox.update(queued_at=utcnow() - timedelta(seconds=seconds)).where(
-        MailOutbox.ref == str(ref)).execute()
+        MailOutbox.ref == str(ref)
+    ).execute()
 
 
 def _report_mails(mail, report_id) -> int:
@@ -122,7 +130,8 @@ def test_a_report_whose_task_was_lost_is_built_and_mailed_by_the_sweeper(databas
 
 
 def test_a_report_asked_for_while_the_queue_is_down_is_accepted_and_built_later(
-        database, mail, tmp_path):
+    database, mail, tmp_path
+):
     worker = Worker(mail, tmp_path)
     client = worker.api()
     headers = _bearer(client)
@@ -130,10 +139,15 @@ def test_a_report_asked_for_while_the_queue_is_down_is_accepted_and_built_later(
     def queue_down(report_id):
         raise ConnectionError("queue server down (simulated)")
 
-    down = falcon.testing.TestClient(create_api(
-        auth=JwtAuth(SECRET), review_mailer=QueuedReviewMailer(worker.review_task),
-        top_rated=LiveTopRated(), login_throttle=LoginThrottle(),
-        extra_routes=report_routes(queue_down, worker.store, worker.links)))
+    down = falcon.testing.TestClient(
+        create_api(
+            auth=JwtAuth(SECRET),
+            review_mailer=QueuedReviewMailer(worker.review_task),
+            top_rated=LiveTopRated(),
+            login_throttle=LoginThrottle(),
+            extra_routes=report_routes(queue_down, worker.store, worker.links),
+        )
+    )
     posted = down.simulate_post("/api/reports", json={"limit": 2}, headers=headers)
     assert posted.status_code == 202, posted.text  # on record: the sweeper queues it
     report_id = posted.json["id"]
@@ -145,7 +159,8 @@ def test_a_report_asked_for_while_the_queue_is_down_is_accepted_and_built_later(
 
 
 def test_a_worker_killed_after_the_build_mails_the_built_report_without_rebuilding(
-        database, mail, tmp_path):
+    database, mail, tmp_path
+):
     worker = Worker(mail, tmp_path)
     client = worker.api()
     posted = client.simulate_post("/api/reports", json={"limit": 2}, headers=_bearer(client))
@@ -153,6 +168,7 @@ def test_a_worker_killed_after_the_build_mails_the_built_report_without_rebuildi
     worker.huey.flush()
     # Built, then the worker died before the mail: the report is ready, the row still pending.
     from shared.reports import build_report
+
     build_report(report_id, LiveTopRated(), worker.store)
     built_at = Report.get_by_id(report_id).updated_at
     _age(report_id, 60)
@@ -242,16 +258,21 @@ def test_smtp_errors_are_told_apart():
 
 @pytest.mark.processes
 def test_the_dead_letter_listing_runs_as_a_command(database):
-    done = subprocess.run([sys.executable, "-m", "shared.deadletters"], cwd=ROOT,
-                          env={"LAB_DATABASE_URL": database, "PYTHONPATH": str(ROOT),
-                               "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.deadletters"],
+        cwd=ROOT,
+        env={"LAB_DATABASE_URL": database, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "0 dead letter(s)" in done.stdout
 
 
-def test_a_dead_letter_is_counted_in_the_queue_servers_counters(database, mail, tmp_path,
-                                                                 monkeypatch, redis_server):
+def test_a_dead_letter_is_counted_in_the_queue_servers_counters(
+    database, mail, tmp_path, monkeypatch, redis_server
+):
     """lab:counter:outbox_dead_letters, which the bench copies into the report's counters."""
     import redis
     from huey import RedisHuey

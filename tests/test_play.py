@@ -22,8 +22,9 @@ PLAY = "benchmarks.measure.play"
 
 @pytest.mark.processes
 def test_play_takes_ups_options_and_its_own():
-    help_text = subprocess.run([sys.executable, "-m", PLAY, "--help"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=60).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", PLAY, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
     for option in ("--port", "--replicas", "--mail-delay-ms", "--users", "--locust-port"):
         assert option in help_text, option
     command = play.locust_command("http://127.0.0.1:9", 4, 2, 9999)
@@ -34,8 +35,13 @@ def test_play_takes_ups_options_and_its_own():
 
 @pytest.mark.processes
 def test_bad_user_count_is_refused_by_name():
-    done = subprocess.run([sys.executable, "-m", PLAY, "legacy", "--users", "0"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", PLAY, "legacy", "--users", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "--users must be at least 1" in done.stderr
 
 
@@ -49,8 +55,18 @@ def _template_args(html: str) -> dict:
 @pytest.mark.processes
 def test_play_serves_locusts_ui_aimed_at_the_stage(free_port, tmp_path):
     ports = {name: free_port() for name in ("port", "inbox-port", "smtp-port", "locust-port")}
-    argv = [sys.executable, "-m", PLAY, "async-reports", "--users", "3",
-            "--specialists", "20", "--reviews-per-specialist", "20"]
+    argv = [
+        sys.executable,
+        "-m",
+        PLAY,
+        "async-reports",
+        "--users",
+        "3",
+        "--specialists",
+        "20",
+        "--reviews-per-specialist",
+        "20",
+    ]
     for name, port in ports.items():
         argv += [f"--{name}", str(port)]
     log = (tmp_path / "play.log").open("wb")

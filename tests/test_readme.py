@@ -16,17 +16,26 @@ def runs() -> Runs:
 def test_the_readme_numbers_are_the_reference_runs(runs):
     text = README.read_text(encoding="utf-8")
     new, changed = render(text, runs)
-    assert changed == [], (f"README parts {changed} differ from the reference runs: run "
-                           "`python -m benchmarks.results.readme_numbers --write`")
+    assert changed == [], (
+        f"README parts {changed} differ from the reference runs: run "
+        "`python -m benchmarks.results.readme_numbers --write`"
+    )
     assert new == text
 
 
-@pytest.mark.parametrize("old,new,part", [
-    ("| cache | GET top-10 | 420 [380–565]", "| cache | GET top-10 | 520 [380–565]", "headline"),
-    ("| 5 s → 90 ms | 1,400 → 14 ms |", "| 5 s → 90 ms | 1,400 → 9 ms |", "headline"),
-    ("cuts the top-10 by ~200x alone", "cuts the top-10 by ~300x alone", "findings"),
-    ("mail lag p50 4 s in async-mail", "mail lag p50 1 s in async-mail", "postgresql"),
-])
+@pytest.mark.parametrize(
+    "old,new,part",
+    [
+        (
+            "| cache | GET top-10 | 420 [380–565]",
+            "| cache | GET top-10 | 520 [380–565]",
+            "headline",
+        ),
+        ("| 5 s → 90 ms | 1,400 → 14 ms |", "| 5 s → 90 ms | 1,400 → 9 ms |", "headline"),
+        ("cuts the top-10 by ~200x alone", "cuts the top-10 by ~300x alone", "findings"),
+        ("mail lag p50 4 s in async-mail", "mail lag p50 1 s in async-mail", "postgresql"),
+    ],
+)
 def test_a_number_edited_by_hand_is_caught_and_rewritten(runs, old, new, part, tmp_path):
     text = README.read_text(encoding="utf-8")
     assert old in text

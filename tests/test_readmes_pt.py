@@ -48,13 +48,16 @@ def numbers(markdown: str, lang: str) -> Counter:
 
 
 def test_numbers_are_read_with_each_languages_separators():
-    assert numbers("p95 1,083 ms, 3.8 ms, 49.7 % of 1,000 x 1,000; HS256 in `127.0.0.1:8123`",
-                   "en") == Counter({"1083": 1, "3.8": 1, "49.7": 1, "1000": 2})
-    assert numbers("p95 1.083 ms, 3,8 ms, 49,7 % de 1.000 x 1.000; HS256 em `127.0.0.1:8123`",
-                   "pt-BR") == Counter({"1083": 1, "3.8": 1, "49.7": 1, "1000": 2})
+    assert numbers(
+        "p95 1,083 ms, 3.8 ms, 49.7 % of 1,000 x 1,000; HS256 in `127.0.0.1:8123`", "en"
+    ) == Counter({"1083": 1, "3.8": 1, "49.7": 1, "1000": 2})
+    assert numbers(
+        "p95 1.083 ms, 3,8 ms, 49,7 % de 1.000 x 1.000; HS256 em `127.0.0.1:8123`", "pt-BR"
+    ) == Counter({"1083": 1, "3.8": 1, "49.7": 1, "1000": 2})
     # Lists and ranges keep their parts apart.
     assert numbers("1, 2, 4 s; 34–36 ms", "pt-BR") == Counter(
-        {"1": 1, "2": 1, "4": 1, "34": 1, "36": 1})
+        {"1": 1, "2": 1, "4": 1, "34": 1, "36": 1}
+    )
     # An English decimal left in the Portuguese text reads differently, so it is caught.
     assert numbers("3.8 ms", "pt-BR") != numbers("3.8 ms", "en")
 
@@ -68,7 +71,8 @@ def test_each_stage_readme_exists_in_both_languages(folder):
     english, portuguese = folder / "README.md", folder / PT
     assert english.is_file() == portuguese.is_file(), (
         f"{folder.name}: only {'README.md' if english.is_file() else PT} exists; "
-        "write the other language's README too")
+        "write the other language's README too"
+    )
     assert english.is_file(), f"{folder.name} has no README"
 
 
@@ -78,8 +82,8 @@ def test_each_stage_readme_quotes_the_same_numbers_in_both_languages(folder):
     pt = numbers((folder / PT).read_text(), "pt-BR")
     only_en, only_pt = en - pt, pt - en
     assert not only_en and not only_pt, (
-        f"{folder.name}: numbers only in README.md: {dict(only_en)}; "
-        f"only in {PT}: {dict(only_pt)}")
+        f"{folder.name}: numbers only in README.md: {dict(only_en)}; only in {PT}: {dict(only_pt)}"
+    )
 
 
 @pytest.mark.parametrize("folder", [ROOT, *stage_folders()], ids=lambda p: p.name)

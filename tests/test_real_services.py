@@ -105,8 +105,12 @@ def test_postgres_each_run_gets_a_fresh_copy_of_the_seed(pg_run, tmp_path):
     assert second.seeded_s is None  # the template was reused, not seeded again
     assert _pg(pg_run, "SELECT count(*) FROM reviews") == [(13 * 7,)]
     # The copy keeps the schema's rules: keys, the foreign key with its cascade, the index.
-    constraints = {r[0] for r in _pg(pg_run, "SELECT contype FROM pg_constraint WHERE "
-                                             "conrelid = 'reviews'::regclass")}
+    constraints = {
+        r[0]
+        for r in _pg(
+            pg_run, "SELECT contype FROM pg_constraint WHERE conrelid = 'reviews'::regclass"
+        )
+    }
     assert {"p", "f", "c"} <= constraints
     _pg(pg_run, "DELETE FROM specialists WHERE id = (SELECT id FROM specialists LIMIT 1)")
     assert _pg(pg_run, "SELECT count(*) FROM reviews") == [(12 * 7,)]
@@ -121,8 +125,9 @@ def test_postgres_stale_seed_is_remade(pg_run, postgres_admin, tmp_path):
     assert _pg(pg_run, "SELECT count(*) FROM users") == [(1,)]
 
 
-def test_postgres_refuses_someone_elses_database(postgres_server, postgres_url, pg_seed_cleanup,
-                                                 tmp_path):
+def test_postgres_refuses_someone_elses_database(
+    postgres_server, postgres_url, pg_seed_cleanup, tmp_path
+):
     _pg(postgres_url, "CREATE TABLE invoices (id int)")
     with pytest.raises(BackendError, match="invoices"):
         restore_database(postgres_url, TINY, tmp_path / "x", quiet=True)
@@ -189,13 +194,17 @@ def test_a_url_is_parsed_once_into_its_backend_object(tmp_path):
     assert isinstance(embedded, SqliteDatabase) and embedded.path == tmp_path / "run.sqlite3"
     by_url = Database.from_url(f"sqlite:///{tmp_path}/x.sqlite3", TINY, tmp_path / "unused")
     assert isinstance(by_url, SqliteDatabase) and by_url.path == tmp_path / "x.sqlite3"
-    pg = Database.from_url("postgres://lab:secret@db.example:6543/runs?sslmode=disable", TINY,
-                           tmp_path / "unused")
+    pg = Database.from_url(
+        "postgres://lab:secret@db.example:6543/runs?sslmode=disable", TINY, tmp_path / "unused"
+    )
     assert isinstance(pg, PostgresDatabase) and pg.name == "runs"
     assert pg.params["port"] == 6543 and pg.params["sslmode"] == "disable"
-    assert pg.describe() == {"backend": "postgresql", "seed": "lab_seed_13x7",
-                             "url": "postgres://lab:***@db.example:6543/runs?sslmode=disable",
-                             "method": PostgresDatabase.method}
+    assert pg.describe() == {
+        "backend": "postgresql",
+        "seed": "lab_seed_13x7",
+        "url": "postgres://lab:***@db.example:6543/runs?sslmode=disable",
+        "method": PostgresDatabase.method,
+    }
     my = Database.from_url("mariadb://root@127.0.0.1/runs", TINY, tmp_path / "unused")
     assert isinstance(my, MysqlDatabase) and my.params["port"] == 3306
     # Refused as it is parsed, before any connection: no database, the server's own, a seed.
@@ -262,22 +271,32 @@ BACKENDS = {
     # PostgreSQL + a Redis server (its dedicated db), and MariaDB + the stage's embedded valkey.
     "postgresql+redis": lambda get: dict(
         database_url=f"{get('postgres_server')}/lab_test_contract",
-        redis_url=f"{get('redis_server')}/{STACK_REDIS_DB}"),
+        redis_url=f"{get('redis_server')}/{STACK_REDIS_DB}",
+    ),
     "mariadb": lambda get: dict(database_url=f"{get('mysql_server')}/lab_test_contract"),
 }
-MARKS = {"postgresql+redis": [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow],
-         "mariadb": [pytest.mark.mysql, pytest.mark.slow]}
+MARKS = {
+    "postgresql+redis": [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow],
+    "mariadb": [pytest.mark.mysql, pytest.mark.slow],
+}
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param((b, s), id=f"{b}-{s}", marks=MARKS[b]) for b in BACKENDS for s in stages.names()])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param((b, s), id=f"{b}-{s}", marks=MARKS[b])
+        for b in BACKENDS
+        for s in stages.names()
+    ],
+)
 def stack(request, launch):
     """One stage on real servers, started by the runner; the contract tests run against it."""
     backend, stage = request.param
     stack = launch(stage, **BACKENDS[backend](request.getfixturevalue))
     described = stack.describe()
     assert described["backends"]["database"]["backend"] == (
-        "postgresql" if backend.startswith("postgresql") else "mysql")
+        "postgresql" if backend.startswith("postgresql") else "mysql"
+    )
     if stack.topology.needs_redis:
         embedded = "valkey" in described["processes"]
         assert embedded == (backend == "mariadb")  # no valkey of its own with a Redis URL
@@ -290,15 +309,35 @@ def stack(request, launch):
 
 @pytest.mark.slow
 @pytest.mark.processes
-def test_a_short_bench_of_every_stage_on_postgresql_and_redis(postgres_server, redis_server,
-                                                               tmp_path):
+def test_a_short_bench_of_every_stage_on_postgresql_and_redis(
+    postgres_server, redis_server, tmp_path
+):
     out = tmp_path / "results"
-    cmd = [sys.executable, "-m", "benchmarks.measure.bench", "--duration", "3", "--warmup", "1",
-           "--users", "2", "--specialists", "50", "--reviews-per-specialist", "50",
-           "--db", f"{postgres_server}/lab_ci", "--redis", f"{redis_server}/15", "--no-report",
-           "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          cwd=Path(__file__).resolve().parent.parent)
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.measure.bench",
+        "--duration",
+        "3",
+        "--warmup",
+        "1",
+        "--users",
+        "2",
+        "--specialists",
+        "50",
+        "--reviews-per-specialist",
+        "50",
+        "--db",
+        f"{postgres_server}/lab_ci",
+        "--redis",
+        f"{redis_server}/15",
+        "--no-report",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parent.parent
+    )
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     (run,) = out.iterdir()
     meta = json.loads((run / "meta.json").read_text())

@@ -28,9 +28,16 @@ from shared.queue import make_huey
 @pytest.fixture
 def valkey_of_a_stack(free_port, tmp_path):
     """The cache stage's plan, with only its valkey started (as `Stack.start` starts it)."""
-    stack = Stack("cache", Options(port=free_port(), inbox_port=free_port(),
-                                   smtp_port=free_port(), state_dir=tmp_path / "stack",
-                                   quiet=True))
+    stack = Stack(
+        "cache",
+        Options(
+            port=free_port(),
+            inbox_port=free_port(),
+            smtp_port=free_port(),
+            state_dir=tmp_path / "stack",
+            quiet=True,
+        ),
+    )
     (stack.state / "logs").mkdir(parents=True)
     stack.site, stack.specs = stack.plan("sqlite:///unused.sqlite3")
     stack.env = {"LAB_REDIS_URL": stack.site.values["LAB_REDIS_URL"]}
@@ -79,6 +86,7 @@ def test_the_harness_reads_the_stacks_redis_with_the_password(valkey_of_a_stack)
     url = stack.site.values["LAB_REDIS_URL"]
     redis.Redis.from_url(url).set("lab:counter:top_rated_computed", 3)
     assert redis_counters(stack) == {"top_rated_computed": 3}
+
     # A rejected cache entry is a lab:counter:* like the others: the run's counters.json and the
     # report's counters table show it.
     class NoRanking:
@@ -99,10 +107,25 @@ def test_the_harness_reads_the_stacks_redis_with_the_password(valkey_of_a_stack)
 @pytest.mark.processes
 def test_a_redis_url_with_a_password_is_prepared_and_used(free_port, tmp_path, poll):
     port, password = free_port(), "s3cret-Pass_word"
-    proc = subprocess.Popen([valkey_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--requirepass", password, "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            valkey_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"redis://:{password}@127.0.0.1:{port}/3"
         poll(lambda: redis_up(url), timeout=10, what="valkey with a password")
@@ -121,10 +144,25 @@ def test_a_stage_runs_on_a_redis_given_by_url_with_a_password(launch, free_port,
     from benchmarks.client import LabClient
 
     port, password = free_port(), "given-Pass_word-123"
-    proc = subprocess.Popen([valkey_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--requirepass", password, "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            valkey_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"redis://:{password}@127.0.0.1:{port}/4"
         poll(lambda: redis_up(url), timeout=10, what="valkey with a password")

@@ -42,8 +42,9 @@ SECRET = "reliability-tests-" + "r" * 40
 
 @pytest.fixture(scope="module")
 def seed_file(tmp_path_factory) -> Path:
-    return seed_sqlite_file(tmp_path_factory.mktemp("reliability-seed") / "seed.sqlite3",
-                            Scale(20, 5))
+    return seed_sqlite_file(
+        tmp_path_factory.mktemp("reliability-seed") / "seed.sqlite3", Scale(20, 5)
+    )
 
 
 @pytest.fixture
@@ -133,12 +134,14 @@ def test_a_copy_running_while_the_row_is_claimed_does_nothing(database):
         release.wait(10)
         sent.append("first")
 
-    first = threading.Thread(target=lambda: outbox.deliver(outbox.REVIEW, review.id, slow_send,
-                                                           lease_seconds=30))
+    first = threading.Thread(
+        target=lambda: outbox.deliver(outbox.REVIEW, review.id, slow_send, lease_seconds=30)
+    )
     first.start()
     assert inside.wait(10)
-    second = outbox.deliver(outbox.REVIEW, review.id, lambda: sent.append("second"),
-                            lease_seconds=30)
+    second = outbox.deliver(
+        outbox.REVIEW, review.id, lambda: sent.append("second"), lease_seconds=30
+    )
     release.set()
     first.join(10)
     assert second == "skipped" and sent == ["first"]
@@ -162,10 +165,12 @@ def test_a_claim_whose_worker_died_expires(database):
     review = services.create_review(_specialist().id, {"rating": 4})
     # A worker claimed it and died: the lease is still running, then it has run out.
     MailOutbox.update(claimed_until=utcnow() + timedelta(seconds=30)).where(
-        MailOutbox.ref == str(review.id)).execute()
+        MailOutbox.ref == str(review.id)
+    ).execute()
     assert outbox.deliver(outbox.REVIEW, review.id, lambda: None, lease_seconds=30) == "skipped"
     MailOutbox.update(claimed_until=utcnow() - timedelta(seconds=1)).where(
-        MailOutbox.ref == str(review.id)).execute()
+        MailOutbox.ref == str(review.id)
+    ).execute()
     assert outbox.deliver(outbox.REVIEW, review.id, lambda: None, lease_seconds=30) == outbox.SENT
 
 
@@ -173,8 +178,9 @@ def test_the_mail_of_a_deleted_review_is_dropped_not_retried(database, sender):
     specialist = _specialist()
     review = services.create_review(specialist.id, {"rating": 4})
     services.delete_review(specialist.id, review.id)
-    result = outbox.deliver(outbox.REVIEW, review.id,
-                            lambda: sender.send(review_mail(str(review.id))), lease_seconds=30)
+    result = outbox.deliver(
+        outbox.REVIEW, review.id, lambda: sender.send(review_mail(str(review.id))), lease_seconds=30
+    )
     assert result == outbox.DROPPED
     assert _row(review.id).status == outbox.DROPPED and outbox.pending() == 0
 
@@ -184,7 +190,8 @@ def test_the_mail_of_a_deleted_review_is_dropped_not_retried(database, sender):
 
 def _age(review_id, seconds: float) -> None:
     MailOutbox.update(queued_at=utcnow() - timedelta(seconds=seconds)).where(
-        MailOutbox.ref == str(review_id)).execute()
+        MailOutbox.ref == str(review_id)
+    ).execute()
 
 
 def test_the_sweeper_requeues_overdue_mail_once_per_grace_period(database):
@@ -194,7 +201,8 @@ def test_the_sweeper_requeues_overdue_mail_once_per_grace_period(database):
     _age(overdue.id, 60)
     _age(claimed.id, 60)
     MailOutbox.update(claimed_until=utcnow() + timedelta(seconds=30)).where(
-        MailOutbox.ref == str(claimed.id)).execute()
+        MailOutbox.ref == str(claimed.id)
+    ).execute()
     queued = []
     sweeper = outbox.Sweeper({outbox.REVIEW: queued.append}, interval=1, grace=30)
     assert sweeper.sweep_once() == 1
@@ -243,14 +251,20 @@ def test_the_sweeper_thread_runs_and_survives_errors(database):
 
 
 def _app(review_mailer) -> falcon.testing.TestClient:
-    return falcon.testing.TestClient(create_api(
-        auth=JwtAuth(SECRET), review_mailer=review_mailer, top_rated=LiveTopRated(),
-        login_throttle=LoginThrottle()))
+    return falcon.testing.TestClient(
+        create_api(
+            auth=JwtAuth(SECRET),
+            review_mailer=review_mailer,
+            top_rated=LiveTopRated(),
+            login_throttle=LoginThrottle(),
+        )
+    )
 
 
 def _login(client) -> dict:
-    token = client.simulate_post("/api/login", json={"email": DEMO_EMAIL,
-                                                     "password": DEMO_PASSWORD}).json["token"]
+    token = client.simulate_post(
+        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    ).json["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -262,8 +276,9 @@ def test_legacy_marks_the_row_sent_and_survives_a_provider_outage(database, mail
     assert ok.status_code == 201 and _row(ok.json["id"]).status == outbox.SENT
     mail.configure(reject=True)
     try:
-        down = client.simulate_post(f"/api/specialists/{sid}/reviews", json={"rating": 2},
-                                    headers=auth)
+        down = client.simulate_post(
+            f"/api/specialists/{sid}/reviews", json={"rating": 2}, headers=auth
+        )
     finally:
         mail.configure(reject=False)
     # Committed, so 201 (not a 500 for a review that is saved); the mail stays owed, with why.
@@ -284,8 +299,9 @@ def test_queue_down_the_review_is_saved_and_its_mail_sent_later(database, mail, 
 
     client = _app(QueuedReviewMailer(enqueue))
     auth = _login(client)
-    resp = client.simulate_post(f"/api/specialists/{_specialist().id}/reviews",
-                                json={"rating": 6}, headers=auth)
+    resp = client.simulate_post(
+        f"/api/specialists/{_specialist().id}/reviews", json={"rating": 6}, headers=auth
+    )
     assert resp.status_code == 201, resp.text
     review_id = resp.json["id"]
     assert Review.get_or_none(Review.id == uuid.UUID(review_id)) is not None
@@ -303,18 +319,31 @@ def test_every_queued_stage_starts_the_sweeper_in_its_worker(tmp_path):
     queued = [name for name in stages.names() if stages.topology(name).worker]
     assert queued, "no stage has a worker"
     modules = [stages.topology(name).worker.rsplit(".", 1)[0] for name in queued]
-    script = "; ".join([
-        "import importlib",
-        f"mods = {modules!r}",
-        "missing = [m for m in mods if 'outbox_sweeper' not in importlib.import_module(m).huey"
-        "._startup or 'review' not in importlib.import_module(m).huey._lab_outbox_sweeper"
-        ".requeue]",
-        "print('MISSING', missing)",
-    ])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAB_JWT_SECRET": SECRET,
-           "LAB_DATABASE_URL": f"sqlite:///{tmp_path}/lab.sqlite3",
-           "LAB_REDIS_URL": "redis://127.0.0.1:1/0", "LAB_S3_ENDPOINT": "http://127.0.0.1:1"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    script = "; ".join(
+        [
+            "import importlib",
+            f"mods = {modules!r}",
+            "missing = [m for m in mods if 'outbox_sweeper' not in importlib.import_module(m).huey"
+            "._startup or 'review' not in importlib.import_module(m).huey._lab_outbox_sweeper"
+            ".requeue]",
+            "print('MISSING', missing)",
+        ]
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LAB_JWT_SECRET": SECRET,
+        "LAB_DATABASE_URL": f"sqlite:///{tmp_path}/lab.sqlite3",
+        "LAB_REDIS_URL": "redis://127.0.0.1:1/0",
+        "LAB_S3_ENDPOINT": "http://127.0.0.1:1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "MISSING []" in done.stdout, done.stdout

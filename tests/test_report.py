@@ -131,8 +131,13 @@ def test_budgets_asked_but_not_enforced_get_a_banner(tmp_path):
     run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
     assert not any("CPU budgets" in w for w in warnings(an.load_run(run)))
     meta = json.loads((run / "meta.json").read_text())
-    meta["budgets"] = {"asked": True, "enforced": False, "mechanism": "none", "groups": {},
-                       "why_not": "cgroup1: no cpu controller"}
+    meta["budgets"] = {
+        "asked": True,
+        "enforced": False,
+        "mechanism": "none",
+        "groups": {},
+        "why_not": "cgroup1: no cpu controller",
+    }
     (run / "meta.json").write_text(json.dumps(meta))
     banner = [w for w in warnings(an.load_run(run)) if "CPU budgets" in w]
     assert banner and "NOT enforced" in banner[0] and "no cpu controller" in banner[0]
@@ -161,10 +166,10 @@ def test_a_budgeted_run_charts_each_box_against_its_budget(tmp_path):
     run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
     cpu_path = run / "token-auth/r1/cpu.json"
     cpu = json.loads(cpu_path.read_text())
-    cpu["groups"]["app"].update(budget_cores=1.0, nr_periods=600, nr_throttled=540,
-                                throttled_s=20.0)
-    cpu["groups"]["mail"].update(budget_cores=0.15, nr_periods=300, nr_throttled=0,
-                                 throttled_s=0.0)
+    cpu["groups"]["app"].update(
+        budget_cores=1.0, nr_periods=600, nr_throttled=540, throttled_s=20.0
+    )
+    cpu["groups"]["mail"].update(budget_cores=0.15, nr_periods=300, nr_throttled=0, throttled_s=0.0)
     cpu_path.write_text(json.dumps(cpu))
     loaded = an.load_run(run)
     assert loaded.stat("token-auth", "budget_app").median == 1.0
@@ -182,7 +187,8 @@ def test_a_throttled_load_generator_box_is_named_as_the_limit(tmp_path):
     cpu_path = run / "token-auth/r1/cpu.json"
     cpu = json.loads(cpu_path.read_text())
     assert "token-auth" not in an.locust_bound(an.load_run(run))  # 0.5 core: under 0.8
-    cpu["groups"]["locust"].update(budget_cores=0.4, nr_periods=300, nr_throttled=150,
-                                   throttled_s=5.0, hit_limit=True)
+    cpu["groups"]["locust"].update(
+        budget_cores=0.4, nr_periods=300, nr_throttled=150, throttled_s=5.0, hit_limit=True
+    )
     cpu_path.write_text(json.dumps(cpu))
     assert an.locust_bound(an.load_run(run))["token-auth"] == 0.5

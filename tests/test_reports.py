@@ -370,16 +370,27 @@ def test_async_reports_stage_end_to_end(tmp_path):
 
 # --- issue 12: hostile content and hostile links ------------------------------------------------
 
-FORMULAS = ["=1+1", "=HYPERLINK(\"http://evil.test\",\"x\")", "+1+1", "-1+1", "@SUM(A1:A2)",
-            "\tcmd", "\rcmd"]
+FORMULAS = [
+    "=1+1",
+    '=HYPERLINK("http://evil.test","x")',
+    "+1+1",
+    "-1+1",
+    "@SUM(A1:A2)",
+    "\tcmd",
+    "\rcmd",
+]
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
 def test_a_formula_in_a_name_lands_in_the_csv_as_inert_text(lab, formula):
     from shared.models import Review, Specialist
 
-    top = Specialist.create(crm=f"CRM-{uuid.uuid4().hex[:8]}", name=formula, specialty=formula,
-                            email=f"{uuid.uuid4().hex[:8]}@example.com")
+    top = Specialist.create(
+        crm=f"CRM-{uuid.uuid4().hex[:8]}",
+        name=formula,
+        specialty=formula,
+        email=f"{uuid.uuid4().hex[:8]}@example.com",
+    )
     Review.create(specialist=top.id, rating=10)  # the only perfect score: first in the ranking
     Review.create(specialist=top.id, rating=10)
     status = lab.ready(lab.login(), {"limit": 3})
@@ -392,9 +403,17 @@ def test_a_formula_in_a_name_lands_in_the_csv_as_inert_text(lab, formula):
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
-@pytest.mark.parametrize("query", ["token=1.2.%C3%A9", "token=%D9%A1.%D9%A2.abc",
-                                   "token=%C3%BF.1.1", "token=1.9999999999.%F0%9F%92%A5",
-                                   "token=1.2.%ED%A0%80", "token=1.2.%FF%FE"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "token=1.2.%C3%A9",
+        "token=%D9%A1.%D9%A2.abc",
+        "token=%C3%BF.1.1",
+        "token=1.9999999999.%F0%9F%92%A5",
+        "token=1.2.%ED%A0%80",
+        "token=1.2.%FF%FE",
+    ],
+)
 def test_a_non_ascii_token_is_refused_with_403_not_500(lab, query):
     status = lab.ready(lab.login())
     result = lab.client.simulate_get(f"/api/reports/{status['id']}/download", query_string=query)

@@ -51,8 +51,9 @@ FUZZ_EXAMPLES = int(os.environ.get("LAB_FUZZ_EXAMPLES", "250"))
 
 @pytest.fixture(scope="module")
 def seed_file(tmp_path_factory) -> Path:
-    return seed_sqlite_file(tmp_path_factory.mktemp("security-seed") / "seed.sqlite3",
-                            Scale(20, 20))
+    return seed_sqlite_file(
+        tmp_path_factory.mktemp("security-seed") / "seed.sqlite3", Scale(20, 20)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,13 @@ def _fresh_db(seed_file: Path, directory: Path) -> str:
 
 
 def _settings(url: str, directory: Path, mail: MailSimulator, **extra) -> Settings:
-    return Settings(database_url=url, smtp_port=mail.smtp_port, session_dir=directory / "sessions",
-                    jwt_secret=SECRET, **extra)
+    return Settings(
+        database_url=url,
+        smtp_port=mail.smtp_port,
+        session_dir=directory / "sessions",
+        jwt_secret=SECRET,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -132,29 +138,49 @@ def test_malformed_json_is_400_and_saves_nothing(legacy):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
     before = Review.select().count()
-    for raw in (b'{"rating": 5,', b"{'rating': 5}", b"rating=5", b"\xff\xfe", b"[" * 50_000,
-                b'{"rating": 1' + b"0" * 5000 + b"}"):
-        resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews", body=raw,
-                                    headers={**auth, "Content-Type": "application/json"})
+    for raw in (
+        b'{"rating": 5,',
+        b"{'rating': 5}",
+        b"rating=5",
+        b"\xff\xfe",
+        b"[" * 50_000,
+        b'{"rating": 1' + b"0" * 5000 + b"}",
+    ):
+        resp = legacy.simulate_post(
+            f"/api/specialists/{sid}/reviews",
+            body=raw,
+            headers={**auth, "Content-Type": "application/json"},
+        )
         assert resp.status_code == 400, (raw[:20], resp.status_code, resp.text)
     assert Review.select().count() == before
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "application/xml",
-                                          None])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        None,
+    ],
+)
 def test_a_body_that_is_not_json_is_415_on_every_writing_method(legacy, content_type):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
     headers = {**auth, **({"Content-Type": content_type} if content_type else {})}
     before = (Review.select().count(), Specialist.select().count())
     for method, path, body in (
-            ("POST", f"/api/specialists/{sid}/reviews", "rating=5&comment=x"),
-            ("POST", "/api/specialists", '{"crm": "X-1", "name": "n", "specialty": "s", '
-                                         '"email": "x1@example.com"}'),
-            ("PUT", f"/api/specialists/{sid}", "name=n"),
-            ("PATCH", f"/api/specialists/{sid}", '{"name": "n"}'),
-            ("POST", "/api/login", "email=email%40example.com&password=12345678")):
+        ("POST", f"/api/specialists/{sid}/reviews", "rating=5&comment=x"),
+        (
+            "POST",
+            "/api/specialists",
+            '{"crm": "X-1", "name": "n", "specialty": "s", "email": "x1@example.com"}',
+        ),
+        ("PUT", f"/api/specialists/{sid}", "name=n"),
+        ("PATCH", f"/api/specialists/{sid}", '{"name": "n"}'),
+        ("POST", "/api/login", "email=email%40example.com&password=12345678"),
+    ):
         resp = legacy.simulate_request(method, path, body=body, headers=headers)
         assert resp.status_code == 415, (method, path, content_type, resp.status_code, resp.text)
     assert (Review.select().count(), Specialist.select().count()) == before
@@ -163,8 +189,11 @@ def test_a_body_that_is_not_json_is_415_on_every_writing_method(legacy, content_
 def test_json_with_a_charset_is_accepted(legacy):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
-    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews", body='{"rating": 7}',
-                                headers={**auth, "Content-Type": "application/json; charset=utf-8"})
+    resp = legacy.simulate_post(
+        f"/api/specialists/{sid}/reviews",
+        body='{"rating": 7}',
+        headers={**auth, "Content-Type": "application/json; charset=utf-8"},
+    )
     assert resp.status_code == 201, resp.text
 
 
@@ -184,8 +213,10 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(legacy):
     body = json.dumps({"rating": 5, "comment": "z" * MAX_BODY_BYTES}).encode()
     stream = _TellingStream(body)
     env = falcon.testing.create_environ(
-        path=f"/api/specialists/{sid}/reviews", method="POST",
-        headers={**auth, "Content-Type": "application/json", "Content-Length": str(len(body))})
+        path=f"/api/specialists/{sid}/reviews",
+        method="POST",
+        headers={**auth, "Content-Type": "application/json", "Content-Length": str(len(body))},
+    )
     env["wsgi.input"] = stream
     result = falcon.testing.StartResponseMock()
     b"".join(legacy.app(env, result))
@@ -196,17 +227,33 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(legacy):
 def test_a_chunked_body_is_411_not_read_as_empty(legacy):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
-    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews",
-                                headers={**auth, "Content-Type": "application/json",
-                                         "Transfer-Encoding": "chunked"})
+    resp = legacy.simulate_post(
+        f"/api/specialists/{sid}/reviews",
+        headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
     assert resp.status_code == 411, resp.text
 
 
-@pytest.mark.parametrize("payload", [
-    {"rating": 0}, {"rating": 11}, {"rating": -1}, {"rating": 10**30}, {"rating": "5"},
-    {"rating": "five"}, {"rating": 5.5}, {"rating": 5.0}, {"rating": None}, {"rating": True},
-    {"rating": [5]}, {"rating": {"value": 5}}, {"comment": "no rating"}, {},
-], ids=lambda p: json.dumps(p)[:30])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"rating": 0},
+        {"rating": 11},
+        {"rating": -1},
+        {"rating": 10**30},
+        {"rating": "5"},
+        {"rating": "five"},
+        {"rating": 5.5},
+        {"rating": 5.0},
+        {"rating": None},
+        {"rating": True},
+        {"rating": [5]},
+        {"rating": {"value": 5}},
+        {"comment": "no rating"},
+        {},
+    ],
+    ids=lambda p: json.dumps(p)[:30],
+)
 def test_a_bad_rating_is_422_naming_the_field(legacy, payload):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
@@ -221,35 +268,50 @@ def test_long_text_is_stored_intact_up_to_the_limit_and_refused_beyond(legacy):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
     longest = "\N{SMILING FACE WITH SMILING EYES}é" * 1000  # 2,000 characters, 6,000 bytes
-    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews",
-                                json={"rating": 9, "comment": longest}, headers=auth)
+    resp = legacy.simulate_post(
+        f"/api/specialists/{sid}/reviews", json={"rating": 9, "comment": longest}, headers=auth
+    )
     assert resp.status_code == 201, resp.text
     got = legacy.simulate_get(f"/api/specialists/{sid}/reviews/{resp.json['id']}", headers=auth)
     assert got.json["comment"] == longest, "the comment came back changed"
 
     too_long = longest + "!"
-    resp = legacy.simulate_post(f"/api/specialists/{sid}/reviews",
-                                json={"rating": 9, "comment": too_long}, headers=auth)
+    resp = legacy.simulate_post(
+        f"/api/specialists/{sid}/reviews", json={"rating": 9, "comment": too_long}, headers=auth
+    )
     assert resp.status_code == 422 and "comment" in resp.json["errors"]
     for field, limit in (("name", 255), ("specialty", 255), ("crm", 32)):
-        resp = legacy.simulate_patch(f"/api/specialists/{sid}", json={field: "x" * (limit + 1)},
-                                     headers=auth)
+        resp = legacy.simulate_patch(
+            f"/api/specialists/{sid}", json={field: "x" * (limit + 1)}, headers=auth
+        )
         assert resp.status_code == 422 and field in resp.json["errors"], (field, resp.text)
-        resp = legacy.simulate_patch(f"/api/specialists/{sid}", json={field: "y" * limit},
-                                     headers=auth)
+        resp = legacy.simulate_patch(
+            f"/api/specialists/{sid}", json={field: "y" * limit}, headers=auth
+        )
         assert resp.status_code == 200 and resp.json[field] == "y" * limit, (field, resp.text)
 
 
 def test_unknown_routes_are_404_and_unknown_methods_405(legacy):
     auth = _login(legacy)
     sid = _a_specialist_id(legacy, auth)
-    for path in ("/api/nothing", "/api/specialists/not-a-uuid", "/api/specialists/x/reviews",
-                 "/admin", "/api/../etc/passwd", "/api/specialists/%00"):
+    for path in (
+        "/api/nothing",
+        "/api/specialists/not-a-uuid",
+        "/api/specialists/x/reviews",
+        "/admin",
+        "/api/../etc/passwd",
+        "/api/specialists/%00",
+    ):
         assert legacy.simulate_get(path, headers=auth).status_code == 404, path
-    for method, path in (("DELETE", "/api/specialists"), ("PUT", "/api/specialists"),
-                         ("DELETE", "/api/login"), ("GET", "/api/login"),
-                         ("POST", f"/api/specialists/{sid}"), ("PATCH", "/api/test"),
-                         ("POST", "/api/specialists/highest_rated")):
+    for method, path in (
+        ("DELETE", "/api/specialists"),
+        ("PUT", "/api/specialists"),
+        ("DELETE", "/api/login"),
+        ("GET", "/api/login"),
+        ("POST", f"/api/specialists/{sid}"),
+        ("PATCH", "/api/test"),
+        ("POST", "/api/specialists/highest_rated"),
+    ):
         resp = legacy.simulate_request(method, path, headers=auth)
         assert resp.status_code == 405, (method, path, resp.status_code)
 
@@ -293,7 +355,7 @@ def _forged_tokens(good: str) -> dict[str, str]:
         "HS512 with the right key": signed(claims, alg="HS512"),
         "HS384 with the right key": signed(claims, alg="HS384"),
         "RS256 header, HMAC signature": f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{payload}."
-                                        f"{signature}",
+        f"{signature}",
         "expired": signed({**claims, "iat": now - 7200, "exp": now - 3600}),
         "expired a second ago": signed({**claims, "exp": now - 1}),
         "missing exp": signed(without["exp"]),
@@ -317,9 +379,12 @@ def _forged_tokens(good: str) -> dict[str, str]:
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # our HS512 forgery
 def test_forged_tokens_are_all_401(token_app):
     good = token_app.simulate_post(
-        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}).json["token"]
-    assert token_app.simulate_get(
-        "/api/user", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    ).json["token"]
+    assert (
+        token_app.simulate_get("/api/user", headers={"Authorization": f"Bearer {good}"}).status_code
+        == 200
+    )
     forged = _forged_tokens(good)
     accepted = {}
     for name, token in forged.items():
@@ -327,14 +392,23 @@ def test_forged_tokens_are_all_401(token_app):
         if resp.status_code != 401:
             accepted[name] = resp.status_code
     # The right token in the wrong place or scheme is no login either.
-    for headers in ({"Authorization": f"Basic {good}"}, {"Authorization": good},
-                    {"Cookie": f"token={good}"}):
+    for headers in (
+        {"Authorization": f"Basic {good}"},
+        {"Authorization": good},
+        {"Cookie": f"token={good}"},
+    ):
         if token_app.simulate_get("/api/user", headers=headers).status_code != 401:
             accepted[str(headers)[:40]] = "not 401"
     total = len(forged) + 3
-    record_figure(Figure("forged-tokens", f"forged tokens accepted={len(accepted)} of {total}",
-                         {"tried": total, "accepted": len(accepted), "which": accepted},
-                         "accepted = 0", not accepted))
+    record_figure(
+        Figure(
+            "forged-tokens",
+            f"forged tokens accepted={len(accepted)} of {total}",
+            {"tried": total, "accepted": len(accepted), "which": accepted},
+            "accepted = 0",
+            not accepted,
+        )
+    )
     assert not accepted, accepted
 
 
@@ -348,11 +422,21 @@ def test_a_missing_or_short_secret_is_refused(secret):
 @pytest.mark.processes
 @pytest.mark.parametrize("secret", ["", "too-short-a-secret"])
 def test_the_app_refuses_to_start_outside_demo_mode_with_a_weak_secret(secret, tmp_path):
-    env = {**os.environ, "LAB_DEMO": "0", "LAB_JWT_SECRET": secret, "PYTHONPATH": str(ROOT),
-           "LAB_DATABASE_URL": f"sqlite:///{tmp_path}/lab.sqlite3"}
-    done = subprocess.run([sys.executable, "-c", "from stages.token_auth.app import create_app; "
-                           "create_app()"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        **os.environ,
+        "LAB_DEMO": "0",
+        "LAB_JWT_SECRET": secret,
+        "PYTHONPATH": str(ROOT),
+        "LAB_DATABASE_URL": f"sqlite:///{tmp_path}/lab.sqlite3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from stages.token_auth.app import create_app; create_app()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "WeakSecretError" in done.stderr and "LAB_JWT_SECRET" in done.stderr
 
@@ -380,8 +464,10 @@ def test_unknown_email_and_wrong_password_look_the_same(seed_file, tmp_path, mai
     monkeypatch.setenv("LAB_LOGIN_MAX_FAILURES", "1000")  # measure the check, not the throttle
     url = _fresh_db(seed_file, tmp_path)
     client = falcon.testing.TestClient(create_app(_settings(url, tmp_path, mail)))
-    attempts = {"unknown email": {"email": "nobody@example.com", "password": DEMO_PASSWORD},
-                "wrong password": {"email": DEMO_EMAIL, "password": "not-the-password"}}
+    attempts = {
+        "unknown email": {"email": "nobody@example.com", "password": DEMO_PASSWORD},
+        "wrong password": {"email": DEMO_EMAIL, "password": "not-the-password"},
+    }
     timings: dict[str, list[float]] = {name: [] for name in attempts}
     answers = {}
     for _ in range(7):  # interleaved, so drift hits both alike
@@ -390,19 +476,29 @@ def test_unknown_email_and_wrong_password_look_the_same(seed_file, tmp_path, mai
             resp = client.simulate_post("/api/login", json=body)
             timings[name].append(time.perf_counter() - started)
             # Server-Timing's durations differ from request to request; its components may not.
-            headers = {k: v for k, v in resp.headers.items()
-                       if k.lower() not in ("date", "server-timing")}
+            headers = {
+                k: v for k, v in resp.headers.items() if k.lower() not in ("date", "server-timing")
+            }
             parts = [p.split(";")[0] for p in resp.headers["server-timing"].split(",")]
             answers[name] = (resp.status_code, resp.text, headers, parts)
     assert answers["unknown email"] == answers["wrong password"]
     assert answers["unknown email"][0] == 401
     unknown, wrong = (statistics.median(timings[n]) for n in attempts)
     ratio = unknown / wrong
-    record_figure(Figure("login-timing", f"unknown email / wrong password median time ratio="
-                         f"{ratio:.2f} ({unknown * 1000:.0f} ms vs {wrong * 1000:.0f} ms)",
-                         {"ratio": round(ratio, 3), "unknown_ms": round(unknown * 1000, 1),
-                          "wrong_ms": round(wrong * 1000, 1)}, "0.5 <= ratio <= 2",
-                         0.5 <= ratio <= 2))
+    record_figure(
+        Figure(
+            "login-timing",
+            f"unknown email / wrong password median time ratio="
+            f"{ratio:.2f} ({unknown * 1000:.0f} ms vs {wrong * 1000:.0f} ms)",
+            {
+                "ratio": round(ratio, 3),
+                "unknown_ms": round(unknown * 1000, 1),
+                "wrong_ms": round(wrong * 1000, 1),
+            },
+            "0.5 <= ratio <= 2",
+            0.5 <= ratio <= 2,
+        )
+    )
     assert 0.5 <= ratio <= 2, (unknown, wrong)
 
 
@@ -471,8 +567,9 @@ def test_replicas_share_the_count_in_redis(redis_client):
             replica_1.attempt("shared@example.com", "198.51.100.1")
         assert refused.value.status == 429
         keys = list(redis_client.scan_iter(f"{prefix}*"))
-        assert keys and not any(b"shared" in k or b"198.51" in k for k in keys), \
+        assert keys and not any(b"shared" in k or b"198.51" in k for k in keys), (
             "neither the email nor the address is stored"
+        )
         assert all(0 < redis_client.ttl(k) <= 60 for k in keys), "every counter expires"
     finally:
         for key in redis_client.scan_iter(f"{prefix}*"):

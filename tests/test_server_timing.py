@@ -99,11 +99,16 @@ def stage_app(request, seed_template_file, tmp_path, mail, valkey, s3, monkeypat
     db_file = tmp_path / "lab.sqlite3"
     shutil.copyfile(seed_template_file, db_file)
     env = {
-        "LAB_DATABASE_URL": f"sqlite:///{db_file}", "LAB_SMTP_PORT": str(mail.smtp_port),
-        "LAB_REDIS_URL": valkey, "LAB_JWT_SECRET": SECRET,
-        "LAB_SESSION_DIR": str(tmp_path / "sessions"), "LAB_REPORT_DIR": str(tmp_path / "rep"),
-        "LAB_S3_ENDPOINT": s3["endpoint"], "LAB_S3_ACCESS_KEY": s3["access"],
-        "LAB_S3_SECRET_KEY": s3["secret"], "LAB_S3_BUCKET": f"st-{uuid.uuid4().hex[:8]}",
+        "LAB_DATABASE_URL": f"sqlite:///{db_file}",
+        "LAB_SMTP_PORT": str(mail.smtp_port),
+        "LAB_REDIS_URL": valkey,
+        "LAB_JWT_SECRET": SECRET,
+        "LAB_SESSION_DIR": str(tmp_path / "sessions"),
+        "LAB_REPORT_DIR": str(tmp_path / "rep"),
+        "LAB_S3_ENDPOINT": s3["endpoint"],
+        "LAB_S3_ACCESS_KEY": s3["access"],
+        "LAB_S3_SECRET_KEY": s3["secret"],
+        "LAB_S3_BUCKET": f"st-{uuid.uuid4().hex[:8]}",
     }
 
     def build(stage: str, **extra):
@@ -127,8 +132,9 @@ def stage_app(request, seed_template_file, tmp_path, mail, valkey, s3, monkeypat
 
 
 def login(client) -> dict:
-    result = client.simulate_post("/api/login", json={"email": DEMO_EMAIL,
-                                                      "password": DEMO_PASSWORD})
+    result = client.simulate_post(
+        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    )
     assert result.status_code == 200, result.text
     if "token" in result.json:
         return {"Authorization": f"Bearer {result.json['token']}"}
@@ -139,10 +145,15 @@ def every_request(client, headers) -> list[tuple[str, str]]:
     """(method, path) for every responder of every route the app has, with real ids filled in."""
     page = client.simulate_get("/api/specialists", headers=headers).json
     specialist = page["data"][0]["id"]
-    review = client.simulate_get(f"/api/specialists/{specialist}/reviews",
-                                 headers=headers).json["data"][0]["id"]
-    values = {"specialist_id": specialist, "review_id": review, "limit": "5",
-              "report_id": str(uuid.uuid4())}
+    review = client.simulate_get(f"/api/specialists/{specialist}/reviews", headers=headers).json[
+        "data"
+    ][0]["id"]
+    values = {
+        "specialist_id": specialist,
+        "review_id": review,
+        "limit": "5",
+        "report_id": str(uuid.uuid4()),
+    }
     calls = []
     for route in falcon.inspect.inspect_routes(client.app):
         path = re.sub(r"{(\w+)(?::[^}]*)?}", lambda m: values[m[1]], route.path)
@@ -150,8 +161,11 @@ def every_request(client, headers) -> list[tuple[str, str]]:
             if method.internal:
                 continue
             # Deletes aim at ids that do not exist, so the other calls still find their rows.
-            target = re.sub(r"[0-9a-f-]{36}", str(uuid.uuid4()), path) \
-                if method.method == "DELETE" else path
+            target = (
+                re.sub(r"[0-9a-f-]{36}", str(uuid.uuid4()), path)
+                if method.method == "DELETE"
+                else path
+            )
             calls.append((method.method, target))
     assert len(calls) >= 14, calls
     return calls
@@ -167,18 +181,24 @@ def test_every_route_of_every_stage_says_where_the_time_went(stage, stage_app):
         assert result.status_code < 500, (method, path, result.text)
         components(result.headers.get("server-timing"))
     # Errors too: an unknown route, a refused body, a missing login.
-    for result in (client.simulate_get("/nowhere"),
-                   client.simulate_post("/api/login", body="x" * 70_000,
-                                        headers={"Content-Type": "application/json"}),
-                   client.simulate_get("/api/user")):
+    for result in (
+        client.simulate_get("/nowhere"),
+        client.simulate_post(
+            "/api/login", body="x" * 70_000, headers={"Content-Type": "application/json"}
+        ),
+        client.simulate_get("/api/user"),
+    ):
         assert result.status_code in (401, 404, 413), result.status
         components(result.headers.get("server-timing"))
 
 
 def post_review(client, headers) -> dict[str, float]:
     specialist = client.simulate_get("/api/specialists", headers=headers).json["data"][0]["id"]
-    result = client.simulate_post(f"/api/specialists/{specialist}/reviews", headers=headers,
-                                  json={"rating": 7, "comment": "timed"})
+    result = client.simulate_post(
+        f"/api/specialists/{specialist}/reviews",
+        headers=headers,
+        json={"rating": 7, "comment": "timed"},
+    )
     assert result.status_code == 201, result.text
     return components(result.headers.get("server-timing"))
 
@@ -213,8 +233,9 @@ def test_cache_hit_on_the_top_ten_touches_no_database(stage_app):
 @pytest.mark.parametrize("stage", ["legacy", "token-auth"])
 def test_login_is_mostly_the_password_hash(stage, stage_app):
     client = stage_app(stage)
-    result = client.simulate_post("/api/login", json={"email": DEMO_EMAIL,
-                                                      "password": DEMO_PASSWORD})
+    result = client.simulate_post(
+        "/api/login", json={"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    )
     parsed = components(result.headers.get("server-timing"))
     assert parsed["hash"] > parsed["app"], parsed
     assert "db" in parsed, parsed
@@ -234,8 +255,9 @@ def test_a_started_stage_sends_the_header_over_http(launch, api_client):
     stack = launch("cache")
     try:
         client = api_client(stack.urls["api"].removesuffix("/api"))
-        assert set(components(client.get("/api/test", auth=False).header("server-timing"))) \
-            == {"app"}
+        assert set(components(client.get("/api/test", auth=False).header("server-timing"))) == {
+            "app"
+        }
         client.login()
         top = client.get("/api/specialists/highest_rated")
         assert top.status == 200

@@ -18,10 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_parse_reads_durations_and_ignores_the_rest():
     assert parse("db;dur=3.1, smtp;dur=101.7, app;dur=0.9") == {
-        "db": 3.1, "smtp": 101.7, "app": 0.9}
+        "db": 3.1,
+        "smtp": 101.7,
+        "app": 0.9,
+    }
     # Other parameters, quoted durations, a repeated name (summed), an entry without a duration.
     assert parse('cache;desc="Cache Read";dur="23.2", miss, db;dur=1, db;dur=2') == {
-        "cache": 23.2, "db": 3.0}
+        "cache": 23.2,
+        "db": 3.0,
+    }
     assert parse(None) == {} and parse("") == {} and parse("garbage;;") == {}
 
 
@@ -39,11 +44,11 @@ def test_header_is_found_whatever_the_case():
 def test_means_and_medians_count_an_absent_component_as_zero(tmp_path):
     collector = TimingCollector()
     # Four top-10 requests: one miss (db 40 ms), three hits (cache only).
-    collector.on_request("TOP", response=Resp({"Server-Timing": "db;dur=40, cache;dur=1,"
-                                                                " app;dur=1"}))
+    collector.on_request(
+        "TOP", response=Resp({"Server-Timing": "db;dur=40, cache;dur=1, app;dur=1"})
+    )
     for ms in (0.5, 0.6, 0.7):
-        collector.on_request("TOP", response=Resp({"Server-Timing": f"cache;dur={ms}, "
-                                                                    "app;dur=1"}))
+        collector.on_request("TOP", response=Resp({"Server-Timing": f"cache;dur={ms}, app;dur=1"}))
     collector.on_request("TOP", response=Resp({}))  # no header (not the app's): not counted
     collector.on_request("TOP", response=None, exception=OSError("refused"))
     collector.on_request("LOGIN", response=Resp({"Server-Timing": "hash;dur=480.5, app;dur=2"}))
@@ -70,7 +75,7 @@ class _Timed(BaseHTTPRequestHandler):
         pass
 
 
-LOCUSTFILE = '''
+LOCUSTFILE = """
 from locust import FastHttpUser, constant, events, task
 from benchmarks.measure.timing import install
 
@@ -83,7 +88,7 @@ class User(FastHttpUser):
     @task
     def one(self):
         self.client.get("/x", name="GET x")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -95,16 +100,37 @@ def test_a_real_locust_run_writes_timing_json(tmp_path):
         (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
         out = tmp_path / "timing.json"
         proc = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(tmp_path / "locustfile.py"), "--headless",
-             "-u", "2", "-r", "2", "-t", "3s", "--host", f"http://127.0.0.1:{server.server_port}",
-             "--only-summary"],
-            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                           "LAB_TIMING_FILE": str(out)},
-            capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(tmp_path / "locustfile.py"),
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "3s",
+                "--host",
+                f"http://127.0.0.1:{server.server_port}",
+                "--only-summary",
+            ],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LAB_TIMING_FILE": str(out)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
     finally:
         server.shutdown()
     data = json.loads(out.read_text())
     n = data["GET x"]["app"]["requests"]
-    assert n > 5 and data == {"GET x": {"db": {"mean_ms": 2.5, "p50_ms": 2.5, "requests": n},
-                                        "app": {"mean_ms": 0.5, "p50_ms": 0.5, "requests": n}}}
+    assert n > 5 and data == {
+        "GET x": {
+            "db": {"mean_ms": 2.5, "p50_ms": 2.5, "requests": n},
+            "app": {"mean_ms": 0.5, "p50_ms": 0.5, "requests": n},
+        }
+    }

@@ -17,15 +17,31 @@ pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
 def test_up_serves_the_stage_and_ctrl_c_stops_it(free_port, poll, tmp_path):
     port, inbox, smtp = free_port(), free_port(), free_port()
-    cmd = [sys.executable, "-m", "benchmarks.stack.up", "token-auth", "--port", str(port),
-           "--inbox-port", str(inbox), "--smtp-port", str(smtp), "--specialists", "20",
-           "--reviews-per-specialist", "20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.stack.up",
+        "token-auth",
+        "--port",
+        str(port),
+        "--inbox-port",
+        str(inbox),
+        "--smtp-port",
+        str(smtp),
+        "--specialists",
+        "20",
+        "--reviews-per-specialist",
+        "20",
+    ]
     log = (tmp_path / "up.log").open("w+")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         client = LabClient(f"http://127.0.0.1:{port}", timeout=5)
-        poll(lambda: proc.poll() is not None or client.get("/api/test").status == 200,
-             timeout=90, what="the stage behind `up` to answer")
+        poll(
+            lambda: proc.poll() is not None or client.get("/api/test").status == 200,
+            timeout=90,
+            what="the stage behind `up` to answer",
+        )
         assert proc.poll() is None, (tmp_path / "up.log").read_text()[-2000:]
         assert client.login().uses_token
         assert client.get("/api/user").json["email"] == "email@example.com"

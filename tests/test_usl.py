@@ -58,21 +58,31 @@ def test_two_replica_counts_give_a_partial_fit_that_says_so():
     assert f.sigma == pytest.approx(0.25, rel=1e-2)
 
 
-@pytest.mark.parametrize("ns,xs,match", [
-    ([1, 1, 1], [100, 101, 99], "2\\+ distinct replica counts"),
-    ([], [], "2\\+ distinct"),
-    ([1, 2, 3], [100, 0, 250], "positive"),
-    ([0, 1, 2], [1, 100, 180], "1 or more"),
-    ([1, 2], [100], "one length"),
-])
+@pytest.mark.parametrize(
+    "ns,xs,match",
+    [
+        ([1, 1, 1], [100, 101, 99], "2\\+ distinct replica counts"),
+        ([], [], "2\\+ distinct"),
+        ([1, 2, 3], [100, 0, 250], "positive"),
+        ([0, 1, 2], [1, 100, 180], "1 or more"),
+        ([1, 2], [100], "one length"),
+    ],
+)
 def test_input_that_cannot_be_fitted_is_refused_with_the_reason(ns, xs, match):
     with pytest.raises(usl.USLError, match=match):
         usl.fit(ns, xs)
 
 
 def test_scaling_json_keeps_points_and_fits_every_repeat(tmp_path):
-    points = [{"replicas": n, "successful_rps": x, "successful_rps_runs": [x * 0.98, x, x * 1.02],
-               "cores": 0.3 * n} for n, x in zip(N, curve(140, 0.1, 0.01), strict=True)]
+    points = [
+        {
+            "replicas": n,
+            "successful_rps": x,
+            "successful_rps_runs": [x * 0.98, x, x * 1.02],
+            "cores": 0.3 * n,
+        }
+        for n, x in zip(N, curve(140, 0.1, 0.01), strict=True)
+    ]
     doc = usl.write_scaling(tmp_path, list(reversed(points)))
     saved = json.loads((tmp_path / "scaling.json").read_text())
     assert saved == doc
@@ -96,8 +106,12 @@ def test_points_come_from_a_runs_per_repeat_figures():
     rows = []
     for n, x in zip(N, curve(140, 0.1, 0.01), strict=True):
         for k, f in enumerate((0.97, 1.0, 1.03), 1):
-            rows += [(str(n), k, "", "ok_throughput", x * f), (str(n), k, "", "throughput", x),
-                     (str(n), k, "", "cpu_app", 0.25 * n), (str(n), k, "GET x", "rps", 1.0)]
+            rows += [
+                (str(n), k, "", "ok_throughput", x * f),
+                (str(n), k, "", "throughput", x),
+                (str(n), k, "", "cpu_app", 0.25 * n),
+                (str(n), k, "GET x", "rps", 1.0),
+            ]
     figures = pd.DataFrame(rows, columns=["replicas", "repeat", "endpoint", "metric", "value"])
     points = usl.points_of(figures)
     assert [p["replicas"] for p in points] == N

@@ -29,8 +29,24 @@ from benchmarks.faults.replicas import replica_drained, replica_killed
 from benchmarks.faults.services import cache_corrupt, cache_down, storage_down
 
 __all__ = [
-    "FAULT_ENV", "SCENARIOS", "Api", "Figure", "Ledger", "Load", "cache_corrupt", "cache_down",
+    "FAULT_ENV",
+    "SCENARIOS",
+    "Api",
+    "Figure",
+    "Ledger",
+    "Load",
+    "cache_corrupt",
+    "cache_down",
     "figures_table",
-    "mail_config", "main", "provider_down", "queue_down", "record_figure", "replica_drained",
-    "replica_killed", "report_access", "storage_down", "wait_until", "worker_killed",
+    "mail_config",
+    "main",
+    "provider_down",
+    "queue_down",
+    "record_figure",
+    "replica_drained",
+    "replica_killed",
+    "report_access",
+    "storage_down",
+    "wait_until",
+    "worker_killed",
 ]

@@ -22,8 +22,12 @@ from benchmarks.faults.reports import (
 from shared import db as dbmod
 
 
-def report_access(stack, *, other_email: str = "other-user@example.com",
-                  other_password: str = "another-password-123") -> Figure:
+def report_access(
+    stack,
+    *,
+    other_email: str = "other-user@example.com",
+    other_password: str = "another-password-123",
+) -> Figure:
     """Hostile access to reports: another user's id, forged and expired links, an anonymous
     look at the bucket. Needs the stage started with a short LAB_LINK_TTL (a few seconds)."""
     from shared.models import User
@@ -32,8 +36,9 @@ def report_access(stack, *, other_email: str = "other-user@example.com",
     database = dbmod.make_database(stack.env["LAB_DATABASE_URL"])
     try:
         with database.bind_ctx([User]):
-            User.get_or_create(email=other_email,
-                               defaults={"password_hash": hash_password(other_password)})
+            User.get_or_create(
+                email=other_email, defaults={"password_hash": hash_password(other_password)}
+            )
     finally:
         database.close()
     api = Api(stack)
@@ -52,9 +57,11 @@ def report_access(stack, *, other_email: str = "other-user@example.com",
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     attempts["tampered signature"] = fetch_status(f"{base}?token={user}.{expires}.{flipped}")
     attempts["later expiry"] = fetch_status(
-        f"{base}?token={user}.{int(expires) + 3600}.{signature}")
+        f"{base}?token={user}.{int(expires) + 3600}.{signature}"
+    )
     attempts["another user in the token"] = fetch_status(
-        f"{base}?token={int(user) + 1}.{expires}.{signature}")
+        f"{base}?token={int(user) + 1}.{expires}.{signature}"
+    )
     attempts["no token"] = fetch_status(base)
     first = fetch(link)
     presigned = fetch(link, follow=False).header("location")
@@ -64,21 +71,32 @@ def report_access(stack, *, other_email: str = "other-user@example.com",
     attempts["anonymous object read"] = fetch_status(f"{s3}/{bucket}/{report_id}.csv")
     with closing(LabClient(s3)) as anonymous:
         attempts["anonymous object write"] = anonymous.request(
-            "PUT", f"/{bucket}/planted.csv", headers={"Content-Type": "text/csv"}).status
+            "PUT", f"/{bucket}/planted.csv", headers={"Content-Type": "text/csv"}
+        ).status
     # The link and the storage URL it redirects to (signed a little later) both stop working
     # once their time is up.
     wait_until(lambda: fetch_status(link) != 200, 30, "the signed link to expire", interval=0.25)
     attempts["expired link"] = fetch_status(link)
     if presigned:
-        wait_until(lambda: fetch_status(presigned) != 200, 30, "the storage URL to expire",
-                   interval=0.25)
+        wait_until(
+            lambda: fetch_status(presigned) != 200, 30, "the storage URL to expire", interval=0.25
+        )
     attempts["expired storage URL"] = fetch_status(presigned) if presigned else 0
-    accepted = {name: status for name, status in attempts.items()
-                if status == 200 or not 400 <= status < 500}
-    values = {"attempts": attempts, "accepted": accepted, "link_worked_first": first.status,
-              "complete_csv": complete_csv(first.body, 5)}
-    summary = (f"hostile report accesses let through={len(accepted)} of {len(attempts)} "
-               f"(another user's id, forged/expired links, anonymous bucket list/read/write); "
-               f"the genuine link gave {first.status}")
+    accepted = {
+        name: status
+        for name, status in attempts.items()
+        if status == 200 or not 400 <= status < 500
+    }
+    values = {
+        "attempts": attempts,
+        "accepted": accepted,
+        "link_worked_first": first.status,
+        "complete_csv": complete_csv(first.body, 5),
+    }
+    summary = (
+        f"hostile report accesses let through={len(accepted)} of {len(attempts)} "
+        f"(another user's id, forged/expired links, anonymous bucket list/read/write); "
+        f"the genuine link gave {first.status}"
+    )
     met = not accepted and first.status == 200 and values["complete_csv"]
     return record_figure(Figure("report-access", summary, values, "let through = 0", met))

@@ -34,14 +34,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.faults",
         description="Faults under load on a running stage: kill a replica, a worker, the queue; "
-                    "refuse mail. Prints one FIGURE line per scenario; exits 1 if a target "
-                    "was missed.")
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                        help=f"any of {', '.join(SCENARIOS)} (default: all, in this order)")
-    parser.add_argument("--stage", default="token-auth",
-                        help="the stage to start and break (default: %(default)s)")
-    parser.add_argument("--table", metavar="FIGURES_FILE",
-                        help="print the figures stored in FIGURES_FILE as a Markdown table")
+        "refuse mail. Prints one FIGURE line per scenario; exits 1 if a target "
+        "was missed.",
+    )
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"any of {', '.join(SCENARIOS)} (default: all, in this order)",
+    )
+    parser.add_argument(
+        "--stage", default="token-auth", help="the stage to start and break (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--table",
+        metavar="FIGURES_FILE",
+        help="print the figures stored in FIGURES_FILE as a Markdown table",
+    )
     args = parser.parse_args(argv)
     if args.table:
         print(figures_table(args.table))
@@ -49,8 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
-    options = Options(port=free_port(), inbox_port=free_port(), smtp_port=free_port(),
-                      mail_delay_ms=20, scale=Scale(20, 20), env=dict(FAULT_ENV), quiet=True)
+    options = Options(
+        port=free_port(),
+        inbox_port=free_port(),
+        smtp_port=free_port(),
+        mail_delay_ms=20,
+        scale=Scale(20, 20),
+        env=dict(FAULT_ENV),
+        quiet=True,
+    )
     failed = 0
     with Stack(args.stage, options) as stack:
         for name in args.scenarios or SCENARIOS:

@@ -43,9 +43,13 @@ def record_figure(figure: Figure) -> Figure:
                 data = json.loads(f.read() or "{}")
             except ValueError:
                 data = {}
-            data[figure.name] = {"summary": figure.summary, "values": figure.values,
-                                 "target": figure.target, "met": figure.met,
-                                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+            data[figure.name] = {
+                "summary": figure.summary,
+                "values": figure.values,
+                "target": figure.target,
+                "met": figure.met,
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
             f.seek(0)
             f.truncate()
             f.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -58,6 +62,7 @@ def figures_table(path: str | Path) -> str:
     lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
     for name in sorted(data):
         f = data[name]
-        lines.append(f"| `{name}` | {f['summary']} | {f['target']} | "
-                     f"{'yes' if f['met'] else '**no**'} |")
+        lines.append(
+            f"| `{name}` | {f['summary']} | {f['target']} | {'yes' if f['met'] else '**no**'} |"
+        )
     return "\n".join(lines)

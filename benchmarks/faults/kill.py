@@ -28,7 +28,7 @@ from benchmarks.stack import HOST
 class Relaunchable:
     """What it takes to start a process of the stack again exactly as it was started."""
 
-    proc: object      # benchmarks.stack.processes.Proc
+    proc: object  # benchmarks.stack.processes.Proc
     argv: list[str]
     env: dict
     cwd: str
@@ -58,9 +58,15 @@ def relaunch(spec: Relaunchable) -> None:
         os.killpg(spec.proc.popen.pid, signal.SIGKILL)  # leftovers, e.g. a drained worker
     spec.proc.popen.wait(timeout=15)
     log = open(spec.proc.log, "ab")  # noqa: SIM115 - the child owns it from here
-    spec.proc.popen = subprocess.Popen(spec.argv, cwd=spec.cwd, env=spec.env,
-                                       stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+    spec.proc.popen = subprocess.Popen(
+        spec.argv,
+        cwd=spec.cwd,
+        env=spec.env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
 
 
@@ -79,8 +85,10 @@ def redis_up(url: str) -> bool:
     commands = [["PING"]]
     if parts.password:
         commands.insert(0, ["AUTH", unquote(parts.password)])
-    wire = b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode())
-                                                 for a in c) for c in commands)
+    wire = b"".join(
+        b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in c)
+        for c in commands
+    )
     try:
         with socket.create_connection((parts.hostname, parts.port or 6379), timeout=0.5) as s:
             s.sendall(wire)
@@ -97,8 +105,14 @@ def redis_up(url: str) -> bool:
 
 def replica_back(stack, api: Api, replica: str, port: int, timeout: float = 30) -> None:
     """Wait until a relaunched replica answers /health and the proxy sends it traffic again."""
-    with closing(LabClient(base_url(port), timeout=2)) as direct, \
-            closing(LabClient(base_url(api.port))) as front:
+    with (
+        closing(LabClient(base_url(port), timeout=2)) as direct,
+        closing(LabClient(base_url(api.port))) as front,
+    ):
         wait_until(lambda: direct.get("/health").status == 200, timeout, f"{replica} /health")
-        wait_until(lambda: front.get("/api/test").header("x-replica") == replica, timeout,
-                   f"the proxy to send requests to {replica} again", interval=0.02)
+        wait_until(
+            lambda: front.get("/api/test").header("x-replica") == replica,
+            timeout,
+            f"the proxy to send requests to {replica} again",
+            interval=0.02,
+        )

@@ -63,8 +63,11 @@ class Ledger:
 
     def mail_counts(self) -> Counter:
         """How many review mails arrived for each review id."""
-        return Counter(m["headers"].get("X-Lab-Review-Id") for m in self.mails()
-                       if m["headers"].get("X-Lab-Review-Id"))
+        return Counter(
+            m["headers"].get("X-Lab-Review-Id")
+            for m in self.mails()
+            if m["headers"].get("X-Lab-Review-Id")
+        )
 
     def wait_all_mailed(self, ids: set[str], timeout: float) -> Counter:
         """Wait (up to timeout) until every review id has a mail; return the counts seen."""

@@ -17,8 +17,11 @@ from benchmarks.stack import HOST
 
 # Fast outbox settings for fault runs: sweep twice a second, re-queue after 3 s. The lease of a
 # claimed mail is max(grace, SMTP timeout + 1 s), so the SMTP timeout is shortened as well.
-FAULT_ENV = {"LAB_OUTBOX_SWEEP_SECONDS": "0.5", "LAB_OUTBOX_GRACE_SECONDS": "3",
-             "LAB_SMTP_TIMEOUT": "2"}
+FAULT_ENV = {
+    "LAB_OUTBOX_SWEEP_SECONDS": "0.5",
+    "LAB_OUTBOX_GRACE_SECONDS": "3",
+    "LAB_SMTP_TIMEOUT": "2",
+}
 
 
 def base_url(port: int) -> str:
@@ -33,15 +36,17 @@ class Api:
         self.stack = stack
         self.port = port or stack.options.port
         self.client = LabClient(base_url(self.port)).login()
-        self.specialists = [s["id"] for s in self.call(
-            "GET", "/api/specialists?per_page=100").json["data"]]
+        self.specialists = [
+            s["id"] for s in self.call("GET", "/api/specialists?per_page=100").json["data"]
+        ]
 
     def call(self, method: str, path: str, payload=None, **kw) -> Reply:
         """One request as the logged-in user, from the calling thread's (the main) client."""
         return self.client.request(method, path, payload, **kw)
 
-    def post_reviews(self, count: int, threads: int = 4, tag: str = "",
-                     port: int | None = None) -> list[Reply]:
+    def post_reviews(
+        self, count: int, threads: int = 4, tag: str = "", port: int | None = None
+    ) -> list[Reply]:
         """POST `count` reviews round the specialists from `threads` clients; return the replies.
 
         `port` sends them straight to that server (one replica, past the proxy) instead.
@@ -60,8 +65,10 @@ class Api:
                     if i is None:
                         break
                     sid = self.specialists[i % len(self.specialists)]
-                    replies[i] = own.post(f"{base}/api/specialists/{sid}/reviews",
-                                          {"rating": 1 + i % 10, "comment": f"{tag} #{i}"})
+                    replies[i] = own.post(
+                        f"{base}/api/specialists/{sid}/reviews",
+                        {"rating": 1 + i % 10, "comment": f"{tag} #{i}"},
+                    )
             finally:
                 own.close()
 
@@ -82,8 +89,9 @@ class Load:
         self.replies: list[Reply] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._workers = [threading.Thread(target=self._client, args=(i,), daemon=True)
-                         for i in range(threads)]
+        self._workers = [
+            threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(threads)
+        ]
 
     def __enter__(self) -> Load:
         for w in self._workers:

@@ -29,8 +29,14 @@ def cut_mid_response(reply: Reply) -> bool:
     return reply.error.startswith("ChunkedEncodingError")
 
 
-def replica_killed(stack, *, victim: str = "app-2", kill_after: int = 150,
-                   observe_seconds: float = 3.0, threads: int = 3) -> Figure:
+def replica_killed(
+    stack,
+    *,
+    victim: str = "app-2",
+    kill_after: int = 150,
+    observe_seconds: float = 3.0,
+    threads: int = 3,
+) -> Figure:
     """SIGKILL one replica under steady GETs: how many GETs fail, how long the proxy sends to it.
 
     The proxy waits lb_try_interval (100 ms) before retrying a request on another replica, so a
@@ -56,16 +62,22 @@ def replica_killed(stack, *, victim: str = "app-2", kill_after: int = 150,
     last_sent = max((r.started - killed_at for r in retried), default=0.0)
     relaunch(spec)
     replica_back(stack, api, victim, port)
-    values = {"gets": len(replies), "failed": len(failed), "cut_mid_response": len(cut),
-              "failed_by_proxy": len(failed) - len(cut), "retried_by_proxy": len(retried),
-              "proxy_stopped_after_s": round(max(0.0, last_sent), 3),
-              "errors": sorted({r.error or str(r.status) for r in failed})[:5]}
-    summary = (f"failed GETs={len(failed)} of {len(replies)} ({len(cut)} cut mid-response by "
-               f"the kill, {len(failed) - len(cut)} refused or 5xx); the proxy stopped sending to "
-               f"the killed replica after {values['proxy_stopped_after_s']:.2f} s "
-               f"({len(retried)} GETs retried on the other one)")
-    return record_figure(Figure("replica-killed", summary, values, "failed GETs = 0",
-                                not failed))
+    values = {
+        "gets": len(replies),
+        "failed": len(failed),
+        "cut_mid_response": len(cut),
+        "failed_by_proxy": len(failed) - len(cut),
+        "retried_by_proxy": len(retried),
+        "proxy_stopped_after_s": round(max(0.0, last_sent), 3),
+        "errors": sorted({r.error or str(r.status) for r in failed})[:5],
+    }
+    summary = (
+        f"failed GETs={len(failed)} of {len(replies)} ({len(cut)} cut mid-response by "
+        f"the kill, {len(failed) - len(cut)} refused or 5xx); the proxy stopped sending to "
+        f"the killed replica after {values['proxy_stopped_after_s']:.2f} s "
+        f"({len(retried)} GETs retried on the other one)"
+    )
+    return record_figure(Figure("replica-killed", summary, values, "failed GETs = 0", not failed))
 
 
 @contextlib.contextmanager
@@ -73,8 +85,7 @@ def sqlite_write_lock(database_url: str):
     """Hold the database's write lock: writers wait (busy_timeout), readers go on (WAL)."""
     if dbmod.backend_of(database_url) != "sqlite":
         raise RuntimeError("the drain scenario holds requests in flight with SQLite's write lock")
-    conn = sqlite3.connect(str(dbmod.sqlite_path(database_url)), timeout=10,
-                           isolation_level=None)
+    conn = sqlite3.connect(str(dbmod.sqlite_path(database_url)), timeout=10, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         yield
@@ -93,13 +104,17 @@ def accepted_connections(pid: int, port: int) -> int:
         return 0
     for p in family:
         with contextlib.suppress(psutil.Error):
-            count += sum(1 for c in p.net_connections("tcp")
-                         if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+            count += sum(
+                1
+                for c in p.net_connections("tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+            )
     return count
 
 
-def replica_drained(stack, *, victim: str = "app-2", in_flight: int = 3, hold_seconds: float = 1.0,
-                    threads: int = 2) -> Figure:
+def replica_drained(
+    stack, *, victim: str = "app-2", in_flight: int = 3, hold_seconds: float = 1.0, threads: int = 2
+) -> Figure:
     """SIGTERM a replica while POSTs are in flight on it: they complete (graceful drain).
 
     To keep the POSTs in flight for certain, the scenario holds the SQLite write lock: each POST
@@ -117,17 +132,26 @@ def replica_drained(stack, *, victim: str = "app-2", in_flight: int = 3, hold_se
     with Load(api, paths, threads=threads) as load:
         load.wait_for(20)
         with sqlite_write_lock(stack.env["LAB_DATABASE_URL"]):
-            posters = [threading.Thread(target=lambda: results.extend(
-                api.post_reviews(1, threads=1, tag="in-flight", port=port)))
-                for _ in range(in_flight)]
+            posters = [
+                threading.Thread(
+                    target=lambda: results.extend(
+                        api.post_reviews(1, threads=1, tag="in-flight", port=port)
+                    )
+                )
+                for _ in range(in_flight)
+            ]
             for t in posters:
                 t.start()
-            wait_until(lambda: accepted_connections(proc.popen.pid, port) >= in_flight, 10,
-                       f"{in_flight} POSTs accepted by {victim}")
+            wait_until(
+                lambda: accepted_connections(proc.popen.pid, port) >= in_flight,
+                10,
+                f"{in_flight} POSTs accepted by {victim}",
+            )
             spec = kill(stack, victim, signal.SIGTERM)
             terminated_at = time.monotonic()
-            proxy_poster = threading.Thread(target=lambda: via_proxy.extend(
-                api.post_reviews(6, threads=2, tag="during-drain")))
+            proxy_poster = threading.Thread(
+                target=lambda: via_proxy.extend(api.post_reviews(6, threads=2, tag="during-drain"))
+            )
             proxy_poster.start()
             time.sleep(hold_seconds)  # how long the in-flight requests outlive the SIGTERM
         # Lock released: the in-flight POSTs can commit now.
@@ -144,26 +168,42 @@ def replica_drained(stack, *, victim: str = "app-2", in_flight: int = 3, hold_se
     saved = Ledger(stack).reviews_since(since)
     relaunch(spec)
     replica_back(stack, api, victim, port)
-    values = {"in_flight_posts": in_flight,
-              "in_flight_completed": sum(1 for r in results if r.status == 201),
-              "posts_via_proxy_during_drain": len(via_proxy),
-              "posts_via_proxy_failed": sum(1 for r in via_proxy if r.status != 201),
-              "gets": len(gets), "gets_during_drain": len(after),
-              "gets_failed": len(failed_gets), "exit_code": exit_code,
-              "drained_in_s": round(drained_in, 2),
-              "slowest_get_during_drain_s": round(max((r.latency for r in after), default=0), 2),
-              "acknowledged_not_saved": len(created - saved),
-              "saved_not_acknowledged": len(saved - created),
-              "errors": sorted({f"{r.status} {r.error}" for r in
-                                failed_gets + [r for r in via_proxy if r.status != 201]})[:5]}
+    values = {
+        "in_flight_posts": in_flight,
+        "in_flight_completed": sum(1 for r in results if r.status == 201),
+        "posts_via_proxy_during_drain": len(via_proxy),
+        "posts_via_proxy_failed": sum(1 for r in via_proxy if r.status != 201),
+        "gets": len(gets),
+        "gets_during_drain": len(after),
+        "gets_failed": len(failed_gets),
+        "exit_code": exit_code,
+        "drained_in_s": round(drained_in, 2),
+        "slowest_get_during_drain_s": round(max((r.latency for r in after), default=0), 2),
+        "acknowledged_not_saved": len(created - saved),
+        "saved_not_acknowledged": len(saved - created),
+        "errors": sorted(
+            {
+                f"{r.status} {r.error}"
+                for r in failed_gets + [r for r in via_proxy if r.status != 201]
+            }
+        )[:5],
+    }
     # New POSTs sent through the proxy while a replica drains are reported, not required to
     # pass: one can race the replica closing an idle keep-alive connection, and a proxy must not
     # retry a POST. Such a POST fails cleanly (502, nothing saved: checked below), never half-done.
-    met = (values["in_flight_completed"] == in_flight and not failed_gets and exit_code == 0
-           and created <= saved and not values["saved_not_acknowledged"])
-    summary = (f"in-flight POSTs completed={values['in_flight_completed']} of {in_flight}; "
-               f"POSTs via the proxy during the drain failed={values['posts_via_proxy_failed']} "
-               f"of {len(via_proxy)}; failed GETs={len(failed_gets)} of {len(gets)}; "
-               f"replica exited {exit_code} after {drained_in:.1f} s")
-    return record_figure(Figure("replica-drained", summary, values,
-                                "every in-flight request completes", met))
+    met = (
+        values["in_flight_completed"] == in_flight
+        and not failed_gets
+        and exit_code == 0
+        and created <= saved
+        and not values["saved_not_acknowledged"]
+    )
+    summary = (
+        f"in-flight POSTs completed={values['in_flight_completed']} of {in_flight}; "
+        f"POSTs via the proxy during the drain failed={values['posts_via_proxy_failed']} "
+        f"of {len(via_proxy)}; failed GETs={len(failed_gets)} of {len(gets)}; "
+        f"replica exited {exit_code} after {drained_in:.1f} s"
+    )
+    return record_figure(
+        Figure("replica-drained", summary, values, "every in-flight request completes", met)
+    )

@@ -46,9 +46,9 @@ def report_status(api: Api, report_id: str) -> dict:
 
 def wait_report_settled(api: Api, report_id: str, timeout: float) -> dict:
     """Wait until the report is no longer pending (ready or failed); return its status."""
+
     def settled():
         status = report_status(api, report_id)
         return status if status["status"] != "pending" else None
 
-    return wait_until(settled, timeout, f"report {report_id} to be ready or failed",
-                      interval=0.2)
+    return wait_until(settled, timeout, f"report {report_id} to be ready or failed", interval=0.2)

@@ -66,36 +66,59 @@ def cache_down(stack, *, window_seconds: float = 3.0, threads: int = 3) -> Figur
         value = percentile([r.latency for r in rs if r.status == 200], 0.95)
         return round(value * 1000, 1) if value is not None else None
 
-    values = {"gets": len(replies), "5xx": len(errors),
-              "5xx_while_degraded": sum(1 for r in degraded if r in errors),
-              "non_200": sum(1 for r in replies if r.status != 200),
-              "p95_ms_healthy": p95_ms(healthy), "p95_ms_degraded": p95_ms(degraded),
-              "p95_ms_recovered": p95_ms(recovered),
-              "gets_healthy": len(healthy), "gets_degraded": len(degraded),
-              "gets_recovered": len(recovered)}
-    summary = (f"5xx={len(errors)} of {len(replies)} top-10 GETs; p95 {values['p95_ms_healthy']} "
-               f"ms cached, {values['p95_ms_degraded']} ms with the cache server down (answered "
-               f"from the database), {values['p95_ms_recovered']} ms once it was back")
-    return record_figure(Figure("cache-down", summary, values, "5xx = 0",
-                                not errors and values["non_200"] == 0))
+    values = {
+        "gets": len(replies),
+        "5xx": len(errors),
+        "5xx_while_degraded": sum(1 for r in degraded if r in errors),
+        "non_200": sum(1 for r in replies if r.status != 200),
+        "p95_ms_healthy": p95_ms(healthy),
+        "p95_ms_degraded": p95_ms(degraded),
+        "p95_ms_recovered": p95_ms(recovered),
+        "gets_healthy": len(healthy),
+        "gets_degraded": len(degraded),
+        "gets_recovered": len(recovered),
+    }
+    summary = (
+        f"5xx={len(errors)} of {len(replies)} top-10 GETs; p95 {values['p95_ms_healthy']} "
+        f"ms cached, {values['p95_ms_degraded']} ms with the cache server down (answered "
+        f"from the database), {values['p95_ms_recovered']} ms once it was back"
+    )
+    return record_figure(
+        Figure("cache-down", summary, values, "5xx = 0", not errors and values["non_200"] == 0)
+    )
 
 
 # A made-up ranking dated ten years ahead: trusted, it would be served as fresh for ten years.
-FORGED = {"id": "forged", "name": "Forged ranking", "specialty": "x", "average_rating": 10.0,
-          "reviews_count": 1}
+FORGED = {
+    "id": "forged",
+    "name": "Forged ranking",
+    "specialty": "x",
+    "average_rating": 10.0,
+    "reviews_count": 1,
+}
 
 
 def corrupt_entries() -> list[bytes | str]:
     """What the scenario writes over the cached ranking, in turn: each a shape the cache must
     reject (not JSON; a timestamp that is text; far in the future; rows that are not rows)."""
     now = time.time()
-    return [b"{not json", json.dumps({"at": "x", "data": []}),
-            json.dumps({"at": now + 10 * 365 * 86400, "data": [FORGED]}),
-            json.dumps({"at": now, "data": [1, 2, 3]})]
+    return [
+        b"{not json",
+        json.dumps({"at": "x", "data": []}),
+        json.dumps({"at": now + 10 * 365 * 86400, "data": [FORGED]}),
+        json.dumps({"at": now, "data": [1, 2, 3]}),
+    ]
 
 
-def cache_corrupt(stack, *, window_seconds: float = 4.0, threads: int = 3, reports: int = 4,
-                  every_s: float = 0.05, timeout: float = 60) -> Figure:
+def cache_corrupt(
+    stack,
+    *,
+    window_seconds: float = 4.0,
+    threads: int = 3,
+    reports: int = 4,
+    every_s: float = 0.05,
+    timeout: float = 60,
+) -> Figure:
     """Write corrupt entries over the cached top-10 every `every_s` under top-10 load while
     reports are asked for: no 5xx, every answer the real ranking, every report ready and right,
     each corrupt entry counted (lab:counter:cache_entries_rejected)."""
@@ -145,20 +168,36 @@ def cache_corrupt(stack, *, window_seconds: float = 4.0, threads: int = 3, repor
     rejected = int(server.get(counter) or 0) - rejected_before
     server.close()
     failed = sum(1 for e in ends.values() if e["status"] != "ready")
-    values = {"gets": len(replies), "5xx": len(errors),
-              "non_200": sum(1 for r in replies if r.status != 200),
-              "wrong_answers": len(wrong), "forged_served": len(forged),
-              "corrupt_entries_written": planted, "entries_rejected": rejected,
-              "reports": len(asked), "reports_failed": failed, "reports_wrong": wrong_reports,
-              "report_problems": report_problems[:2]}
-    summary = (f"5xx={len(errors)} of {len(replies)} top-10 GETs while {planted} corrupt entries "
-               f"were written over the cached ranking; wrong answers={len(wrong)} (forged "
-               f"ranking served {len(forged)}); {rejected} entries rejected and counted; reports "
-               f"failed={failed}, wrong={wrong_reports} of {len(asked)}")
-    met = not errors and values["non_200"] == 0 and not wrong and not failed \
-        and not wrong_reports and rejected > 0
-    return record_figure(Figure("cache-corrupt", summary, values,
-                                "5xx = 0, wrong answers = 0", met))
+    values = {
+        "gets": len(replies),
+        "5xx": len(errors),
+        "non_200": sum(1 for r in replies if r.status != 200),
+        "wrong_answers": len(wrong),
+        "forged_served": len(forged),
+        "corrupt_entries_written": planted,
+        "entries_rejected": rejected,
+        "reports": len(asked),
+        "reports_failed": failed,
+        "reports_wrong": wrong_reports,
+        "report_problems": report_problems[:2],
+    }
+    summary = (
+        f"5xx={len(errors)} of {len(replies)} top-10 GETs while {planted} corrupt entries "
+        f"were written over the cached ranking; wrong answers={len(wrong)} (forged "
+        f"ranking served {len(forged)}); {rejected} entries rejected and counted; reports "
+        f"failed={failed}, wrong={wrong_reports} of {len(asked)}"
+    )
+    met = (
+        not errors
+        and values["non_200"] == 0
+        and not wrong
+        and not failed
+        and not wrong_reports
+        and rejected > 0
+    )
+    return record_figure(
+        Figure("cache-corrupt", summary, values, "5xx = 0, wrong answers = 0", met)
+    )
 
 
 def storage_down(stack, *, short_outage_seconds: float = 2.0, timeout: float = 60) -> Figure:
@@ -184,9 +223,13 @@ def storage_down(stack, *, short_outage_seconds: float = 2.0, timeout: float = 6
         nonlocal checked
         links = [end["download_url"]] if "download_url" in end else []
         if end["status"] == "ready":
-            mail = wait_until(lambda: next((m for m in ledger.mails()
-                                            if m["headers"].get("X-Lab-Report-Id") == rid),
-                                           None), 20, "the report mail")
+            mail = wait_until(
+                lambda: next(
+                    (m for m in ledger.mails() if m["headers"].get("X-Lab-Report-Id") == rid), None
+                ),
+                20,
+                "the report mail",
+            )
             links.append(mail["headers"]["X-Lab-Link"])
         for link in links:
             got = fetch(link)
@@ -209,15 +252,25 @@ def storage_down(stack, *, short_outage_seconds: float = 2.0, timeout: float = 6
     mails = [m for m in ledger.mails() if m["headers"].get("X-Lab-Report-Id") in limits]
     statuses = {rid: ends[rid]["status"] for rid in limits}
     mailed_failed = [m for m in mails if statuses[m["headers"]["X-Lab-Report-Id"]] != "ready"]
-    values = {"storage_back_within_retries": statuses[retried],
-              "storage_down_throughout": statuses[abandoned],
-              "error_of_the_failed": ends[abandoned].get("error", "")[:200],
-              "links_checked": checked, "bad_links": len(bad_links),
-              "mails_for_failed_reports": len(mailed_failed)}
-    summary = (f"report with storage back after {short_outage_seconds:.0f} s: "
-               f"{statuses[retried]}; with storage down throughout: {statuses[abandoned]}; "
-               f"links to a missing or partial file={len(bad_links)} of {checked} checked")
-    met = (not bad_links and not mailed_failed and statuses[retried] == "ready"
-           and statuses[abandoned] == "failed")
-    return record_figure(Figure("storage-down", summary, values,
-                                "no link to a missing or partial file", met))
+    values = {
+        "storage_back_within_retries": statuses[retried],
+        "storage_down_throughout": statuses[abandoned],
+        "error_of_the_failed": ends[abandoned].get("error", "")[:200],
+        "links_checked": checked,
+        "bad_links": len(bad_links),
+        "mails_for_failed_reports": len(mailed_failed),
+    }
+    summary = (
+        f"report with storage back after {short_outage_seconds:.0f} s: "
+        f"{statuses[retried]}; with storage down throughout: {statuses[abandoned]}; "
+        f"links to a missing or partial file={len(bad_links)} of {checked} checked"
+    )
+    met = (
+        not bad_links
+        and not mailed_failed
+        and statuses[retried] == "ready"
+        and statuses[abandoned] == "failed"
+    )
+    return record_figure(
+        Figure("storage-down", summary, values, "no link to a missing or partial file", met)
+    )

@@ -6,7 +6,6 @@ Locust run, then measure one Locust run with CPU sampling of every process group
 written are described in docs/RESULTS.md; a run folder is never overwritten.
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -137,11 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if not args.db:
         sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
-    plan = [(k, i, s, None) for k in range(1, args.repeats + 1)
-            for i, s in enumerate(args.stages, 1)]
+    plan = [
+        (k, i, s, None) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)
+    ]
     if args.scaling:
-        plan += [(k, i, args.scaling, n) for k in range(1, args.scaling_repeats + 1)
-                 for i, n in enumerate(args.scaling_replicas, 1)]
+        plan += [
+            (k, i, args.scaling, n)
+            for k in range(1, args.scaling_repeats + 1)
+            for i, n in enumerate(args.scaling_replicas, 1)
+        ]
     progress = Progress(args, len(plan))
     print(progress.plan(), flush=True)
     interrupted = False
@@ -179,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_report:
         pass
     elif (ROOT / "benchmarks" / "results" / "report.py").exists():
-        built = subprocess.run([sys.executable, "-m", "benchmarks.results.report", str(run_dir)],
-                               cwd=ROOT)
+        built = subprocess.run(
+            [sys.executable, "-m", "benchmarks.results.report", str(run_dir)], cwd=ROOT
+        )
         if built.returncode:
             print(f"warning: the report builder exited {built.returncode}", file=sys.stderr)
     else:

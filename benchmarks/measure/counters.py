@@ -24,4 +24,3 @@ def redis_counters(stack: Stack) -> dict[str, int]:
         return out
     finally:
         client.close()
-

@@ -91,10 +91,8 @@ class CpuSampler(threading.Thread):
         }
 
 
-
 def family(pid: int) -> list[int]:
     try:
         return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
     except psutil.Error:
         return []
-

@@ -3,4 +3,3 @@
 
 class StageFailed(Exception):
     """A stage could not be verified or measured; the message says what went wrong."""
-

@@ -36,7 +36,6 @@ def wait_for_mail(inbox: str, header: str, value: str, deadline_s: float = MAIL_
     return None
 
 
-
 def successful_reviews(folder: Path) -> int:
     """Return how many POST reviews succeeded in the measured run (each owes one mail)."""
     with (folder / "locust_stats.csv").open() as f:
@@ -70,4 +69,3 @@ def drain_mails(inbox: str, expected: int, since: float) -> dict:
         "review_mails": count,
         "waited_s": round(time.monotonic() - started, 2),
     }
-

@@ -227,8 +227,9 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def run(host: str, config: Config, out: Path, inbox: str = "", features: str = "",
-        on_start=None) -> list[dict]:
+def run(
+    host: str, config: Config, out: Path, inbox: str = "", features: str = "", on_start=None
+) -> list[dict]:
     """Run one ladder with Locust (headless, one scheduling user) and return its points.
 
     on_start(pid), when given, is called once Locust runs (the bench keeps it in its CPU box)."""

@@ -120,8 +120,9 @@ class Recorder:
         index = int((self.clock() - self.start) // self.slice_s)
         self.names.setdefault(name, Counts()).add(response_time, exception)
         if index >= 0:
-            self.slices.setdefault(name, {}).setdefault(index, Counts()).add(response_time,
-                                                                             exception)
+            self.slices.setdefault(name, {}).setdefault(index, Counts()).add(
+                response_time, exception
+            )
 
     def on_stop(self, **_) -> None:
         if self.recording:

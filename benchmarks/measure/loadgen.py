@@ -19,7 +19,7 @@ class LoadGenerator:
     """How the load generator was kept apart: its box, or CPU affinity where no box exists."""
 
     pid: int
-    how: str                          # "box" or "affinity"
+    how: str  # "box" or "affinity"
     cores: float
     box: Box | None = None
     cpus: tuple[int, ...] = ()
@@ -33,15 +33,21 @@ class LoadGenerator:
     def window(self) -> dict:
         """Its CPU over the window since it was confined, and whether it hit its limit."""
         w = self.stats().since(self.start)
-        return {"how": self.how, "budget_cores": self.cores, "cpus": list(self.cpus),
-                "nr_periods": w.nr_periods, "nr_throttled": w.nr_throttled,
-                "throttled_s": round(w.throttled_s, 3),
-                "cores": None if w.usage_s is None else round(w.usage_s / w.at, 3),
-                "hit_limit": saturated(w, self.cores)}
+        return {
+            "how": self.how,
+            "budget_cores": self.cores,
+            "cpus": list(self.cpus),
+            "nr_periods": w.nr_periods,
+            "nr_throttled": w.nr_throttled,
+            "throttled_s": round(w.throttled_s, 3),
+            "cores": None if w.usage_s is None else round(w.usage_s / w.at, 3),
+            "hit_limit": saturated(w, self.cores),
+        }
 
 
-def confine_load_generator(pid: int, budgets: Budgets, cores: float = LOCUST_CORES,
-                           name: str | None = None) -> LoadGenerator:
+def confine_load_generator(
+    pid: int, budgets: Budgets, cores: float = LOCUST_CORES, name: str | None = None
+) -> LoadGenerator:
     """Keep the load generator (Locust's pid) from taking the app's share: a box of its own where
     budgets are enforced (named `name`, else locust-1, locust-2, ... one per run of Locust),
     else pinned to the last CPU(s) (whole CPUs: ceil(cores))."""
@@ -52,7 +58,7 @@ def confine_load_generator(pid: int, budgets: Budgets, cores: float = LOCUST_COR
         out = LoadGenerator(pid, "box", cores, box=box)
     else:
         mine = sorted(os.sched_getaffinity(pid))
-        cpus = tuple(mine[-max(1, math.ceil(cores)):])
+        cpus = tuple(mine[-max(1, math.ceil(cores)) :])
         for p in [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]:
             os.sched_setaffinity(p, cpus)
         out = LoadGenerator(pid, "affinity", float(len(cpus)), cpus=cpus)

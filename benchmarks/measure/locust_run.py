@@ -97,4 +97,3 @@ def run_locust(
         return json.loads(window_file.read_text())
     except (OSError, ValueError):
         return {}
-

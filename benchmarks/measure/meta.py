@@ -25,7 +25,6 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-
 def git(*argv: str) -> str:
     try:
         return subprocess.run(
@@ -90,7 +89,9 @@ def make_meta(args, run_dir: Path) -> dict:
             "scaling_stage": args.scaling,
             "scaling_replicas": args.scaling_replicas if args.scaling else [],
             "scaling_repeats": args.scaling_repeats if args.scaling else 0,
-            "ladder": None if args.no_ladder else {
+            "ladder": None
+            if args.no_ladder
+            else {
                 "rates": [float(r) for r in args.ladder_rates.split(",") if r.strip()],
                 "step_s": args.ladder_step_s,
                 "arrivals": args.ladder_arrivals,
@@ -100,4 +101,3 @@ def make_meta(args, run_dir: Path) -> dict:
         "stages": args.stages,
         "failed": [],
     }
-

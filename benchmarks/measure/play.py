@@ -35,9 +35,23 @@ def features(api: str) -> list[str]:
 
 def locust_command(host: str, users: int, spawn_rate: float, port: int) -> list[str]:
     """Locust with its web UI on 127.0.0.1:port, aimed at host, the form filled in."""
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host,
-            "--web-host", "127.0.0.1", "--web-port", str(port),
-            "-u", str(users), "-r", str(spawn_rate)]
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--host",
+        host,
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(port),
+        "-u",
+        str(users),
+        "-r",
+        str(spawn_rate),
+    ]
 
 
 def wait_for_ui(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -45,24 +59,32 @@ def wait_for_ui(url: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + UI_DEADLINE_S
     while True:
         if proc.poll() is not None:
-            raise StackError(f"Locust exited ({proc.returncode}) before its web UI answered:\n"
-                             f"{log.read_text(errors='replace')[-2000:]}")
+            raise StackError(
+                f"Locust exited ({proc.returncode}) before its web UI answered:\n"
+                f"{log.read_text(errors='replace')[-2000:]}"
+            )
         if LabClient(url, timeout=2).get("/").status == 200:
             return
         if time.monotonic() > deadline:
-            raise StackError(f"Locust's web UI did not answer on {url} within {UI_DEADLINE_S} s "
-                             f"(log: {log})")
+            raise StackError(
+                f"Locust's web UI did not answer on {url} within {UI_DEADLINE_S} s (log: {log})"
+            )
         time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = up.parser(__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the usage lines
-    parser.add_argument("--users", type=int, default=10,
-                        help="users filled in Locust's form (default 10, the course's)")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=10,
+        help="users filled in Locust's form (default 10, the course's)",
+    )
     parser.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
-    parser.add_argument("--locust-port", type=int, default=8089,
-                        help="Locust web UI port (default 8089)")
+    parser.add_argument(
+        "--locust-port", type=int, default=8089, help="Locust web UI port (default 8089)"
+    )
     args = parser.parse_args(argv)
     if args.users < 1:
         parser.error(f"--users must be at least 1 (got {args.users})")
@@ -75,19 +97,27 @@ def main(argv: list[str] | None = None) -> int:
         host = stack.urls["api"].removesuffix("/api")
         log = stack.state / "logs" / "locust.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "LAB_INBOX_URL": stack.urls["inbox"].rstrip("/"),
-               "LAB_FEATURES": ",".join(features(stack.urls["api"]))}
+        env = {
+            **os.environ,
+            "LAB_INBOX_URL": stack.urls["inbox"].rstrip("/"),
+            "LAB_FEATURES": ",".join(features(stack.urls["api"])),
+        }
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 locust_command(host, args.users, args.spawn_rate, args.locust_port),
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT)
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         running.append(proc)
         ui = f"http://127.0.0.1:{args.locust_port}"
         wait_for_ui(ui, proc, log)
         print(f"  Locust  {ui}   (host {host}, {args.users} users: press Start)")
-        return lambda: f"locust (exit {proc.returncode}, log {log})" \
-            if proc.poll() is not None else None
+        return lambda: (
+            f"locust (exit {proc.returncode}, log {log})" if proc.poll() is not None else None
+        )
 
     try:
         return up.serve(stack, start_locust)

@@ -30,8 +30,12 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         ("GET /api/specialists", "GET", "/api/specialists", None),
         ("GET /api/specialists/{id}", "GET", f"/api/specialists/{sid}", None),
         ("GET /api/specialists/{id}/reviews", "GET", f"/api/specialists/{sid}/reviews", None),
-        ("POST /api/specialists/{id}/reviews", "POST", f"/api/specialists/{sid}/reviews",
-         {"rating": 8, "comment": "Probe review."}),
+        (
+            "POST /api/specialists/{id}/reviews",
+            "POST",
+            f"/api/specialists/{sid}/reviews",
+            {"rating": 8, "comment": "Probe review."},
+        ),
         ("GET /api/specialists/highest_rated", "GET", "/api/specialists/highest_rated", None),
     ]
     if "reports" in features:
@@ -50,5 +54,3 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
                 misses += 1
         result[name] = {"ms": times, "non_2xx": misses}
     return result
-
-

@@ -64,16 +64,17 @@ class Progress:
         what = f"warm-up {a.warmup} s + closed loop {a.duration} s"
         what += f" + ladder ~{ladder:.0f} s" if ladder else " (no ladder)"
         total = self.units * self.guess() + (WRK_GUESS_S if shutil.which("wrk") else 0)
-        return (f"plan: {self.units} stage run(s), each {what} + ~{OVERHEAD_GUESS_S:.0f} s "
-                f"start-up, then the wrk cross-check: about {fmt_duration(total)} in all")
+        return (
+            f"plan: {self.units} stage run(s), each {what} + ~{OVERHEAD_GUESS_S:.0f} s "
+            f"start-up, then the wrk cross-check: about {fmt_duration(total)} in all"
+        )
+
     def say(self, phase: str, estimate: bool = False) -> None:
         extra = ""
         if estimate:
             # Until a stage has finished, guess the overhead; then use the real average.
             per_unit = (
-                (time.monotonic() - self.started) / self.finished
-                if self.finished
-                else self.guess()
+                (time.monotonic() - self.started) / self.finished if self.finished else self.guess()
             )
             left = self.args.duration + ladder_seconds(self.args) + 5
             left += (self.units - self.finished - 1) * per_unit
@@ -84,4 +85,3 @@ class Progress:
 def fmt_duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-

@@ -85,14 +85,17 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         sampler, loadgen = CpuSampler(), []
         host_before = hostload.snapshot()
         started, boxes_before = time.time(), stack.boxes.snapshot()
-        window = run_locust(stack, features, args, args.duration, folder, Path(tmp), sampler,
-                            loadgen)
+        window = run_locust(
+            stack, features, args, args.duration, folder, Path(tmp), sampler, loadgen
+        )
         ended, boxes_after = time.time(), stack.boxes.snapshot()
         host = hostload.window(host_before, hostload.snapshot())
     counters_after = redis_counters(stack)
     start, end = window.get("start", started), window.get("stop", ended)
-    write_json(folder / "cpu.json", with_budgets(sampler.window(start, end), stack,
-                                                 boxes_before, boxes_after, loadgen))
+    write_json(
+        folder / "cpu.json",
+        with_budgets(sampler.window(start, end), stack, boxes_before, boxes_after, loadgen),
+    )
     write_json(
         folder / "counters.json",
         {key: value - counters_before.get(key, 0) for key, value in counters_after.items()},
@@ -110,7 +113,8 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
             "measure_end": end,
             # Logins happen before the window (measure/locustfile.py): how long they took.
             "login_phase_s": round(start - window["locust_start"], 2)
-            if "locust_start" in window and "start" in window else None,
+            if "locust_start" in window and "start" in window
+            else None,
             "login_phase_note": window.get("note", ""),
             "mail_drain": drain,
             "host": host,  # the machine's steal, busy % and load average during the window
@@ -118,5 +122,3 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         },
     )
     say("done")
-
-

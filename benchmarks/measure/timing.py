@@ -99,10 +99,13 @@ class TimingCollector:
         for name in sorted(self.requests):
             n = self.requests[name]
             out[name] = {
-                component: {"mean_ms": round(self.sums[name][component] / n, 3),
-                            "p50_ms": round(_median_with_zeros(histogram, n) / 1000, 3),
-                            "requests": n}
-                for component, histogram in self.histograms[name].items()}
+                component: {
+                    "mean_ms": round(self.sums[name][component] / n, 3),
+                    "p50_ms": round(_median_with_zeros(histogram, n) / 1000, 3),
+                    "requests": n,
+                }
+                for component, histogram in self.histograms[name].items()
+            }
         return out
 
     def write(self, path: str | Path) -> Path:

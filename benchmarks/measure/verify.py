@@ -13,11 +13,16 @@ from benchmarks.stack import Stack
 from shared.seed import DEMO_EMAIL, DEMO_PASSWORD
 
 
-def call(c: LabClient, method: str, url: str, body: Any = None, anonymous: bool = False,
-         headers: dict | None = None) -> tuple[int, Any, str]:
+def call(
+    c: LabClient,
+    method: str,
+    url: str,
+    body: Any = None,
+    anonymous: bool = False,
+    headers: dict | None = None,
+) -> tuple[int, Any, str]:
     """Return (status, parsed JSON or None, text); `headers` given replace the credentials."""
-    reply = c.request(method, url, body, headers=headers,
-                      auth=not anonymous and headers is None)
+    reply = c.request(method, url, body, headers=headers, auth=not anonymous and headers is None)
     return reply.status, reply.json_or_none(), reply.text
 
 
@@ -140,7 +145,6 @@ def verify(stack: Stack) -> tuple[Checks, list[str]]:
     return checks, features
 
 
-
 def verify_report(c: LabClient, checks: Checks, inbox: str, retried) -> None:
     """Ask for a report, wait for its mail and download the mailed CSV."""
     started = time.time()
@@ -172,5 +176,3 @@ def verify_report(c: LabClient, checks: Checks, inbox: str, retried) -> None:
         problem is None,
         f"{problem or 'ok'}{note} ({link.split('?')[0]})",
     )
-
-

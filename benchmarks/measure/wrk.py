@@ -33,10 +33,15 @@ def wrk_crosscheck(args, run_dir: Path, say) -> dict:
     say_label = f"[wrk cross-check {stage}]"
     print(f"{say_label} starting", flush=True)
     options = Options(
-        port=free_port(), inbox_port=free_port(), smtp_port=free_port(),
-        database_url=args.db, redis_url=args.redis, threads=args.threads,
+        port=free_port(),
+        inbox_port=free_port(),
+        smtp_port=free_port(),
+        database_url=args.db,
+        redis_url=args.redis,
+        threads=args.threads,
         scale=Scale(args.specialists, args.reviews_per_specialist),
-        state_dir=LAB_DIR / "bench" / run_dir.name / "wrk", quiet=True,
+        state_dir=LAB_DIR / "bench" / run_dir.name / "wrk",
+        quiet=True,
     )
     stack = Stack(stage, options)
     try:
@@ -44,7 +49,9 @@ def wrk_crosscheck(args, run_dir: Path, say) -> dict:
         url = stack.urls["api"] + "/test"
         out = subprocess.run(
             [wrk, "-t", "2", "-c", str(args.users), "-d", f"{WRK_SECONDS}s", "--latency", url],
-            capture_output=True, text=True, timeout=WRK_SECONDS + 30,
+            capture_output=True,
+            text=True,
+            timeout=WRK_SECONDS + 30,
         ).stdout
         wrk_rps = float(out.split("Requests/sec:")[1].split()[0])
         print(f"{say_label} wrk: {wrk_rps:.0f} req/s; now Locust on the same endpoint", flush=True)
@@ -59,18 +66,26 @@ def wrk_crosscheck(args, run_dir: Path, say) -> dict:
             rows = list(csv.DictReader((folder / "locust_stats.csv").open()))
             locust_rps = next(float(r["Requests/s"]) for r in rows if r["Name"] == "Aggregated")
             locust_cores = sampler.window(None, None)["groups"].get("locust", {}).get("cores")
-        result = {"stage": stage, "endpoint": "GET /api/test", "connections": args.users,
-                  "seconds": WRK_SECONDS, "wrk_rps": round(wrk_rps, 1),
-                  "locust_rps": round(locust_rps, 1), "locust_cores": locust_cores,
-                  "ratio_wrk_to_locust": round(wrk_rps / locust_rps, 2) if locust_rps else None,
-                  "wrk_output": out}
+        result = {
+            "stage": stage,
+            "endpoint": "GET /api/test",
+            "connections": args.users,
+            "seconds": WRK_SECONDS,
+            "wrk_rps": round(wrk_rps, 1),
+            "locust_rps": round(locust_rps, 1),
+            "locust_cores": locust_cores,
+            "ratio_wrk_to_locust": round(wrk_rps / locust_rps, 2) if locust_rps else None,
+            "wrk_output": out,
+        }
         write_json(run_dir / "wrk.json", result)
-        print(f"{say_label} Locust: {locust_rps:.0f} req/s (wrk/Locust = "
-              f"{result['ratio_wrk_to_locust']})", flush=True)
+        print(
+            f"{say_label} Locust: {locust_rps:.0f} req/s (wrk/Locust = "
+            f"{result['ratio_wrk_to_locust']})",
+            flush=True,
+        )
         return {k: v for k, v in result.items() if k != "wrk_output"}
     except Exception as exc:  # a cross-check must not cost the run
         return {"skipped": f"wrk cross-check failed: {exc}"}
     finally:
         stack.stop()
         shutil.rmtree(options.state_dir, ignore_errors=True)
-

@@ -216,8 +216,14 @@ def load_tree(base: Path, label: str = "stage"):
         for k, folder in _repeat_dirs(group):
             for check in _read_json(folder / "verify.json", []):
                 if not check.get("ok", True):
-                    problems.append((group.name, later("r{k} verification failed: {check}", k=k,
-                                                       check=check.get("check"))))
+                    problems.append(
+                        (
+                            group.name,
+                            later(
+                                "r{k} verification failed: {check}", k=k, check=check.get("check")
+                            ),
+                        )
+                    )
             # The bench leaves a folder without Locust output when a stage failed to start.
             if not (folder / "locust_stats.csv").exists():
                 problems.append((group.name, later("r{k} was not measured", k=k)))
@@ -325,9 +331,7 @@ def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:
     base = Path(results_dir)
     runs = sorted(p.parent for p in base.glob("*/meta.json")) if base.is_dir() else []
     if not runs:
-        raise FileNotFoundError(
-            f"no run in {base}: measure one with `nox -s bench`"
-        )
+        raise FileNotFoundError(f"no run in {base}: measure one with `nox -s bench`")
     # A run still being measured has no finished_at yet: its report would be partial.
     finished = [p for p in runs if _read_json(p / "meta.json", {}).get("finished_at")]
     return (finished or runs)[-1]

@@ -129,8 +129,10 @@ def _save(fig, out: Path, name: str) -> str:
 def chart_throughput(run, out: Path) -> str:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
     # Successful beside all answers: a replica's cheap 401s inflate the raw rate.
-    series = [(t("all answers"), "throughput", "", 0.9),
-              (t("successful"), "ok_throughput", "", 0.45)]
+    series = [
+        (t("all answers"), "throughput", "", 0.9),
+        (t("successful"), "ok_throughput", "", 0.45),
+    ]
     stage_bars(ax, run, run.stages, series, t("HTTP requests per second"), log=None)
     for i, stage in enumerate(run.stages):
         if stage in an.locust_bound(run):
@@ -164,8 +166,11 @@ def chart_endpoint(run, out: Path, endpoint: str) -> str | None:
 def chart_failures(run, out: Path) -> str | None:
     panels = [
         (t("Failed HTTP requests"), "failure_rate", t("% of HTTP requests")),
-        (t("Auth failures (401 on a logged-in request)"), "auth_failure_rate",
-         t("% of auth'd requests")),
+        (
+            t("Auth failures (401 on a logged-in request)"),
+            "auth_failure_rate",
+            t("% of auth'd requests"),
+        ),
         (t("Report downloads that got the right CSV"), "download_success", t("% of downloads")),
     ]
     panels = [p for p in panels if any(run.stat(s, p[1]) for s in run.stages)]
@@ -315,8 +320,15 @@ def chart_cpu_budget(run, out: Path) -> str | None:
         ax.bar(xs, used, width, label=group, color=GROUP_COLOURS.get(group, "#BBBBBB"))
         for x, u, th in zip(xs, used, throttled, strict=True):
             if th >= 20:  # throttled in a fifth of its periods or more: the box was full
-                ax.annotate(f"{th:.0f}%", (x, u), xytext=(0, 2), textcoords="offset points",
-                            ha="center", fontsize=8, color="#B22222")
+                ax.annotate(
+                    f"{th:.0f}%",
+                    (x, u),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8,
+                    color="#B22222",
+                )
     ax.axhline(100, color="#B22222", ls="--", lw=1.5, label=t("budget"))
     _ticks(ax, budgeted)
     ax.set_ylim(0, max(130, ax.get_ylim()[1]))
@@ -333,8 +345,9 @@ def chart_scaling(run, out: Path) -> str | None:
     settings = run.meta.get("settings") or {}
     stage = run.meta.get("scaling_stage") or settings.get("scaling_stage") or t("the app")
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH_IN, 4.0))
-    fig.suptitle(t("Scaling {stage}: more replicas, same load", stage=stage), fontweight="bold",
-                 fontsize=14)
+    fig.suptitle(
+        t("Scaling {stage}: more replicas, same load", stage=stage), fontweight="bold", fontsize=14
+    )
     panels = (
         (t("Throughput"), t("HTTP requests per second"), "throughput", "", colour(stage)),
         (t("p95 latency"), t("p95, all requests (ms)"), "p95", an.AGGREGATED, "#C44E52"),
@@ -345,8 +358,9 @@ def chart_scaling(run, out: Path) -> str | None:
         n = part["replicas"].tolist()
         if n:
             errs = [part["median"] - part["lo"], part["hi"] - part["median"]]
-            ax.errorbar(n, part["median"], yerr=errs, marker="o", capsize=3, color=line,
-                        label=t("measured"))
+            ax.errorbar(
+                n, part["median"], yerr=errs, marker="o", capsize=3, color=line, label=t("measured")
+            )
         if metric == "throughput" and n:
             base = part["median"].iloc[0] / n[0]
             ax.plot(n, [base * k for k in n], ls="--", color="#999999", label=t("ideal (linear)"))
@@ -378,9 +392,18 @@ def _usl_curve(ax, n: list[int], rps: list[float], colour_: str) -> None:
     except (usl.USLError, RuntimeError):
         return
     xs = np.linspace(1, max(n), 60)
-    ax.plot(xs, law.predict(xs), color=colour_, alpha=0.45, lw=2,
-            label=t("USL fit (σ {sigma}, κ {kappa})", sigma=num(law.sigma, ".2f"),
-                    kappa=num(law.kappa, ".3f")))
+    ax.plot(
+        xs,
+        law.predict(xs),
+        color=colour_,
+        alpha=0.45,
+        lw=2,
+        label=t(
+            "USL fit (σ {sigma}, κ {kappa})",
+            sigma=num(law.sigma, ".2f"),
+            kappa=num(law.kappa, ".3f"),
+        ),
+    )
 
 
 def build_charts(run, out: Path) -> dict[str, str]:

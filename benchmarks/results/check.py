@@ -122,8 +122,9 @@ class Outcome:
 
 def _fmt(stat: an.Stat) -> str:
     text = f"{num(stat.median, '.4g')} {stat.unit}".strip()
-    spread = t(" ({lo}-{hi}, {n} repeats)", lo=num(stat.lo, ".4g"), hi=num(stat.hi, ".4g"),
-               n=stat.n)
+    spread = t(
+        " ({lo}-{hi}, {n} repeats)", lo=num(stat.lo, ".4g"), hi=num(stat.hi, ".4g"), n=stat.n
+    )
     return text + (spread if stat.n > 1 else "")
 
 
@@ -147,8 +148,11 @@ def _not_measured(run: an.Run, stage: str) -> str:
     why = [t(text) for s, text in run.problems if s == stage]
     why += [t("bench failed: {what}", what=f) for f in failed]
     if stage in asked or why:
-        return t("{stage} named in the run but not measured ({why})", stage=stage,
-                 why="; ".join(why) or t("no results"))
+        return t(
+            "{stage} named in the run but not measured ({why})",
+            stage=stage,
+            why="; ".join(why) or t("no results"),
+        )
     return ""
 
 
@@ -157,8 +161,7 @@ def _not_budgeted(run: an.Run) -> str | None:
     budgets = run.meta.get("budgets") or {}
     if budgets.get("enforced"):
         return None
-    why = budgets.get("why_not") or ("--no-budgets" if budgets
-                                     else t("a run from before budgets"))
+    why = budgets.get("why_not") or ("--no-budgets" if budgets else t("a run from before budgets"))
     return t("not applicable: CPU budgets were not enforced in this run ({why})", why=why)
 
 
@@ -184,27 +187,46 @@ def evaluate(run: an.Run, e: Expectation) -> Outcome:
         values = run.values(e.stage, e.metric, e.endpoint)
         held = all(v == e.threshold for v in values)
         shown = ", ".join(num(v, ".4g") for v in values)
-        detail = t("{what} = {shown} {unit} in the {n} repeat(s), expected == {threshold} in "
-                   "every one", what=what, shown=shown, unit=stat.unit, n=len(values),
-                   threshold=num(e.threshold, "g"))
+        detail = t(
+            "{what} = {shown} {unit} in the {n} repeat(s), expected == {threshold} in every one",
+            what=what,
+            shown=shown,
+            unit=stat.unit,
+            n=len(values),
+            threshold=num(e.threshold, "g"),
+        )
         return Outcome(e, "pass" if held else "fail", detail)
     sample = iv.sample(run, e.stage, e.metric, e.endpoint)
     if isinstance(e.threshold, Rel):
         ref_stat = run.stat(e.threshold.stage, e.metric, e.endpoint)
         ref = iv.sample(run, e.threshold.stage, e.metric, e.endpoint)
         if ref_stat is None or ref is None:
-            return Outcome(e, "fail", t("no {what} measured in {stage}", what=what,
-                                        stage=e.threshold.stage))
+            return Outcome(
+                e, "fail", t("no {what} measured in {stage}", what=what, stage=e.threshold.stage)
+            )
         interval, threshold = iv.quotient(sample, ref), e.threshold.factor
-        detail = t("{what} = {mine} vs {ref_stage}'s {ref}: ratio {ratio}, {interval}, expected "
-                   "{op} {threshold}", what=what, mine=_fmt(stat), ref_stage=e.threshold.stage,
-                   ref=_fmt(ref_stat), ratio=num(stat.median / ref_stat.median, ".3g"),
-                   interval=interval.text(), op=e.op, threshold=num(threshold, ".3g"))
+        detail = t(
+            "{what} = {mine} vs {ref_stage}'s {ref}: ratio {ratio}, {interval}, expected "
+            "{op} {threshold}",
+            what=what,
+            mine=_fmt(stat),
+            ref_stage=e.threshold.stage,
+            ref=_fmt(ref_stat),
+            ratio=num(stat.median / ref_stat.median, ".3g"),
+            interval=interval.text(),
+            op=e.op,
+            threshold=num(threshold, ".3g"),
+        )
     else:
         interval, threshold = iv.bootstrap(sample), e.threshold
-        detail = t("{what} = {mine}, {interval}, expected {op} {threshold}", what=what,
-                   mine=_fmt(stat), interval=interval.text(stat.unit), op=e.op,
-                   threshold=num(threshold, "g"))
+        detail = t(
+            "{what} = {mine}, {interval}, expected {op} {threshold}",
+            what=what,
+            mine=_fmt(stat),
+            interval=interval.text(stat.unit),
+            op=e.op,
+            threshold=num(threshold, "g"),
+        )
     status = decide(e.op, interval, threshold)
     if status == "inconclusive":
         detail += t(" (the interval straddles it)")
@@ -222,15 +244,20 @@ def _capacity(run: an.Run, e: Expectation) -> Outcome:
     for stage in (e.stage, e.threshold.stage):
         stat, interval = run.stat(stage, CAPACITY), iv.figure_interval(run, stage, CAPACITY)
         if stat is None or interval is None:
-            return Outcome(e, "fail", t("no ladder (ladder.json) measured in {stage}",
-                                        stage=stage))
+            return Outcome(e, "fail", t("no ladder (ladder.json) measured in {stage}", stage=stage))
         found[stage] = (stat, interval)
     (stat, mine), (ref_stat, ref) = found[e.stage], found[e.threshold.stage]
     f = e.threshold.factor
     times = f"{num(f, 'g')} x " if f != 1 else ""
-    detail = t("{mine}, {mine_ci} vs {times}{ref_stage}'s {ref}, {ref_ci}", mine=_fmt(stat),
-               mine_ci=mine.text("req/s"), times=times, ref_stage=e.threshold.stage,
-               ref=_fmt(ref_stat), ref_ci=ref.text("req/s"))
+    detail = t(
+        "{mine}, {mine_ci} vs {times}{ref_stage}'s {ref}, {ref_ci}",
+        mine=_fmt(stat),
+        mine_ci=mine.text("req/s"),
+        times=times,
+        ref_stage=e.threshold.stage,
+        ref=_fmt(ref_stat),
+        ref_ci=ref.text("req/s"),
+    )
     if mine.hi == 0 and ref.hi == 0:
         return Outcome(e, "inconclusive", detail + t(" (neither held even the lowest rate)"))
     if mine.lo >= f * ref.hi:
@@ -249,19 +276,30 @@ def gate(run: an.Run) -> list[Outcome]:
     for failed in run.meta.get("failed") or []:
         stage = failed.split(" ")[0]
         if stage in run.stages:  # measured in other repeats: the failed repeat still counts
-            out.append(Outcome(None, "fail", t("{what} failed in the bench (meta.json)",
-                                               what=failed), stage))
+            out.append(
+                Outcome(
+                    None, "fail", t("{what} failed in the bench (meta.json)", what=failed), stage
+                )
+            )
     return out
 
 
 def scaling_outcome(run: an.Run) -> Outcome:
     """The scaling curve's effect: with budgets, 2 replicas >= 1.7x the successful rps of 1
     (medians across repeats: the curve's spread is charted, not bootstrapped here)."""
-    e = Expectation(str(run.meta.get("settings", {}).get("scaling_stage") or "scaling"),
-                    "ok_throughput", "", ">=", SCALING_2_OVER_1,
-                    later("on the scaling curve with budgets, 2 replicas serve at least "
-                          "{ratio}x the successful throughput of 1", ratio=SCALING_2_OVER_1),
-                    budgets=True)
+    e = Expectation(
+        str(run.meta.get("settings", {}).get("scaling_stage") or "scaling"),
+        "ok_throughput",
+        "",
+        ">=",
+        SCALING_2_OVER_1,
+        later(
+            "on the scaling curve with budgets, 2 replicas serve at least "
+            "{ratio}x the successful throughput of 1",
+            ratio=SCALING_2_OVER_1,
+        ),
+        budgets=True,
+    )
     if why := _not_budgeted(run):
         return Outcome(e, "n/a", why)
     s = run.scaling
@@ -270,19 +308,27 @@ def scaling_outcome(run: an.Run) -> Outcome:
     rows = s[(s["endpoint"] == "") & (s["metric"] == "ok_throughput")]
     by_n = {str(r["replicas"]): float(r["median"]) for r in rows.to_dict("records")}
     if "1" not in by_n or "2" not in by_n:
-        return Outcome(e, "fail", t("the curve lacks 1 or 2 replicas (has {has})",
-                                    has=sorted(by_n)))
+        return Outcome(
+            e, "fail", t("the curve lacks 1 or 2 replicas (has {has})", has=sorted(by_n))
+        )
     ratio = by_n["2"] / by_n["1"] if by_n["1"] else float("inf")
-    detail = t("2 replicas {two} req/s / 1 replica {one} = {ratio}x, expected >= {least}",
-               two=num(by_n["2"], ".4g"), one=num(by_n["1"], ".4g"), ratio=num(ratio, ".2f"),
-               least=SCALING_2_OVER_1)
+    detail = t(
+        "2 replicas {two} req/s / 1 replica {one} = {ratio}x, expected >= {least}",
+        two=num(by_n["2"], ".4g"),
+        one=num(by_n["1"], ".4g"),
+        ratio=num(ratio, ".2f"),
+        least=SCALING_2_OVER_1,
+    )
     return Outcome(e, "pass" if ratio >= SCALING_2_OVER_1 else "fail", detail)
 
 
 def check_run(run: an.Run) -> list[Outcome]:
     """Evaluate the run's own health, then every expectation, then the scaling curve's."""
-    return (gate(run) + [evaluate(run, e) for e in EXPECTATIONS + BUDGET_EXPECTATIONS]
-            + [scaling_outcome(run)])
+    return (
+        gate(run)
+        + [evaluate(run, e) for e in EXPECTATIONS + BUDGET_EXPECTATIONS]
+        + [scaling_outcome(run)]
+    )
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
@@ -309,11 +355,19 @@ def main(argv: list[str] | None = None) -> int:
         failed = [o.name for o in outcomes if o.status == "fail"]
         open_ = [o.name for o in outcomes if o.status in ("inconclusive", "skip")]
         if failed:
-            print(t("{n} did not hold: {names}", n=len(failed), names="; ".join(failed)),
-                  file=sys.stderr)
+            print(
+                t("{n} did not hold: {names}", n=len(failed), names="; ".join(failed)),
+                file=sys.stderr,
+            )
         if open_:
-            print(t("{n} not decided (inconclusive or skipped): {names}", n=len(open_),
-                    names="; ".join(open_)), file=sys.stderr)
+            print(
+                t(
+                    "{n} not decided (inconclusive or skipped): {names}",
+                    n=len(open_),
+                    names="; ".join(open_),
+                ),
+                file=sys.stderr,
+            )
     return exit_code(outcomes)
 
 

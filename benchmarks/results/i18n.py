@@ -49,8 +49,13 @@ def add_argument(parser: argparse.ArgumentParser) -> None:
         except LanguageError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    parser.add_argument("--lang", type=language, default="en", metavar="LANG",
-                        help=f"the language to write in: {', '.join(LANGUAGES)} (default: en)")
+    parser.add_argument(
+        "--lang",
+        type=language,
+        default="en",
+        metavar="LANG",
+        help=f"the language to write in: {', '.join(LANGUAGES)} (default: en)",
+    )
 
 
 def current() -> str:

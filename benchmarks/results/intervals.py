@@ -57,12 +57,22 @@ class Interval:
         lo, hi = i18n.num(self.lo, ".4g"), i18n.num(self.hi, ".4g")
         binomial = self.kind.startswith("binomial")
         if self.units == 1 and not binomial:
-            return t("no interval (one {kind}: {lo}{u})", kind=t(self.kind.removesuffix("s")),
-                     lo=lo, u=u)
-        how = (t("binomial per step, {n} ladder(s)", n=self.units) if binomial
-               else t("bootstrap over {n} {kind}", n=self.units, kind=t(self.kind)))
-        return t("{confidence} % CI {lo}-{hi}{u} ({how})", lo=lo, hi=hi, u=u, how=how,
-                 confidence=f"{self.confidence * 100:.0f}")
+            return t(
+                "no interval (one {kind}: {lo}{u})", kind=t(self.kind.removesuffix("s")), lo=lo, u=u
+            )
+        how = (
+            t("binomial per step, {n} ladder(s)", n=self.units)
+            if binomial
+            else t("bootstrap over {n} {kind}", n=self.units, kind=t(self.kind))
+        )
+        return t(
+            "{confidence} % CI {lo}-{hi}{u} ({how})",
+            lo=lo,
+            hi=hi,
+            u=u,
+            how=how,
+            confidence=f"{self.confidence * 100:.0f}",
+        )
 
 
 @dataclass(frozen=True)

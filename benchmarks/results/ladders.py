@@ -164,8 +164,18 @@ def curves(run_path: Path, stages: list[str]) -> pd.DataFrame:
     for stage in stages:
         for folder in _repeat_folders(run_path, stage):
             for p in read(folder) or []:
-                rows.append((stage, int(folder.name[1:]), p["offered_rps"], p["achieved_rps"],
-                             p["p50"], p["p99"], p["failures_pct"], bool(p["behind_schedule"])))
+                rows.append(
+                    (
+                        stage,
+                        int(folder.name[1:]),
+                        p["offered_rps"],
+                        p["achieved_rps"],
+                        p["p50"],
+                        p["p99"],
+                        p["failures_pct"],
+                        bool(p["behind_schedule"]),
+                    )
+                )
     cols = ["stage", "repeat", "offered_rps", "achieved_rps", "p50", "p99", "failures_pct",
             "behind"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)

@@ -70,24 +70,39 @@ def caveats(run) -> list[str]:
         loads = [x for r in rows for x in r["load"]]
         busy, steal = [r["busy_pct"] for r in rows], [r["steal_pct"] for r in rows]
         other = _range([r["other"] for r in rows])
-        out.append(t(
-            "The machine during the measured windows: {busy} % of its {n} CPUs busy, load "
-            "average {loads}, CPU steal {steal} %; work other than the stage and its load "
-            "generator took {other} cores of {n}. Where that share moves between repeats, so do "
-            "the figures: compare them with the intervals.", busy=_range(busy, ".0f"), n=n,
-            loads=_range(loads, ".1f") if loads else "?", steal=_range(steal), other=other))
-        out.append(t(
-            "The load generator (Locust) used {locust} cores of the same machine; the mail/report "
-            "worker {worker} cores beside the app's {app} (SQLite checkpoints are not recorded "
-            "separately: they are inside the app's and worker's CPU).",
-            locust=_range([r["locust"] for r in rows]), worker=_range([r["worker"] for r in rows]),
-            app=_range([r["app"] for r in rows])))
+        out.append(
+            t(
+                "The machine during the measured windows: {busy} % of its {n} CPUs busy, load "
+                "average {loads}, CPU steal {steal} %; work other than the stage and its load "
+                "generator took {other} cores of {n}. Where that share moves between repeats, "
+                "so do the figures: compare them with the intervals.",
+                busy=_range(busy, ".0f"),
+                n=n,
+                loads=_range(loads, ".1f") if loads else "?",
+                steal=_range(steal),
+                other=other,
+            )
+        )
+        out.append(
+            t(
+                "The load generator (Locust) used {locust} cores of the same machine; the "
+                "mail/report worker {worker} cores beside the app's {app} (SQLite checkpoints "
+                "are not recorded separately: they are inside the app's and worker's CPU).",
+                locust=_range([r["locust"] for r in rows]),
+                worker=_range([r["worker"] for r in rows]),
+                app=_range([r["app"] for r in rows]),
+            )
+        )
     late = behind(run.path, run.stages)
     if late:
         where = "; ".join(t("{stage} at {rates} req/s", stage=s,
                             rates=", ".join(num(r, "g") for r in rates))
                           for s, rates in late.items())  # fmt: skip
-        out.append(t(
-            "The ladder's generator fell behind its schedule ({where}): those points offered "
-            "less than their rate (hollow in the chart) and stop the capacity climb.", where=where))
+        out.append(
+            t(
+                "The ladder's generator fell behind its schedule ({where}): those points offered "
+                "less than their rate (hollow in the chart) and stop the capacity climb.",
+                where=where,
+            )
+        )
     return out

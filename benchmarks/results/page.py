@@ -40,32 +40,49 @@ small{color:#777}
 """
 
 CAPTIONS = {
-    "throughput": later("HTTP requests per second over the measured window (E2E entries "
-    "excluded). Course project, 10 connections for 10 s: 70 → 112 req/s with the load balancer."),
-    "failures": later("Failure rate over all HTTP requests; auth failures: 401 on a logged-in "
-    "request, over every request but login (load-balanced should be > 0, token-auth 0); download "
-    "success: mailed links that returned the right CSV (async-reports < 100 %, "
-    "external-storage 100 %)."),
-    "queue_lag": later("Queue lag: the time from the review's commit (or the report request) to "
-    "the mail in the simulator's inbox, over mails of work created in the measured window. A lag "
-    "that climbs over the window means the worker cannot keep up with the load."),
-    "over_time": later("Rolling p95 (Locust's ~10 s window) and requests per second, median over "
-    "repeats. The p95 counts every Locust entry, the report E2E entries included."),
-    "cpu": later("CPU cores used by each process group over the measured window (median over "
-    "repeats). The dashed line is the machine: a stack near it means the box was the limit; "
-    "Locust above {limit} core may be the limit itself.", limit=an.LOCUST_CORE_LIMIT),
-    "cpu_budget": later("With CPU budgets, each process group runs in a box of its own (a cgroup "
-    "quota): the bars are the CPU it used as a share of its budget, red figures the share of "
-    "scheduler periods it was throttled in. A box at 100 % and throttled was the limit."),
-    "scaling": later("Throughput and p95 as the app is replicated; the dashed line is perfect "
-    "linear scaling from one replica. Replicas on one machine share its CPUs: once they are busy "
-    "(see the CPU chart), more replicas cannot add throughput."),
-    "ladder": later("Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered "
-    "rates for every stage, whatever the answers do, and each is timed from its scheduled send "
-    "(no coordinated omission); median p99 over repeats. Where a curve crosses the dashed SLO "
-    "line is the stage's capacity at SLO (headline table). Hollow markers: the generator fell "
-    "behind its schedule at that rate (an arrival found its in-flight limit reached, or over "
-    "10 % of sends left 50 ms late), so the stage was offered less than the rate says."),
+    "throughput": later(
+        "HTTP requests per second over the measured window (E2E entries "
+        "excluded). Course project, 10 connections for 10 s: 70 → 112 req/s with the load balancer."
+    ),
+    "failures": later(
+        "Failure rate over all HTTP requests; auth failures: 401 on a logged-in "
+        "request, over every request but login (load-balanced should be > 0, token-auth 0); "
+        "download success: mailed links that returned the right CSV (async-reports < 100 %, "
+        "external-storage 100 %)."
+    ),
+    "queue_lag": later(
+        "Queue lag: the time from the review's commit (or the report request) to "
+        "the mail in the simulator's inbox, over mails of work created in the measured window. "
+        "A lag that climbs over the window means the worker cannot keep up with the load."
+    ),
+    "over_time": later(
+        "Rolling p95 (Locust's ~10 s window) and requests per second, median over "
+        "repeats. The p95 counts every Locust entry, the report E2E entries included."
+    ),
+    "cpu": later(
+        "CPU cores used by each process group over the measured window (median over "
+        "repeats). The dashed line is the machine: a stack near it means the box was the limit; "
+        "Locust above {limit} core may be the limit itself.",
+        limit=an.LOCUST_CORE_LIMIT,
+    ),
+    "cpu_budget": later(
+        "With CPU budgets, each process group runs in a box of its own (a cgroup "
+        "quota): the bars are the CPU it used as a share of its budget, red figures the share of "
+        "scheduler periods it was throttled in. A box at 100 % and throttled was the limit."
+    ),
+    "scaling": later(
+        "Throughput and p95 as the app is replicated; the dashed line is perfect "
+        "linear scaling from one replica. Replicas on one machine share its CPUs: once they are "
+        "busy (see the CPU chart), more replicas cannot add throughput."
+    ),
+    "ladder": later(
+        "Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered "
+        "rates for every stage, whatever the answers do, and each is timed from its scheduled send "
+        "(no coordinated omission); median p99 over repeats. Where a curve crosses the dashed SLO "
+        "line is the stage's capacity at SLO (headline table). Hollow markers: the generator fell "
+        "behind its schedule at that rate (an arrival found its in-flight limit reached, or over "
+        "10 % of sends left 50 ms late), so the stage was offered less than the rate says."
+    ),
     an.POST_REVIEW: later("Course project: 181 ms → 136 ms with the async mail."),
     an.HIGHEST_RATED: later("Course project: 5 s → 90 ms with the cache."),
 }
@@ -99,8 +116,10 @@ def counters_table(run) -> list[str]:
         )
     rows.append(
         "</table><p><small>"
-        + t("lab:counter:* keys, end minus start of the measured window: e.g. how often the "
-            "top-10 was really computed rather than served from the cache.")
+        + t(
+            "lab:counter:* keys, end minus start of the measured window: e.g. how often the "
+            "top-10 was really computed rather than served from the cache."
+        )
         + "</small></p>"
     )
     return rows
@@ -113,9 +132,11 @@ def alone_table(run) -> list[str]:
         return []
     out = [
         f"<h2>{t('Each endpoint alone')}</h2><p>"
-        + t("p50 of 10 requests sent one at a time before the load (ms): the endpoint's own "
+        + t(
+            "p50 of 10 requests sent one at a time before the load (ms): the endpoint's own "
             "cost. Under the closed-loop load every request also queues behind the others (with "
-            "10 users, latency ≈ 10 / throughput), which is why the figures under load are higher.")
+            "10 users, latency ≈ 10 / throughput), which is why the figures under load are higher."
+        )
         + f"</p><table><tr><th class=l>{t('stage')}</th>"
     ]
     out += [f"<th>{_e(n)}</th>" for n in names]
@@ -134,15 +155,22 @@ def wrk_section(run) -> list[str]:
     if "skipped" in wrk:
         return [head + f"<p>{t('Skipped: {why}.', why=_e(wrk['skipped']))}</p>"]
     return [
-        head + "<p>"
-        + t("{endpoint} on the {stage} stage, {connections} connections, {seconds} s each: "
+        head
+        + "<p>"
+        + t(
+            "{endpoint} on the {stage} stage, {connections} connections, {seconds} s each: "
             "<b>wrk {wrk} req/s</b>, <b>Locust {locust} req/s</b> (wrk/Locust = {ratio}; Locust "
             "used {cores} core). Where wrk gets more from the same endpoint, the stages' "
             "cheapest requests were partly limited by the load generator, not by the app.",
-            endpoint=_e(wrk["endpoint"]), stage=_e(wrk["stage"]),
-            connections=wrk["connections"], seconds=wrk["seconds"], wrk=fmt(wrk["wrk_rps"]),
-            locust=fmt(wrk["locust_rps"]), cores=fmt(wrk.get("locust_cores")),
-            ratio=wrk["ratio_wrk_to_locust"])
+            endpoint=_e(wrk["endpoint"]),
+            stage=_e(wrk["stage"]),
+            connections=wrk["connections"],
+            seconds=wrk["seconds"],
+            wrk=fmt(wrk["wrk_rps"]),
+            locust=fmt(wrk["locust_rps"]),
+            cores=fmt(wrk.get("locust_cores")),
+            ratio=wrk["ratio_wrk_to_locust"],
+        )
         + "</p>"
     ]
 
@@ -156,24 +184,34 @@ def failed_note(run, endpoint: str) -> str:
     ]  # fmt: skip
     if not failing:
         return ""
-    return t("Latencies include failed requests, often fast error answers such as a 401: "
-             "{stages}. ", stages=", ".join(failing))
+    return t(
+        "Latencies include failed requests, often fast error answers such as a 401: {stages}. ",
+        stages=", ".join(failing),
+    )
 
 
 WHERE_CAPTIONS = {
-    an.POST_REVIEW: later("Look for the red smtp part: the mail provider's delay (and more under "
-    "load) inside the request in legacy, gone from it in async-mail, where an enqueue (queue) "
-    "takes its place. On the right, the time from the review's commit to its mail in the "
-    "inbox: in legacy it passes inside the request (the smtp part), from async-mail on after "
-    "the answer, as queue lag: the work did not vanish, it left the request."),
-    an.HIGHEST_RATED: later("Look for the blue db part turning into a thin green cache part in the "
-    "cache stage: most requests are served from the cache, so the mean database time left is "
-    "that of the few misses."),
-    an.POST_REPORTS: later("Look for how little the report request does itself: it records the "
-    "job and enqueues it (queue); building and storing the CSV happen in the worker, after the "
-    "answer (their time is in the report's end-to-end figures, not here)."),
-    an.LOGIN: later("Look for the purple hash part: the password check (a deliberately slow key "
-    "derivation) dominates login in every stage; no architecture change makes it cheaper."),
+    an.POST_REVIEW: later(
+        "Look for the red smtp part: the mail provider's delay (and more under "
+        "load) inside the request in legacy, gone from it in async-mail, where an enqueue (queue) "
+        "takes its place. On the right, the time from the review's commit to its mail in the "
+        "inbox: in legacy it passes inside the request (the smtp part), from async-mail on after "
+        "the answer, as queue lag: the work did not vanish, it left the request."
+    ),
+    an.HIGHEST_RATED: later(
+        "Look for the blue db part turning into a thin green cache part in the "
+        "cache stage: most requests are served from the cache, so the mean database time left is "
+        "that of the few misses."
+    ),
+    an.POST_REPORTS: later(
+        "Look for how little the report request does itself: it records the "
+        "job and enqueues it (queue); building and storing the CSV happen in the worker, after the "
+        "answer (their time is in the report's end-to-end figures, not here)."
+    ),
+    an.LOGIN: later(
+        "Look for the purple hash part: the password check (a deliberately slow key "
+        "derivation) dominates login in every stage; no architecture change makes it cheaper."
+    ),
 }
 
 
@@ -186,11 +224,13 @@ def where_section(run, charts: dict[str, str]) -> list[str]:
         return []
     out = [
         f"<h2>{t('Where the time goes')}</h2><p>"
-        + t("Each response's <code>Server-Timing</code> header says how long the app spent in "
+        + t(
+            "Each response's <code>Server-Timing</code> header says how long the app spent in "
             "each component; the bars stack the mean over every measured request of that name (a "
             "request that skipped a component counts 0 for it), pooled over repeats. They add up "
             "to the time <i>in the app</i>: the latency Locust sees also counts waiting for a "
-            "free worker and the network.")
+            "free worker and the network."
+        )
         + "</p>"
     ]
     for endpoint, name in figures:
@@ -217,7 +257,8 @@ def page(run, charts: dict[str, str]) -> str:
         f"<h1>{t('Scaling lab: seven architecture stages, measured')}</h1><p>"
         + t("Run <b>{run_id}</b>", run_id=_e(run.run_id))
         + f" · {_e(setup_line(run))}<br>"
-        + t("Stages measured: {stages}", stages=_e(", ".join(run.stages))) + "</p>",
+        + t("Stages measured: {stages}", stages=_e(", ".join(run.stages)))
+        + "</p>",
     ]
     parts += [f"<div class=warn>⚠ {_e(w)}</div>" for w in warnings(run)]
 
@@ -247,7 +288,8 @@ def page(run, charts: dict[str, str]) -> str:
         parts.append("</tr>")
     parts.append(
         "</table></div><p><small>"
-        + t("Median over repeats, under it its 95 % confidence interval (bootstrap over repeats "
+        + t(
+            "Median over repeats, under it its 95 % confidence interval (bootstrap over repeats "
             "and 5 s slices of each window; capacity at SLO: binomial per ladder step); "
             "highlighted: what the stage is about; ⚠ repeats differ (max − min) by more than "
             "{wide} of the median (hover for them); {dash} not measured. Key: the endpoint the "
@@ -255,7 +297,10 @@ def page(run, charts: dict[str, str]) -> str:
             "committed → its mail in the inbox; report e2e: report requested → CSV downloaded; "
             "downloads ok: mailed links that gave the right CSV; capacity at SLO: the highest "
             "offered rate of the ladder with p99 under the SLO and failures under 1 % (0: not "
-            "even the lowest).", wide=f"{an.WIDE_SPREAD:.0%}", dash=DASH)
+            "even the lowest).",
+            wide=f"{an.WIDE_SPREAD:.0%}",
+            dash=DASH,
+        )
         + "</small></p>"
     )
 
@@ -280,8 +325,10 @@ def page(run, charts: dict[str, str]) -> str:
     ]
     parts.append(
         "</table><p><small>"
-        + t("The course's figures come from a PHP/Laravel stack on other hardware: compare the "
-            "direction and size of each change, not absolute values.")
+        + t(
+            "The course's figures come from a PHP/Laravel stack on other hardware: compare the "
+            "direction and size of each change, not absolute values."
+        )
         + "</small></p>"
     )
 
@@ -297,8 +344,12 @@ def page(run, charts: dict[str, str]) -> str:
         caption = t(CAPTIONS.get(key, ""))
         if key not in TITLES:
             caption = (
-                t("p50 (solid) and p95 (light) per stage; bars show the median over repeats, "
-                  "whiskers the min–max. ") + failed_note(run, key) + caption
+                t(
+                    "p50 (solid) and p95 (light) per stage; bars show the median over repeats, "
+                    "whiskers the min–max. "
+                )
+                + failed_note(run, key)
+                + caption
             )
         parts.append(
             f"<figure><h3>{_e(title)}</h3><img src='{_e(name)}' alt='{_e(title)}'>"
@@ -309,8 +360,10 @@ def page(run, charts: dict[str, str]) -> str:
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in environment(run)]
     parts.append(
         "</dl><p><small>"
-        + t("Built by <code>python -m benchmarks.results.report</code> from <code>{path}</code>.",
-            path=_e(run.path))
+        + t(
+            "Built by <code>python -m benchmarks.results.report</code> from <code>{path}</code>.",
+            path=_e(run.path),
+        )
         + "</small></p></body></html>"
     )
     return "\n".join(parts)

@@ -31,10 +31,13 @@ from benchmarks.results.formatting import fmt
 from benchmarks.results.summary import summary_markdown
 
 README = ROOT / "README.md"
-RUNS = {"reference": ROOT / "reports" / "reference" / "run",
-        "reference-postgresql": ROOT / "reports" / "reference-postgresql" / "run"}
+RUNS = {
+    "reference": ROOT / "reports" / "reference" / "run",
+    "reference-postgresql": ROOT / "reports" / "reference-postgresql" / "run",
+}
 BLOCK = re.compile(
-    r"(<!-- numbers:(?P<name>[\w-]+)[^\n]*-->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S)
+    r"(<!-- numbers:(?P<name>[\w-]+)[^\n]*-->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S
+)
 WIDTH = 100  # the README's prose is wrapped at 100 columns
 
 
@@ -132,23 +135,28 @@ def render(text: str, runs: Runs) -> tuple[str, list[str]]:
     def one(m: re.Match) -> str:
         name = m["name"]
         if name not in RENDER:
-            raise ValueError(f"README: unknown generated part numbers:{name}; known: "
-                             f"{', '.join(RENDER)}")
+            raise ValueError(
+                f"README: unknown generated part numbers:{name}; known: {', '.join(RENDER)}"
+            )
         seen.add(name)
         source, make = RENDER[name]
         body = make(runs)
         if body != m["body"]:
             changed.append(name)
-        opening = (f"<!-- numbers:{name} (generated from {source} by "
-                   "`python -m benchmarks.results.readme_numbers --write`: do not edit by "
-                   "hand) -->\n")
+        opening = (
+            f"<!-- numbers:{name} (generated from {source} by "
+            "`python -m benchmarks.results.readme_numbers --write`: do not edit by "
+            "hand) -->\n"
+        )
         return opening + body + m.group(4)
 
     out = BLOCK.sub(one, text)
     missing = sorted(set(RENDER) - seen)
     if missing:
-        raise ValueError(f"README: no <!-- numbers:NAME --> ... <!-- /numbers:NAME --> markers "
-                         f"for {', '.join(missing)}")
+        raise ValueError(
+            f"README: no <!-- numbers:NAME --> ... <!-- /numbers:NAME --> markers "
+            f"for {', '.join(missing)}"
+        )
     return out, changed
 
 
@@ -168,10 +176,16 @@ def main(argv: list[str] | None = None, runs: Runs | None = None) -> int:
         print(f"{args.readme}: rewrote {', '.join(changed) or 'nothing (already current)'}")
         return 0
     if changed:
-        sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
-                                                   "README.md", "from the reference runs"))
-        print(f"\nREADME numbers differ from the reference runs: {', '.join(changed)}; "
-              "run `python -m benchmarks.results.readme_numbers --write`", file=sys.stderr)
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                text.splitlines(True), new.splitlines(True), "README.md", "from the reference runs"
+            )
+        )
+        print(
+            f"\nREADME numbers differ from the reference runs: {', '.join(changed)}; "
+            "run `python -m benchmarks.results.readme_numbers --write`",
+            file=sys.stderr,
+        )
         return 1
     print("README numbers match the reference runs")
     return 0

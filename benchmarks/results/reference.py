@@ -29,8 +29,13 @@ LEFT_OUT = ("logs", "locust.log")
 
 def _kind(headers: dict) -> str:
     names = {k.lower() for k in headers}
-    return ("review" if "x-lab-review-id" in names
-            else "report" if "x-lab-report-id" in names else "other")
+    return (
+        "review"
+        if "x-lab-review-id" in names
+        else "report"
+        if "x-lab-report-id" in names
+        else "other"
+    )
 
 
 def trim_message(message: dict) -> dict:
@@ -55,9 +60,11 @@ def trim_mails(path: Path) -> tuple[int, int]:
         else:
             out.append(trim_message(message))
     head = {k: v for k, v in data.items() if k != "messages"} if isinstance(data, dict) else {}
-    head["trimmed"] = (f"the first {KEEP_COMPLETE} mails of each kind are complete; the others "
-                       "keep id, To and X-Lab-* headers and received_at "
-                       "(benchmarks/results/reference.py)")
+    head["trimmed"] = (
+        f"the first {KEEP_COMPLETE} mails of each kind are complete; the others "
+        "keep id, To and X-Lab-* headers and received_at "
+        "(benchmarks/results/reference.py)"
+    )
     # One message per line: small, and a diff shows which mails changed.
     lines = ",\n".join(json.dumps(m, ensure_ascii=False) for m in out)
     text = json.dumps(head, ensure_ascii=False)[:-1] + ', "messages": [\n' + lines + "\n]}\n"

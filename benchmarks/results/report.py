@@ -37,8 +37,12 @@ def build(run: an.Run, out: Path | None = None, lang: str = "en") -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
-    parser.add_argument("--out", type=Path, help="output folder (default: reports/<run_id>/, "
-                        "reports/<run_id>/<lang>/ for a language other than en)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: reports/<run_id>/, "
+        "reports/<run_id>/<lang>/ for a language other than en)",
+    )
     i18n.add_argument(parser)
     args = parser.parse_args(argv)
     index = build(an.load_cli_run(args.run_dir), args.out, args.lang)

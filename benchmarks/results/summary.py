@@ -60,24 +60,30 @@ def warnings(run) -> list[str]:
     """Return what a reader must know before trusting the numbers."""
     out = []
     if run.meta.get("quick"):
-        out.append(t("Quick run: short and small, the numbers only show the direction of "
-                     "effects."))
+        out.append(t("Quick run: short and small, the numbers only show the direction of effects."))
     if run.meta.get("git_dirty"):
         out.append(t("The working tree had uncommitted changes when this run was measured."))
     load = (run.meta.get("loadavg_at_start") or [0])[0]
     if run.cpu_count and load > run.cpu_count / 2:
-        out.append(t(
-            "The machine was already busy when the run started (load average {load} on "
-            "{cpus} CPUs): other work may have taken CPU from the stages.", load=load,
-            cpus=run.cpu_count))
+        out.append(
+            t(
+                "The machine was already busy when the run started (load average {load} on "
+                "{cpus} CPUs): other work may have taken CPU from the stages.",
+                load=load,
+                cpus=run.cpu_count,
+            )
+        )
     if run.meta.get("interrupted"):
         out.append(t("The run was interrupted: some stages or repeats may be missing."))
     budgets = run.meta.get("budgets") or {}
     if budgets.get("asked") and not budgets.get("enforced"):
-        out.append(t(
-            "CPU budgets were asked for but NOT enforced on this machine ({why}): every process "
-            "shared the same cores, so a replica added no capacity of its own.",
-            why=budgets.get("why_not") or t("no mechanism")))
+        out.append(
+            t(
+                "CPU budgets were asked for but NOT enforced on this machine ({why}): every "
+                "process shared the same cores, so a replica added no capacity of its own.",
+                why=budgets.get("why_not") or t("no mechanism"),
+            )
+        )
     out += [f"{t(stage)}: {t(text)}." for stage, text in run.problems]
     known = {f"{stage} {text.split()[0]}" for stage, text in run.problems}
     failed = [f for f in run.meta.get("failed") or [] if f not in known]
@@ -86,21 +92,36 @@ def warnings(run) -> list[str]:
     for stage in run.stages:
         mails = run.stat(stage, "review_mail_success")
         if mails and mails.lo < 100:
-            out.append(t(
-                "{stage}: only {share} % of the accepted reviews' mails arrived (worst "
-                "repeat): mails were lost or still queued.", stage=stage, share=fmt(mails.lo, "%")))
+            out.append(
+                t(
+                    "{stage}: only {share} % of the accepted reviews' mails arrived (worst "
+                    "repeat): mails were lost or still queued.",
+                    stage=stage,
+                    share=fmt(mails.lo, "%"),
+                )
+            )
     bound = an.locust_bound(run)
     if bound:
         where = ", ".join(f"{s} ({num(c, '.2f')})" for s, c in bound.items())
-        out.append(t(
-            "Locust used more than {limit} core in {where}: there the load generator, not the "
-            "app, may be what limits throughput.", limit=an.LOCUST_CORE_LIMIT, where=where))
+        out.append(
+            t(
+                "Locust used more than {limit} core in {where}: there the load generator, not the "
+                "app, may be what limits throughput.",
+                limit=an.LOCUST_CORE_LIMIT,
+                where=where,
+            )
+        )
     out += noise.caveats(run)  # the machine, the generator, the worker: measured
     wide = sum(1 for _, _, cells in headline_cells(run) for stat, _ in cells if stat and stat.wide)
     if wide:
-        out.append(t(
-            "{n} headline figures (marked ⚠) differ by more than {wide} between repeats: compare "
-            "them with care, or measure more repeats.", n=wide, wide=f"{an.WIDE_SPREAD:.0%}"))
+        out.append(
+            t(
+                "{n} headline figures (marked ⚠) differ by more than {wide} between repeats: "
+                "compare them with care, or measure more repeats.",
+                n=wide,
+                wide=f"{an.WIDE_SPREAD:.0%}",
+            )
+        )
     return out
 
 
@@ -118,10 +139,16 @@ def method(run) -> str:
         "request) and throughput counts HTTP requests only. Then, on the same warm stack, an "
         "open-loop ladder offers the same rates to every stage ({ladder}), each request timed "
         "from its scheduled send: capacity at SLO is the highest rate whose p99 stays under "
-        "{slo} ms with under 1 % failures.", scale=s.get("scale", "?"),
-        users=s.get("users", "?"), duration=s.get("duration_s", "?"),
-        warmup=s.get("warmup_s", "?"), times=times, wide=f"{an.WIDE_SPREAD:.0%}",
-        ladder=_ladder_words(s), slo=num(_slo(s), "g"))
+        "{slo} ms with under 1 % failures.",
+        scale=s.get("scale", "?"),
+        users=s.get("users", "?"),
+        duration=s.get("duration_s", "?"),
+        warmup=s.get("warmup_s", "?"),
+        times=times,
+        wide=f"{an.WIDE_SPREAD:.0%}",
+        ladder=_ladder_words(s),
+        slo=num(_slo(s), "g"),
+    )
 
 
 def _slo(settings: dict) -> float:
@@ -133,8 +160,12 @@ def _ladder_words(settings: dict) -> str:
     if not ladder:
         return t("not run in this run")
     rates = ", ".join(num(r, "g") for r in ladder.get("rates", []))
-    return t("{rates} req/s, {step} s each, {arrivals}", rates=rates,
-             step=ladder.get("step_s", "?"), arrivals=ladder.get("arrivals", ""))
+    return t(
+        "{rates} req/s, {step} s each, {arrivals}",
+        rates=rates,
+        step=ladder.get("step_s", "?"),
+        arrivals=ladder.get("arrivals", ""),
+    )
 
 
 def setup_line(run) -> str:
@@ -142,9 +173,12 @@ def setup_line(run) -> str:
     m, s = run.meta, run.meta.get("settings") or {}
     return t(
         "{cpus} CPUs · {database} · {users} users × {duration} s · repeats: {repeats}",
-        cpus=m.get("cpu_count", "?"), database=m.get("database", "?"),
-        users=s.get("users", "?"), duration=s.get("duration_s", "?"),
-        repeats=s.get("repeats", "?")) + (t(" · quick run") if m.get("quick") else "")
+        cpus=m.get("cpu_count", "?"),
+        database=m.get("database", "?"),
+        users=s.get("users", "?"),
+        duration=s.get("duration_s", "?"),
+        repeats=s.get("repeats", "?"),
+    ) + (t(" · quick run") if m.get("quick") else "")
 
 
 def environment(run) -> list[tuple[str, str]]:
@@ -156,10 +190,18 @@ def environment(run) -> list[tuple[str, str]]:
     return [
         (t("run"), f"{run.run_id} ({m.get('started_at', '?')} → {m.get('finished_at', '?')})"),
         (t("git commit"), commit),
-        (t("machine"), t("{cpus} CPUs, {platform}", cpus=m.get("cpu_count", "?"),
-                         platform=m.get("platform", "?"))),
-        (t("load average at start"),
-         " / ".join(num(x) for x in m.get("loadavg_at_start") or ["?"])),
+        (
+            t("machine"),
+            t(
+                "{cpus} CPUs, {platform}",
+                cpus=m.get("cpu_count", "?"),
+                platform=m.get("platform", "?"),
+            ),
+        ),
+        (
+            t("load average at start"),
+            " / ".join(num(x) for x in m.get("loadavg_at_start") or ["?"]),
+        ),
         ("Python", str(m.get("python", "?"))),
         (t("database / Redis"), f"{m.get('database', '?')} / {m.get('redis', '?')}"),
         (t("settings"), settings or "?"),
@@ -196,10 +238,14 @@ def headline_rows(run):
     """Yield (stage, key, [(stat, focus, interval)]): the headline cells with their intervals."""
     intervals = cell_intervals(run)
     for stage, key, cells in headline_cells(run):
-        yield stage, key, [
-            (stat, focus, intervals.get((stage, col.name)))
-            for (stat, focus), col in zip(cells, an.HEADLINE_COLUMNS, strict=True)
-        ]
+        yield (
+            stage,
+            key,
+            [
+                (stat, focus, intervals.get((stage, col.name)))
+                for (stat, focus), col in zip(cells, an.HEADLINE_COLUMNS, strict=True)
+            ],
+        )
 
 
 def summary_markdown(run) -> str:
@@ -210,10 +256,13 @@ def summary_markdown(run) -> str:
         t("# Results of run {run_id}", run_id=run.run_id),
         "",
         f"{setup_line(run)}. "
-        + t("Median over repeats [its 95 % confidence interval: bootstrap over repeats and time "
+        + t(
+            "Median over repeats [its 95 % confidence interval: bootstrap over repeats and time "
             "slices; capacity at SLO: binomial per ladder step]; ⚠ = repeats differ (max - min) "
             "by more than {wide} of the median; {dash} = not measured.",
-            wide=f"{an.WIDE_SPREAD:.0%}", dash=DASH),
+            wide=f"{an.WIDE_SPREAD:.0%}",
+            dash=DASH,
+        ),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -229,8 +278,11 @@ def summary_markdown(run) -> str:
         lines += ["", t("Caveats:"), ""] + [f"- {w}" for w in caveats]
     lines += [
         "",
-        "| " + " | ".join((t("compared with the course"), t("course (published)"),
-                          t("this run (median)"))) + " |",
+        "| "
+        + " | ".join(
+            (t("compared with the course"), t("course (published)"), t("this run (median)"))
+        )
+        + " |",
         "|---|---|---|",
     ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in course_rows(run)]

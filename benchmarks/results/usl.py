@@ -51,11 +51,11 @@ class USLFit:
     lam: float
     sigma: float
     kappa: float
-    r2: float | None             # over every sample given (repeats included); None: no spread
+    r2: float | None  # over every sample given (repeats included); None: no spread
     peak_replicas: float | None  # None when kappa is 0: no peak, throughput only flattens
     peak_rps: float | None
-    ceiling_rps: float | None    # lambda / sigma: Amdahl's ceiling (None when sigma is 0)
-    fitted: tuple[str, ...]      # the parameters fitted; the others are held at 0
+    ceiling_rps: float | None  # lambda / sigma: Amdahl's ceiling (None when sigma is 0)
+    fitted: tuple[str, ...]  # the parameters fitted; the others are held at 0
     samples: int
 
     def to_json(self) -> dict:
@@ -72,30 +72,41 @@ def fit(replicas: Sequence[float], rps: Sequence[float]) -> USLFit:
     n = np.asarray(replicas, dtype=float)
     x = np.asarray(rps, dtype=float)
     if n.shape != x.shape or n.ndim != 1:
-        raise USLError(f"replicas and rps must be two lists of one length "
-                       f"(got {n.shape} and {x.shape})")
+        raise USLError(
+            f"replicas and rps must be two lists of one length (got {n.shape} and {x.shape})"
+        )
     if not np.all(np.isfinite(x)) or np.any(x <= 0):
-        raise USLError(f"every throughput must be a positive number (got {list(x)}): a "
-                       "point with no successful request cannot be fitted; rerun it")
+        raise USLError(
+            f"every throughput must be a positive number (got {list(x)}): a "
+            "point with no successful request cannot be fitted; rerun it"
+        )
     if not np.all(np.isfinite(n)) or np.any(n < 1):
         raise USLError(f"replica counts must be 1 or more (got {list(n)})")
     distinct = sorted(set(n.tolist()))
     if len(distinct) < 2:
-        raise USLError(f"the scaling law needs throughput at 2+ distinct replica counts (3+ "
-                       f"for a full fit); got N = {distinct}: run --scaling over 1..4 replicas")
+        raise USLError(
+            f"the scaling law needs throughput at 2+ distinct replica counts (3+ "
+            f"for a full fit); got N = {distinct}: run --scaling over 1..4 replicas"
+        )
     # One replica's throughput, from the smallest N, starts the search.
     lam0 = float(np.mean(x[n == distinct[0]] / distinct[0]))
     with warnings.catch_warnings():  # the covariance is not used (and with 2 points, none)
         warnings.simplefilter("ignore", OptimizeWarning)
         if len(distinct) >= 3:
             names = ("lambda", "sigma", "kappa")
-            (lam, sigma, kappa), _ = curve_fit(usl, n, x, p0=(lam0, 0.05, 0.001),
-                                               bounds=([0, 0, 0], [np.inf] * 3), maxfev=20_000)
+            (lam, sigma, kappa), _ = curve_fit(
+                usl, n, x, p0=(lam0, 0.05, 0.001), bounds=([0, 0, 0], [np.inf] * 3), maxfev=20_000
+            )
         else:
             names = ("lambda", "sigma")
-            (lam, sigma), _ = curve_fit(lambda m, a, s: usl(m, a, s, 0.0), n, x,
-                                        p0=(lam0, 0.05), bounds=([0, 0], [np.inf] * 2),
-                                        maxfev=20_000)
+            (lam, sigma), _ = curve_fit(
+                lambda m, a, s: usl(m, a, s, 0.0),
+                n,
+                x,
+                p0=(lam0, 0.05),
+                bounds=([0, 0], [np.inf] * 2),
+                maxfev=20_000,
+            )
             kappa = 0.0
     top = distinct[-1]
     lam = float(lam)
@@ -144,13 +155,17 @@ def points_of(figures) -> list[dict]:
     successful throughput (median and every repeat), the raw throughput, the app's cores."""
     out = []
     for replicas, rows in figures[figures["endpoint"] == ""].groupby("replicas"):
-        runs = {m: [float(v) for v in values.dropna()]
-                for m, values in rows.groupby("metric")["value"]}
+        runs = {
+            m: [float(v) for v in values.dropna()] for m, values in rows.groupby("metric")["value"]
+        }
         ok = runs.get("ok_throughput")
         if not ok:
             continue
-        point = {"replicas": int(replicas), "successful_rps": round(float(np.median(ok)), 2),
-                 "successful_rps_runs": [round(v, 2) for v in ok]}
+        point = {
+            "replicas": int(replicas),
+            "successful_rps": round(float(np.median(ok)), 2),
+            "successful_rps_runs": [round(v, 2) for v in ok],
+        }
         for key, metric in (("rps", "throughput"), ("app_cores", "cpu_app")):
             if runs.get(metric):
                 point[key] = round(float(np.median(runs[metric])), 3)
@@ -177,9 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{run} has no scaling/ folder: measure one with `bench --scaling STAGE`")
     doc = write_scaling(run, points_of(an.load_tree(run / "scaling", "replicas")[0]))
     law = doc["usl"]
-    print(f"{run / 'scaling.json'}: " + (f"USL fit failed: {law['error']}" if "error" in law else
-          f"lambda {law['lambda']:.4g} req/s, sigma {law['sigma']:.4g}, kappa {law['kappa']:.4g}"
-          f", r2 {law['r2'] if law['r2'] is None else round(law['r2'], 3)}"))
+    print(
+        f"{run / 'scaling.json'}: "
+        + (
+            f"USL fit failed: {law['error']}"
+            if "error" in law
+            else f"lambda {law['lambda']:.4g} req/s, sigma {law['sigma']:.4g}, "
+            f"kappa {law['kappa']:.4g}"
+            f", r2 {law['r2'] if law['r2'] is None else round(law['r2'], 3)}"
+        )
+    )
     return 0
 
 

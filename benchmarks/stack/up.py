@@ -21,12 +21,16 @@ def parser(description: str | None = __doc__) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8123, help="API port (default 8123)")
     parser.add_argument("--inbox-port", type=int, default=8025, help="mail inbox port")
     parser.add_argument("--smtp-port", type=int, default=1025)
-    parser.add_argument("--mail-delay-ms", type=int, default=100,
-                        help="simulated mail provider latency per message")
+    parser.add_argument(
+        "--mail-delay-ms", type=int, default=100, help="simulated mail provider latency per message"
+    )
     parser.add_argument("--replicas", type=int, help="app replicas (default: the stage's)")
     parser.add_argument("--workers", type=int, help="queue worker threads (default: the stage's)")
-    parser.add_argument("--db", help="database URL, or `postgres` for an embedded PostgreSQL "
-                        "(default: embedded SQLite, freshly restored)")
+    parser.add_argument(
+        "--db",
+        help="database URL, or `postgres` for an embedded PostgreSQL "
+        "(default: embedded SQLite, freshly restored)",
+    )
     parser.add_argument("--redis", help="Redis URL (default: embedded valkey when needed)")
     parser.add_argument("--specialists", type=int, default=Scale.specialists)
     parser.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
@@ -36,12 +40,18 @@ def parser(description: str | None = __doc__) -> argparse.ArgumentParser:
 
 def options(args: argparse.Namespace) -> Options:
     """Turn parsed `up` arguments into the stack's Options."""
-    return Options(port=args.port, inbox_port=args.inbox_port, smtp_port=args.smtp_port,
-                   mail_delay_ms=args.mail_delay_ms, replicas=args.replicas,
-                   workers=args.workers, database_url=resolve_db_option(args.db),
-                   redis_url=args.redis,
-                   scale=Scale(args.specialists, args.reviews_per_specialist),
-                   replica_cpus=None if args.no_budgets else args.replica_cpus)
+    return Options(
+        port=args.port,
+        inbox_port=args.inbox_port,
+        smtp_port=args.smtp_port,
+        mail_delay_ms=args.mail_delay_ms,
+        replicas=args.replicas,
+        workers=args.workers,
+        database_url=resolve_db_option(args.db),
+        redis_url=args.redis,
+        scale=Scale(args.specialists, args.reviews_per_specialist),
+        replica_cpus=None if args.no_budgets else args.replica_cpus,
+    )
 
 
 def serve(stack: Stack, then: Callable[[Stack], Callable[[], str | None]] | None = None) -> int:
@@ -55,8 +65,11 @@ def serve(stack: Stack, then: Callable[[Stack], Callable[[], str | None]] | None
         stack.start()
         t = stack.topology
         print(f"\n{t.stage}: {t.title}")
-        login = ("   (demo login: email@example.com / 12345678)" if stack.options.demo
-                 else "   (LAB_DEMO=0: no demo user)")
+        login = (
+            "   (demo login: email@example.com / 12345678)"
+            if stack.options.demo
+            else "   (LAB_DEMO=0: no demo user)"
+        )
         print(f"  API     {stack.urls['api']}{login}")
         print(f"  inbox   {stack.urls['inbox']}")
         for name, group in stack.describe()["processes"].items():

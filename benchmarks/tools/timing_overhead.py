@@ -42,15 +42,34 @@ def _free_port() -> int:
 
 
 def _serve(port: int, on: bool, state: Path) -> subprocess.Popen:
-    env = {**os.environ, "LAB_SERVER_TIMING": "1" if on else "0",
-           "LAB_DATABASE_URL": f"sqlite:///{state}/lab.sqlite3",
-           "LAB_SESSION_DIR": str(state / f"sessions-{port}")}
+    env = {
+        **os.environ,
+        "LAB_SERVER_TIMING": "1" if on else "0",
+        "LAB_DATABASE_URL": f"sqlite:///{state}/lab.sqlite3",
+        "LAB_SESSION_DIR": str(state / f"sessions-{port}"),
+    }
     env.pop("LAB_REDIS_URL", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
-         "--threads", "4", "--log-level", "warning", "--bind", f"127.0.0.1:{port}",
-         "stages.legacy.app:create_app()"],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "stages.legacy.app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _wait_ready(url: str, on: bool, deadline_s: float = 30) -> None:
@@ -71,8 +90,12 @@ def _wrk(url: str, seconds: int, connections: int, server: psutil.Process | None
     """Return (requests per second, server CPU microseconds per request)."""
     before = _cpu(server)
     out = subprocess.run(
-        [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s",
-         url], capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+        [shutil.which("wrk") or "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     if not match or not total:
@@ -92,13 +115,17 @@ def _cpu(server: psutil.Process | None) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=4, help="runs of each, alternating")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk run")
     parser.add_argument("--connections", type=int, default=10)
-    parser.add_argument("--control", action="store_true",
-                        help="A/A: the header off in both servers (the noise floor)")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="A/A: the header off in both servers (the noise floor)",
+    )
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         print("error: wrk is not installed (Debian/Ubuntu: apt-get install wrk)", file=sys.stderr)
@@ -119,28 +146,38 @@ def main(argv: list[str] | None = None) -> int:
                     _wait_ready(urls[on], header[on])
                     _wrk(urls[on], 1, args.connections)  # warm-up, not counted
                 for on in order:
-                    rate, us = _wrk(urls[on], args.seconds, args.connections,
-                                    psutil.Process(procs[on].pid))
+                    rate, us = _wrk(
+                        urls[on], args.seconds, args.connections, psutil.Process(procs[on].pid)
+                    )
                     rps[on].append(rate)
                     cpu[on].append(us)
                     label = ("A" if on else "B") if args.control else ("on " if on else "off")
-                    print(f"round {i + 1} Server-Timing {label}: "
-                          f"{rate:.0f} req/s, {us:.0f} us CPU/request", flush=True)
+                    print(
+                        f"round {i + 1} Server-Timing {label}: "
+                        f"{rate:.0f} req/s, {us:.0f} us CPU/request",
+                        flush=True,
+                    )
             finally:
                 for proc in procs.values():
                     proc.terminate()
                 for proc in procs.values():
                     proc.wait(15)
     on, off = statistics.median(rps[True]), statistics.median(rps[False])
-    print(f"median throughput: on {on:.0f} req/s, off {off:.0f} req/s: on/off = {on / off:.4f} "
-          f"(cost {100 * (1 - on / off):+.2f} %)")
+    print(
+        f"median throughput: on {on:.0f} req/s, off {off:.0f} req/s: on/off = {on / off:.4f} "
+        f"(cost {100 * (1 - on / off):+.2f} %)"
+    )
     on, off = statistics.median(cpu[True]), statistics.median(cpu[False])
-    print(f"median CPU/request: on {on:.1f} us, off {off:.1f} us: on/off = {on / off:.4f} "
-          f"(cost {100 * (on / off - 1):+.2f} %)")
+    print(
+        f"median CPU/request: on {on:.1f} us, off {off:.1f} us: on/off = {on / off:.4f} "
+        f"(cost {100 * (on / off - 1):+.2f} %)"
+    )
     with_mw, without = _in_process()
-    print(f"in process, app only: {with_mw:.2f} us with, {without:.2f} us without: "
-          f"+{with_mw - without:.2f} us per request = {100 * (with_mw - without) / off:.2f} % of "
-          f"the {off:.0f} us CPU a request took through gunicorn")
+    print(
+        f"in process, app only: {with_mw:.2f} us with, {without:.2f} us without: "
+        f"+{with_mw - without:.2f} us per request = {100 * (with_mw - without) / off:.2f} % of "
+        f"the {off:.0f} us CPU a request took through gunicorn"
+    )
     return 0
 
 
@@ -156,12 +193,19 @@ def _in_process(rounds: int = 20, calls: int = 3000) -> tuple[float, float]:
     from shared.api import create_api
 
     with tempfile.TemporaryDirectory() as tmp:
-        apps = {on: create_api(auth=DiskSessionAuth(Path(tmp)), review_mailer=None,
-                               top_rated=LiveTopRated(), server_timing=on) for on in (True, False)}
+        apps = {
+            on: create_api(
+                auth=DiskSessionAuth(Path(tmp)),
+                review_mailer=None,
+                top_rated=LiveTopRated(),
+                server_timing=on,
+            )
+            for on in (True, False)
+        }
         environ = falcon.testing.create_environ(path="/api/test")
         best = {True: float("inf"), False: float("inf")}
         for i in range(rounds):
-            for on in ((True, False) if i % 2 == 0 else (False, True)):
+            for on in (True, False) if i % 2 == 0 else (False, True):
                 app = apps[on]
                 started = time.process_time()
                 for _ in range(calls):

@@ -35,8 +35,9 @@ def to_yaml(value, indent: int = 0) -> str:
         for key, item in value.items():
             k = _scalar(key)
             if isinstance(item, str) and "\n" in item:
-                body = "".join(f"{pad}  {line}\n" if line else "\n"
-                               for line in item.rstrip("\n").split("\n"))
+                body = "".join(
+                    f"{pad}  {line}\n" if line else "\n" for line in item.rstrip("\n").split("\n")
+                )
                 lines.append(f"{pad}{k}: |\n{body}")
             elif isinstance(item, dict | list) and item:
                 lines.append(f"{pad}{k}:\n{to_yaml(item, indent + 1)}")

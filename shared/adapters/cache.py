@@ -46,8 +46,10 @@ CLOCK_SKEW_S = 5.0
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 # Drop a rejected entry and count it, unless someone replaced it meanwhile: each bad entry is
 # counted once, however many readers saw it.
-_REJECT = ("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); "
-           "return redis.call('incr', KEYS[2]) end return 0")
+_REJECT = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); "
+    "return redis.call('incr', KEYS[2]) end return 0"
+)
 
 
 def cache_client(url: str, timeout: float = SOCKET_TIMEOUT_S) -> redis.Redis:
@@ -207,11 +209,11 @@ def entry_problem(raw: bytes | str, *, limit: int, now: float) -> str | None:
         if not isinstance(row, dict) or set(row) != set(RANKING_FIELDS):
             return f"a row of 'data' does not have exactly the fields {', '.join(RANKING_FIELDS)}"
         if not all(isinstance(row[k], str) for k in ("id", "name", "specialty")) or not (
-                _number(row["average_rating"]) and _number(row["reviews_count"])):
+            _number(row["average_rating"]) and _number(row["reviews_count"])
+        ):
             return f"a row of 'data' has a value of the wrong type: {str(row)[:80]}"
     return None
 
 
 def _number(value) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

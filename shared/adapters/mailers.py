@@ -24,14 +24,21 @@ class SmtpReviewMailer:
 
     def review_created(self, review_id: str) -> None:
         try:
-            outbox.deliver(outbox.REVIEW, review_id,
-                           lambda: self.sender.send(review_mail(review_id)),
-                           lease_seconds=self.sender.timeout + 1)
+            outbox.deliver(
+                outbox.REVIEW,
+                review_id,
+                lambda: self.sender.send(review_mail(review_id)),
+                lease_seconds=self.sender.timeout + 1,
+            )
         except Exception as exc:
             # The review is committed, so the request succeeds; the outbox row stays pending,
             # with the error, for whoever sweeps it (this stage has no worker to do it).
-            log.warning("review %s saved but its mail failed (%s: %s); left pending in the "
-                        "outbox", review_id, type(exc).__name__, exc)
+            log.warning(
+                "review %s saved but its mail failed (%s: %s); left pending in the outbox",
+                review_id,
+                type(exc).__name__,
+                exc,
+            )
 
 
 @dataclass
@@ -47,5 +54,9 @@ class QueuedReviewMailer:
         except Exception as exc:
             # The queue server is down. The outbox row was committed with the review, so the
             # worker's sweeper queues this mail once the server is back: nothing is lost.
-            log.warning("could not queue the mail of review %s (%s: %s); the outbox sweeper "
-                        "will", review_id, type(exc).__name__, exc)
+            log.warning(
+                "could not queue the mail of review %s (%s: %s); the outbox sweeper will",
+                review_id,
+                type(exc).__name__,
+                exc,
+            )

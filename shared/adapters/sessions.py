@@ -35,8 +35,15 @@ class DiskSessionAuth:
         tmp = self.directory / f".{sid}.tmp"
         tmp.write_text(json.dumps({"user_id": user_id, "created": time.time()}))
         os.replace(tmp, self.directory / sid)
-        resp.set_cookie(COOKIE, sid, path="/", secure=False, http_only=True, same_site="Lax",
-                        max_age=self.ttl_seconds)
+        resp.set_cookie(
+            COOKIE,
+            sid,
+            path="/",
+            secure=False,
+            http_only=True,
+            same_site="Lax",
+            max_age=self.ttl_seconds,
+        )
         return {"message": "Logged in", "auth": "session-cookie"}
 
     def user_id(self, req: falcon.Request) -> int | None:

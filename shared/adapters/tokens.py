@@ -45,8 +45,13 @@ class JwtAuth:
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
     def login(self, resp: falcon.Response, user_id: int) -> dict:
-        return {"message": "Logged in", "auth": "bearer-token", "token": self.issue(user_id),
-                "token_type": "Bearer", "expires_in": self.ttl_seconds}
+        return {
+            "message": "Logged in",
+            "auth": "bearer-token",
+            "token": self.issue(user_id),
+            "token_type": "Bearer",
+            "expires_in": self.ttl_seconds,
+        }
 
     def user_id(self, req: falcon.Request) -> int | None:
         header = req.get_header("Authorization") or ""
@@ -55,8 +60,13 @@ class JwtAuth:
             return None
         try:
             # The algorithm is pinned: a token saying "none" or RS256 is refused, not obeyed.
-            claims = jwt.decode(token.strip(), self.secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                                options={"require": ["exp", "iat", "sub", "iss"]})
+            claims = jwt.decode(
+                token.strip(),
+                self.secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
             return int(claims["sub"])
         except (jwt.InvalidTokenError, ValueError):
             return None

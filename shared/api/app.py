@@ -24,8 +24,9 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 def _is_json(content_type: str | None) -> bool:
     """Accept application/json and the +json types, with or without a charset."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/")
-                                           and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 class RequestGuard:
@@ -40,20 +41,23 @@ class RequestGuard:
             raise falcon.HTTPContentTooLarge(
                 title="Body too large",
                 description=f"The body is {req.content_length} bytes; "
-                            f"the limit is {MAX_BODY_BYTES}.")
+                f"the limit is {MAX_BODY_BYTES}.",
+            )
         if req.method not in BODY_METHODS:
             return
         if req.content_length is None and req.get_header("Transfer-Encoding"):
             # A chunked body has no size to check up front (and would be read as empty).
             raise falcon.HTTPLengthRequired(
                 title="Length required",
-                description="Send the body with a Content-Length header (not chunked).")
+                description="Send the body with a Content-Length header (not chunked).",
+            )
         if req.content_length and not _is_json(req.content_type):
             # Without this a form-encoded body would be parsed and half-understood.
             raise falcon.HTTPUnsupportedMediaType(
                 title="Unsupported media type",
                 description=f"The body is {req.content_type or 'of no declared type'}; send "
-                            "JSON with Content-Type: application/json.")
+                "JSON with Content-Type: application/json.",
+            )
 
 
 class AuthRequired:
@@ -67,8 +71,9 @@ class AuthRequired:
             return
         user_id = self.auth.user_id(req)
         if user_id is None:
-            raise falcon.HTTPUnauthorized(title="Not logged in",
-                                          description="Log in with POST /api/login first.")
+            raise falcon.HTTPUnauthorized(
+                title="Not logged in", description="Log in with POST /api/login first."
+            )
         req.context.user_id = user_id
 
 
@@ -86,14 +91,21 @@ def _unexpected(req, resp, exc: Exception, params):
         raise exc
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", incident, req.method, req.path)
-    raise falcon.HTTPInternalServerError(title="Internal error",
-                                         description=f"Incident {incident} was logged.")
+    raise falcon.HTTPInternalServerError(
+        title="Internal error", description=f"Incident {incident} was logged."
+    )
 
 
-def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: TopRatedQuery,
-               replica: str = "app-1", extra_routes: dict | None = None,
-               login_throttle: LoginThrottle | None = None,
-               server_timing: bool | None = None) -> falcon.App:
+def create_api(
+    *,
+    auth: Authenticator,
+    review_mailer: ReviewMailer,
+    top_rated: TopRatedQuery,
+    replica: str = "app-1",
+    extra_routes: dict | None = None,
+    login_throttle: LoginThrottle | None = None,
+    server_timing: bool | None = None,
+) -> falcon.App:
     """Wire the resources to the adapters a stage chose (the login throttle: from LAB_* if None;
     the Server-Timing header: on unless LAB_SERVER_TIMING=0, if None)."""
     if server_timing is None:
@@ -110,8 +122,12 @@ def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: T
 
     app.add_route("/health", resources.Health(replica))
     app.add_route("/api/test", resources.Test())
-    app.add_route("/api/login", resources.Login(auth, login_throttle or LoginThrottle.from_env(),
-                                                Settings.from_env().trusted_proxies))
+    app.add_route(
+        "/api/login",
+        resources.Login(
+            auth, login_throttle or LoginThrottle.from_env(), Settings.from_env().trusted_proxies
+        ),
+    )
     app.add_route("/api/user", resources.CurrentUser())
     app.add_route("/api/specialists", resources.Specialists())
     highest = resources.HighestRated(top_rated)
@@ -119,8 +135,9 @@ def create_api(*, auth: Authenticator, review_mailer: ReviewMailer, top_rated: T
     app.add_route("/api/specialists/highest_rated/{limit}", highest)
     app.add_route("/api/specialists/{specialist_id:uuid}", resources.Specialist())
     app.add_route("/api/specialists/{specialist_id:uuid}/reviews", resources.Reviews(review_mailer))
-    app.add_route("/api/specialists/{specialist_id:uuid}/reviews/{review_id:uuid}",
-                  resources.Review())
+    app.add_route(
+        "/api/specialists/{specialist_id:uuid}/reviews/{review_id:uuid}", resources.Review()
+    )
     for path, resource in (extra_routes or {}).items():
         app.add_route(path, resource)
     return app

@@ -29,8 +29,12 @@ class Reports:
         except Exception as exc:
             # The queue server is down. The report's outbox row was committed with it, so the
             # worker's sweeper queues it once the server is back: accepted all the same.
-            log.warning("could not queue report %s (%s: %s); the outbox sweeper will",
-                        report.id, type(exc).__name__, exc)
+            log.warning(
+                "could not queue report %s (%s: %s); the outbox sweeper will",
+                report.id,
+                type(exc).__name__,
+                exc,
+            )
         status_url = self.links.status_url(report.id)
         resp.status = falcon.HTTP_202
         resp.location = status_url

@@ -20,8 +20,9 @@ def body(req: falcon.Request):
         return req.get_media(default_when_empty={})
     except RecursionError:
         # json raises RecursionError, not ValueError, on deep nesting ("[[[[..."): a 400, not a 500
-        raise falcon.HTTPBadRequest(title="Invalid JSON",
-                                    description="The JSON body is nested too deeply.") from None
+        raise falcon.HTTPBadRequest(
+            title="Invalid JSON", description="The JSON body is nested too deeply."
+        ) from None
 
 
 class Public:
@@ -31,8 +32,9 @@ class Public:
 
 
 class Login(Public):
-    def __init__(self, auth: Authenticator, throttle: LoginThrottle,
-                 trusted_proxies: tuple[str, ...] = ()):
+    def __init__(
+        self, auth: Authenticator, throttle: LoginThrottle, trusted_proxies: tuple[str, ...] = ()
+    ):
         self.auth = auth
         self.throttle = throttle
         self.trusted_proxies = trusted_proxies
@@ -44,21 +46,23 @@ class Login(Public):
             # Counted before the hash (shared.throttle): refused at once, the password unchecked,
             # so a right guess gets the same answer.
             # Keyed by the account the database finds (its collation), not by the spelling.
-            attempt = self.throttle.attempt(services.account_email(email),
-                                            client_address(req, self.trusted_proxies))
+            attempt = self.throttle.attempt(
+                services.account_email(email), client_address(req, self.trusted_proxies)
+            )
             with self.throttle.hashing(attempt):
                 user = services.authenticate(email, password)
         except Refused as exc:
-            error = falcon.HTTPTooManyRequests if exc.status == 429 else \
-                falcon.HTTPServiceUnavailable
+            error = (
+                falcon.HTTPTooManyRequests if exc.status == 429 else falcon.HTTPServiceUnavailable
+            )
             title = "Too many failed logins" if exc.status == 429 else "Busy checking passwords"
-            raise error(title=title, description=exc.reason,
-                        retry_after=exc.retry_after) from None
+            raise error(title=title, description=exc.reason, retry_after=exc.retry_after) from None
         if user is None:
             attempt.failed()
             # One answer for an unknown email and a wrong password: no user enumeration.
-            raise falcon.HTTPUnauthorized(title="Invalid credentials",
-                                          description="The email or the password is wrong.")
+            raise falcon.HTTPUnauthorized(
+                title="Invalid credentials", description="The email or the password is wrong."
+            )
         attempt.succeeded()
         resp.media = self.auth.login(resp, user.id)
 
@@ -103,11 +107,13 @@ class Specialist:
 
     def on_put(self, req, resp, specialist_id):
         resp.media = services.specialist_json(
-            services.update_specialist(specialist_id, body(req), partial=False))
+            services.update_specialist(specialist_id, body(req), partial=False)
+        )
 
     def on_patch(self, req, resp, specialist_id):
         resp.media = services.specialist_json(
-            services.update_specialist(specialist_id, body(req), partial=True))
+            services.update_specialist(specialist_id, body(req), partial=True)
+        )
 
     def on_delete(self, req, resp, specialist_id):
         """Delete a specialist and, by cascade, their reviews."""
@@ -138,11 +144,13 @@ class Review:
 
     def on_put(self, req, resp, specialist_id, review_id):
         resp.media = services.review_json(
-            services.update_review(specialist_id, review_id, body(req), partial=False))
+            services.update_review(specialist_id, review_id, body(req), partial=False)
+        )
 
     def on_patch(self, req, resp, specialist_id, review_id):
         resp.media = services.review_json(
-            services.update_review(specialist_id, review_id, body(req), partial=True))
+            services.update_review(specialist_id, review_id, body(req), partial=True)
+        )
 
     def on_delete(self, req, resp, specialist_id, review_id):
         services.delete_review(specialist_id, review_id)

@@ -34,13 +34,24 @@ from benchmarks.stack.databases.postgresql import PostgresDatabase
 from benchmarks.stack.databases.sqlite import SqliteDatabase, sqlite_seed
 from shared.seed import Scale
 
-__all__ = ["LAB_TABLES", "SEED_DIR", "BackendError", "Database", "MysqlDatabase",
-           "PostgresDatabase", "Restored", "SqliteDatabase", "restore_database", "sqlite_seed",
-           "template_name"]
+__all__ = [
+    "LAB_TABLES",
+    "SEED_DIR",
+    "BackendError",
+    "Database",
+    "MysqlDatabase",
+    "PostgresDatabase",
+    "Restored",
+    "SqliteDatabase",
+    "restore_database",
+    "sqlite_seed",
+    "template_name",
+]
 
 
-def restore_database(url: str | None, scale: Scale, sqlite_target: Path,
-                     quiet: bool = False) -> Restored:
+def restore_database(
+    url: str | None, scale: Scale, sqlite_target: Path, quiet: bool = False
+) -> Restored:
     """Give a run a fresh copy of the seeded data: the embedded SQLite file (no URL) or the
     database the URL names (created if missing, replaced if it is the lab's)."""
     return Database.from_url(url, scale, sqlite_target, quiet).restore()

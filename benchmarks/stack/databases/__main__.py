@@ -17,10 +17,12 @@ from shared.seed import Scale, remove_demo_user, seed_url
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.stack.databases",
-                                description="Prepare a stage's data in containers: seed the "
-                                "database LAB_DATABASE_URL names, create LAB_S3_BUCKET if "
-                                "LAB_S3_ENDPOINT is set.")
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.stack.databases",
+        description="Prepare a stage's data in containers: seed the "
+        "database LAB_DATABASE_URL names, create LAB_S3_BUCKET if "
+        "LAB_S3_ENDPOINT is set.",
+    )
     p.add_argument("command", choices=["prepare"])
     p.add_argument("--specialists", type=int, default=Scale.specialists)
     p.add_argument("--reviews-per-specialist", type=int, default=Scale.reviews_per_specialist)
@@ -32,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     if not demo_mode():
         remove_demo_user(url)
         print("LAB_DEMO=0: no demo user", flush=True)
-    print(f"seeded {dbmod.redacted(url)} with {scale.label} in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"seeded {dbmod.redacted(url)} with {scale.label} in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     if os.environ.get("LAB_S3_ENDPOINT"):
         from shared.adapters.report_stores import S3ReportStore
         from shared.config import Settings

@@ -18,8 +18,17 @@ from shared.seed import Scale, fingerprint
 
 SEED_DIR = LAB_DIR / "seed"
 LAB_TABLES = frozenset(m._meta.table_name for m in ALL_MODELS)
-SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1", "mysql", "sys",
-                              "information_schema", "performance_schema"})
+SYSTEM_DATABASES = frozenset(
+    {
+        "postgres",
+        "template0",
+        "template1",
+        "mysql",
+        "sys",
+        "information_schema",
+        "performance_schema",
+    }
+)
 
 
 class BackendError(RuntimeError):
@@ -30,18 +39,21 @@ class BackendError(RuntimeError):
 class Restored:
     """The database one run uses, and how it got its data."""
 
-    url: str                      # what the app connects to
-    backend: str                  # sqlite | postgresql | mysql
-    method: str                   # how the run's copy was made
-    seed: str                     # the seed it was copied from (file or database name)
-    restore_s: float              # time to make the run's copy
+    url: str  # what the app connects to
+    backend: str  # sqlite | postgresql | mysql
+    method: str  # how the run's copy was made
+    seed: str  # the seed it was copied from (file or database name)
+    restore_s: float  # time to make the run's copy
     seeded_s: float | None = None  # time to make the seed, if this run had to
-    server: str | None = None     # the server's version
+    server: str | None = None  # the server's version
 
     def describe(self) -> dict:
-        return {**asdict(self), "url": dbmod.redacted(self.url) if "://" in self.url else self.url,
-                "restore_s": round(self.restore_s, 3),
-                "seeded_s": None if self.seeded_s is None else round(self.seeded_s, 3)}
+        return {
+            **asdict(self),
+            "url": dbmod.redacted(self.url) if "://" in self.url else self.url,
+            "restore_s": round(self.restore_s, 3),
+            "seeded_s": None if self.seeded_s is None else round(self.seeded_s, 3),
+        }
 
 
 def template_name(scale: Scale) -> str:
@@ -70,7 +82,8 @@ def refuse_foreign(tables: set[str], where: str, fix: str) -> None:
     if foreign:
         raise BackendError(
             f"{where} holds tables the lab did not make ({', '.join(sorted(foreign)[:8])}); the "
-            f"lab replaces its run database on every run, so it will not touch this one. {fix}")
+            f"lab replaces its run database on every run, so it will not touch this one. {fix}"
+        )
 
 
 class Database(ABC):
@@ -80,16 +93,17 @@ class Database(ABC):
     runners never seed the same template at once) it refuses someone else's data, remakes the
     seed if its fingerprint is stale, and replaces the run's copy with a new one."""
 
-    backend: ClassVar[str]        # sqlite | postgresql | mysql
-    method: ClassVar[str]         # how the run's copy is made, for the run's metadata
+    backend: ClassVar[str]  # sqlite | postgresql | mysql
+    method: ClassVar[str]  # how the run's copy is made, for the run's metadata
 
     def __init__(self, url: str, scale: Scale, quiet: bool = False):
         self.url, self.scale, self.quiet = url, scale, quiet
         self.fingerprint = fingerprint(scale)
 
     @staticmethod
-    def from_url(url: str | None, scale: Scale, sqlite_target: Path,
-                 quiet: bool = False) -> Database:
+    def from_url(
+        url: str | None, scale: Scale, sqlite_target: Path, quiet: bool = False
+    ) -> Database:
         """The backend object for a URL; no URL: the embedded SQLite file at sqlite_target."""
         # Imported here: the backends' modules import this one.
         from benchmarks.stack.databases.mysql import MysqlDatabase
@@ -151,18 +165,24 @@ class Database(ABC):
             self.refuse_foreign(cur)  # before any work
             seeded = None
             if not self.seed_is_current(cur):
-                seeded = timed_seed(self.quiet, self.seed_what, self.seed_name,
-                                    lambda: self.seed_template(cur))
+                seeded = timed_seed(
+                    self.quiet, self.seed_what, self.seed_name, lambda: self.seed_template(cur)
+                )
             started = time.perf_counter()
             self.copy_seed(cur)
             restore_s = time.perf_counter() - started
-        return Restored(self.url, self.backend, self.method, self.seed_name, restore_s, seeded,
-                        server)
+        return Restored(
+            self.url, self.backend, self.method, self.seed_name, restore_s, seeded, server
+        )
 
     def describe(self) -> dict:
         """What this database is, before any run: for logs and error messages."""
-        return {"backend": self.backend, "url": dbmod.redacted(self.url),
-                "seed": self.seed_name, "method": self.method}
+        return {
+            "backend": self.backend,
+            "url": dbmod.redacted(self.url),
+            "seed": self.seed_name,
+            "method": self.method,
+        }
 
 
 class ServerDatabase(Database):
@@ -173,11 +193,14 @@ class ServerDatabase(Database):
         super().__init__(url, scale, quiet)
         self.name, self.params = dbmod.server_params(url)
         if not self.name:
-            raise BackendError("the database URL names no database: add one, e.g. "
-                               "postgresql://user@host:5432/lab")
+            raise BackendError(
+                "the database URL names no database: add one, e.g. postgresql://user@host:5432/lab"
+            )
         if self.name in SYSTEM_DATABASES or self.name.startswith("lab_seed_"):
-            raise BackendError(f"database {self.name!r} is the server's own or the lab's seed "
-                               f"({self.seed_name}): name another one for the runs, e.g. .../lab")
+            raise BackendError(
+                f"database {self.name!r} is the server's own or the lab's seed "
+                f"({self.seed_name}): name another one for the runs, e.g. .../lab"
+            )
 
     @property
     def seed_name(self) -> str:

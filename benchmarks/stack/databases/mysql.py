@@ -35,8 +35,9 @@ class MysqlDatabase(ServerDatabase):
         try:
             return pymysql.connect(autocommit=True, connect_timeout=10, **params)
         except pymysql.MySQLError as exc:
-            raise BackendError(f"cannot connect to MySQL at {dbmod.redacted(self.url)}: "
-                               f"{exc}") from None
+            raise BackendError(
+                f"cannot connect to MySQL at {dbmod.redacted(self.url)}: {exc}"
+            ) from None
 
     def lock(self, cur) -> None:
         cur.execute("SELECT GET_LOCK(%s, 600)", (f"scaling-lab:{self.seed_name}",))
@@ -46,13 +47,17 @@ class MysqlDatabase(ServerDatabase):
         return f"MySQL {cur.fetchone()[0]}"
 
     def _tables(self, cur, schema: str) -> set[str]:
-        cur.execute("SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = %s", (schema,))
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        )
         return {r[0] for r in cur.fetchall()}
 
     def refuse_foreign(self, cur) -> None:
-        refuse_foreign(self._tables(cur, self.name), f"database {self.name!r}",
-                       "Name a database of the lab's own in the URL (it is created if missing).")
+        refuse_foreign(
+            self._tables(cur, self.name),
+            f"database {self.name!r}",
+            "Name a database of the lab's own in the URL (it is created if missing).",
+        )
 
     def seed_is_current(self, cur) -> bool:
         if SEED_INFO_TABLE not in self._tables(cur, self.seed_name):
@@ -65,10 +70,13 @@ class MysqlDatabase(ServerDatabase):
         cur.execute(f"DROP DATABASE IF EXISTS `{template}`")
         cur.execute(f"CREATE DATABASE `{template}` CHARACTER SET utf8mb4")
         seed_url(self.url_of(template), self.scale)
-        cur.execute(f"CREATE TABLE `{template}`.`{SEED_INFO_TABLE}` "
-                    "(fingerprint VARCHAR(64) NOT NULL, seeded_at DATETIME NOT NULL)")
-        cur.execute(f"INSERT INTO `{template}`.`{SEED_INFO_TABLE}` VALUES (%s, NOW())",
-                    (self.fingerprint,))
+        cur.execute(
+            f"CREATE TABLE `{template}`.`{SEED_INFO_TABLE}` "
+            "(fingerprint VARCHAR(64) NOT NULL, seeded_at DATETIME NOT NULL)"
+        )
+        cur.execute(
+            f"INSERT INTO `{template}`.`{SEED_INFO_TABLE}` VALUES (%s, NOW())", (self.fingerprint,)
+        )
 
     def copy_seed(self, cur) -> None:
         name, template = self.name, self.seed_name
@@ -80,8 +88,10 @@ class MysqlDatabase(ServerDatabase):
         for model in ALL_MODELS:  # parents first
             table = model._meta.table_name
             columns = ", ".join(f"`{f.column_name}`" for f in model._meta.sorted_fields)
-            cur.execute(f"INSERT INTO `{name}`.`{table}` ({columns}) "
-                        f"SELECT {columns} FROM `{template}`.`{table}`")
+            cur.execute(
+                f"INSERT INTO `{name}`.`{table}` ({columns}) "
+                f"SELECT {columns} FROM `{template}`.`{table}`"
+            )
         cur.execute("SET SESSION foreign_key_checks = 1")
 
     def _create_schema(self) -> None:

@@ -12,8 +12,11 @@ from shared.seed import seed_url
 
 
 def _drop(cur, name: str) -> None:
-    cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+    cur.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
     cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
@@ -38,8 +41,9 @@ class PostgresDatabase(ServerDatabase):
         try:
             conn = psycopg2.connect(dbname="postgres", connect_timeout=10, **self.params)
         except psycopg2.Error as exc:
-            raise BackendError(f"cannot connect to PostgreSQL at {dbmod.redacted(self.url)}: "
-                               f"{str(exc).strip()}") from None
+            raise BackendError(
+                f"cannot connect to PostgreSQL at {dbmod.redacted(self.url)}: {str(exc).strip()}"
+            ) from None
         conn.autocommit = True
         return conn
 
@@ -53,9 +57,12 @@ class PostgresDatabase(ServerDatabase):
     def refuse_foreign(self, cur) -> None:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.name,))
         if cur.fetchone():
-            refuse_foreign(self._tables(), f"database {self.name!r}",
-                           "Name a database of the lab's own in the URL (it is created if "
-                           f"missing), e.g. {dbmod.redacted(self.url_of('lab'))}")
+            refuse_foreign(
+                self._tables(),
+                f"database {self.name!r}",
+                "Name a database of the lab's own in the URL (it is created if "
+                f"missing), e.g. {dbmod.redacted(self.url_of('lab'))}",
+            )
 
     def _tables(self) -> set[str]:
         """The run database's tables (it is another database: another connection)."""
@@ -64,15 +71,19 @@ class PostgresDatabase(ServerDatabase):
         conn = psycopg2.connect(dbname=self.name, connect_timeout=10, **self.params)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN "
-                            "('pg_catalog', 'information_schema')")
+                cur.execute(
+                    "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN "
+                    "('pg_catalog', 'information_schema')"
+                )
                 return {t if s == "public" else f"{s}.{t}" for s, t in cur.fetchall()}
         finally:
             conn.close()
 
     def seed_is_current(self, cur) -> bool:
-        cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                    "WHERE datname = %s", (self.seed_name,))
+        cur.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (self.seed_name,),
+        )
         row = cur.fetchone()
         return bool(row) and row[0] == self.marker
 
@@ -94,5 +105,7 @@ class PostgresDatabase(ServerDatabase):
     def copy_seed(self, cur) -> None:
         _drop(cur, self.name)
         cur.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.seed_name}"')
-        cur.execute(f'COMMENT ON DATABASE "{self.name}" IS %s',
-                    (f"scaling-lab run database: a copy of {self.seed_name}, remade by every run",))
+        cur.execute(
+            f'COMMENT ON DATABASE "{self.name}" IS %s',
+            (f"scaling-lab run database: a copy of {self.seed_name}, remade by every run",),
+        )

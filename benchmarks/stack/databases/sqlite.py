@@ -30,8 +30,12 @@ def _read_stamp(path: Path) -> int | None:
 
 def _tables(path: Path) -> set[str]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        names = {r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
     conn.close()
     return names
 
@@ -57,8 +61,9 @@ class SqliteSeed:
             conn.close()
 
 
-def sqlite_seed(scale: Scale, quiet: bool = False,
-                seed_dir: Path = SEED_DIR) -> tuple[Path, float | None]:
+def sqlite_seed(
+    scale: Scale, quiet: bool = False, seed_dir: Path = SEED_DIR
+) -> tuple[Path, float | None]:
     """Return the seeded SQLite file for a scale and the seconds spent seeding it (None: reused)."""
     seed = SqliteSeed(scale, seed_dir)
     if seed.is_current():
@@ -72,8 +77,7 @@ class SqliteDatabase(Database):
     backend = "sqlite"
     method = "file copy of the seed"
 
-    def __init__(self, path: Path, scale: Scale, quiet: bool = False,
-                 seed_dir: Path = SEED_DIR):
+    def __init__(self, path: Path, scale: Scale, quiet: bool = False, seed_dir: Path = SEED_DIR):
         super().__init__(f"sqlite:///{path}", scale, quiet)
         self.path = path
         self.seed = SqliteSeed(scale, seed_dir)
