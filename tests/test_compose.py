@@ -25,16 +25,9 @@ import pytest
 import stages
 from benchmarks.stack import ROOT, Options, Stack, binary
 from benchmarks.stack.budgets import DEFAULT_REPLICA_CPUS
-from benchmarks.stack.processes import (
-    WORKER_GRACE_S,
-    Dynamic,
-    caddyfile_for,
-    command_shape,
-    differences,
-    proxy_config,
-    shapes,
-)
-from benchmarks.tools import compose
+from benchmarks.stack.processes import WORKER_GRACE_S, Dynamic, caddyfile_for, proxy_config
+from benchmarks.stack.shapes import command_shape, differences, shapes
+from benchmarks.tools import compose, compose_check
 from shared.config import Settings
 
 STAGES = stages.names()
@@ -268,7 +261,7 @@ def test_worker_stops_gracefully_and_waits_for_its_longest_task():
         if "worker" in services:
             worker = services["worker"]
             assert worker["stop_signal"] == "SIGINT"
-            assert compose._seconds(worker["stop_grace_period"]) == WORKER_GRACE_S
+            assert compose_check._seconds(worker["stop_grace_period"]) == WORKER_GRACE_S
 
 
 @pytest.mark.processes

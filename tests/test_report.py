@@ -148,7 +148,7 @@ def test_budgets_asked_but_not_enforced_get_a_banner(tmp_path):
 def test_scaling_chart_draws_the_fitted_law_when_it_fits():
     import matplotlib.pyplot as plt
 
-    from benchmarks.results import charts
+    from benchmarks.results import scaling_chart as charts
 
     fig, ax = plt.subplots()
     charts._usl_curve(ax, [1, 2, 3, 4], [40.0, 75.0, 100.0, 118.0], "#C44E52")

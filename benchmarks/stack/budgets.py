@@ -30,7 +30,6 @@ core ~46. Every number can be overridden; a box never gets more than it asks.
 from __future__ import annotations
 
 import atexit
-import itertools
 import math
 import os
 import re
@@ -45,8 +44,13 @@ import psutil
 
 from benchmarks.stack.cgroup_tree import (  # noqa: F401 - the budgets' own front
     CGROUP_ROOT,
+    MAX_SHARES_V1,
+    MAX_WEIGHT_V2,
     PREFIX,
+    BudgetError,
     clean_stale,
+    make_v1_parents,
+    make_v2_parent,
     remove_tree,
 )
 
@@ -56,15 +60,10 @@ DEFAULT_REPLICA_CPUS = 0.25
 MAX_SCALING_REPLICAS = 4
 DEFAULT_CORES = {"proxy": 0.2, "worker": 0.15, "redis": 0.05, "storage": 0.05, "mail": 0.15}
 LOCUST_CORES = 0.4
-MAX_SHARES_V1, MAX_WEIGHT_V2 = 262_144, 10_000  # the kernel's highest weights (reserve=True)
 # A box is "full" when it was throttled in this share of its periods over a window, or used this
 # share of its quota: then it, not the rest of the stack, was the limit.
 SATURATED_THROTTLED_SHARE = 0.2
 SATURATED_USAGE_SHARE = 0.9
-
-
-class BudgetError(ValueError):
-    """A budget that cannot be set: the message names the group, the value and the limit."""
 
 
 def group_budgets(
@@ -276,7 +275,7 @@ class Budgets:
             try:
                 return cls(
                     "cgroup2",
-                    [_make_v2_parent(root, owner, reserve)],
+                    [make_v2_parent(root, owner, reserve)],
                     owner=owner,
                     reserved=reserve,
                 )
@@ -287,7 +286,7 @@ class Budgets:
         if (root / "cpu" / "cpu.cfs_quota_us").exists():
             try:
                 return cls(
-                    "cgroup1", _make_v1_parents(root, owner, reserve), owner=owner, reserved=reserve
+                    "cgroup1", make_v1_parents(root, owner, reserve), owner=owner, reserved=reserve
                 )
             except OSError as exc:
                 tried.append(f"cgroup1 at {root / 'cpu'}: {exc}")
@@ -346,49 +345,6 @@ MECHANISM_NAMES = {
     "systemd": "systemd-run --user --scope CPUQuota",
     "none": "none",
 }
-_SERIAL = itertools.count(1)
-
-
-def _parent_name(owner: int) -> str:
-    """scaling-lab-<owner pid>-<n>: the pid says whose it is, n tells two Budgets of one
-    process apart."""
-    return f"{PREFIX}{owner}-{next(_SERIAL)}"
-
-
-def _make_v2_parent(root: Path, owner: int, reserve: bool) -> Path:
-    if "cpu" not in (root / "cgroup.controllers").read_text().split():
-        raise BudgetError("the cpu controller is not available in cgroup.controllers")
-    if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
-        (root / "cgroup.subtree_control").write_text("+cpu")
-    parent = root / _parent_name(owner)
-    parent.mkdir()
-    (parent / "cgroup.subtree_control").write_text("+cpu")
-    if reserve:
-        (parent / "cpu.weight").write_text(str(MAX_WEIGHT_V2))
-    return parent
-
-
-def _make_v1_parents(root: Path, owner: int, reserve: bool) -> list[Path]:
-    """The lab's parent in the cpu hierarchy, and in cpuacct where it is mounted apart (the cpu
-    controller alone does not count CPU time in v1)."""
-    cpu = (root / "cpu").resolve()
-    name = _parent_name(owner)
-    parents = [cpu / name]
-    acct = root / "cpuacct"
-    if (acct / "cpuacct.usage").exists() and acct.resolve() != cpu:
-        parents.append(acct.resolve() / name)
-    made = []
-    try:
-        for p in parents:
-            p.mkdir()
-            made.append(p)
-        if reserve:
-            (parents[0] / "cpu.shares").write_text(str(MAX_SHARES_V1))
-    except OSError:
-        for p in made:
-            p.rmdir()
-        raise
-    return parents
 
 
 def _systemd_scopes_work() -> bool | str:

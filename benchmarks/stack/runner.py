@@ -18,18 +18,17 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 import stages
-from benchmarks.client import LabClient
 from benchmarks.paths import LAB_DIR, ROOT  # noqa: F401 - re-exported
+from benchmarks.stack import readiness
 from benchmarks.stack.boxes import StackBoxes
 from benchmarks.stack.databases import BackendError, Database, Restored
 from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's front
@@ -40,6 +39,7 @@ from benchmarks.stack.host import (  # noqa: F401 - re-exported: the stack's fro
     free_port,
     valkey_binary,
 )
+from benchmarks.stack.options import Options
 from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-exported, stack's own name
     ProcessSpec,
     Site,
@@ -50,34 +50,9 @@ from benchmarks.stack.processes import (  # noqa: F401 - caddyfile_for: re-expor
     shared_env,
 )
 from benchmarks.stack.redis_db import RedisPrepared, prepare_redis
-from shared.config import demo_mode
 from shared.db import redacted
-from shared.seed import Scale, remove_demo_user
+from shared.seed import remove_demo_user
 from shared.topology import Topology
-
-
-@dataclass
-class Options:
-    """How to run a stage; the defaults are the course's ports and the lab's embedded parts."""
-
-    port: int = 8123
-    inbox_port: int = 8025
-    smtp_port: int = 1025
-    mail_delay_ms: int = 100
-    database_url: str | None = None  # None: embedded SQLite restored from the seed template
-    redis_url: str | None = None  # None: embedded valkey, if the stage needs one
-    replicas: int | None = None  # None: the stage's declared count
-    workers: int | None = None
-    threads: int = 4  # threads per app replica (one process each: one GIL)
-    scale: Scale = field(default_factory=Scale)
-    state_dir: Path | None = None
-    demo: bool = field(default_factory=demo_mode)  # LAB_DEMO, on unless set to 0
-    env: dict[str, str] = field(default_factory=dict)  # extra LAB_* settings
-    quiet: bool = False
-    # CPU budget of each app replica in cores (each process in a box: stack/budgets.py), the
-    # other groups get the lab's defaults. None: no budgets. `up` and `bench` default to
-    # budgets.DEFAULT_REPLICA_CPUS; the library stays unbudgeted unless asked.
-    replica_cpus: float | None = None
 
 
 @dataclass
@@ -273,12 +248,12 @@ class Stack:
     def _wait_ready(self, spec: ProcessSpec) -> None:
         """Wait until a started process serves (the worker has nothing to wait for)."""
         if spec.group == "redis":
-            self._wait_redis(self.site.values["LAB_REDIS_URL"])
+            readiness.wait_redis(self.site.values["LAB_REDIS_URL"], self._check_alive)
         elif spec.group == "storage":
-            self._wait_tcp(spec.port, "rclone serve s3")
+            readiness.wait_tcp(spec.port, "rclone serve s3", self._check_alive)
         elif spec.health:
             what = {"mail": "mailsim", "proxy": "api"}.get(spec.group, spec.name)
-            self._wait_http(f"http://{HOST}:{spec.port}{spec.health}", what)
+            readiness.wait_http(f"http://{HOST}:{spec.port}{spec.health}", what, self._check_alive)
         if spec.group == "mail":
             self.urls["inbox"] = f"http://{HOST}:{spec.port}/"
 
@@ -368,49 +343,6 @@ class Stack:
                     f"{proc.name} exited with code {code} while starting; its log "
                     f"({proc.log}) ends with:\n{tail}"
                 )
-
-    def _wait_redis(self, url: str, timeout: float = 15) -> None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    if client.ping():
-                        return
-                except redis.AuthenticationError as exc:
-                    raise StackError(
-                        f"valkey at {redacted(url)} refused the password: {exc}"
-                    ) from None
-                except (redis.ConnectionError, redis.TimeoutError):
-                    pass  # not listening yet
-                self._check_alive()
-                time.sleep(0.05)
-        finally:
-            client.close()
-        raise StackError(f"valkey did not answer at {redacted(url)} within {timeout:.0f} s")
-
-    def _wait_tcp(self, port: int, what: str, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection((HOST, port), timeout=0.5):
-                    return
-            except OSError:
-                pass
-            self._check_alive()
-            time.sleep(0.05)
-        raise StackError(f"{what} did not listen on port {port} within {timeout:.0f} s")
-
-    def _wait_http(self, url: str, what: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            if LabClient(url, timeout=2).get("").status == 200:
-                return
-            time.sleep(0.05)
-        raise StackError(f"{what} did not answer {url} within {timeout:.0f} s")
 
     def dead(self) -> list[Proc]:
         """Return the processes that have exited."""
