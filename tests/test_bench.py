@@ -32,7 +32,7 @@ def locustfile_facts(features: str) -> dict:
     code = (
         "import json, benchmarks.measure.locustfile as m; "
         "print(json.dumps({'names': m.NAMES, "
-        "'tasks': sorted(t.__name__ for t in set(m.LabUser.tasks)), "
+        "'tasks': sorted(t.__name__ for t in m.LabUser.mix), "
         "'base': m.LabUser.__mro__[1].__name__}))"
     )
     env = {**os.environ, "LAB_FEATURES": features}

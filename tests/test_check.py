@@ -142,16 +142,20 @@ def downloads_fail_in_external_storage(run):
     )
 
 
+def slow_reports(run, stage):
+    # Judged alone (probe.json, one request at a time): a report built in the request is slow.
+    path = run / stage / "r1/probe.json"
+    probe = json.loads(path.read_text())
+    probe[an.POST_REPORTS]["ms"] = [m * 10 for m in probe[an.POST_REPORTS]["ms"]]
+    path.write_text(json.dumps(probe))
+
+
 def slow_reports_in_async_reports(run):
-    set_latency(run, "async-reports", an.POST_REPORTS, "95%", 80)
+    slow_reports(run, "async-reports")
 
 
 def slow_reports_in_external_storage(run):
-    # external-storage has latency.json: the check must read the exact latencies, not the CSV.
-    write_latency(
-        run / "external-storage/r1",
-        {an.POST_REPORTS: [m * 10 for m in REPORT_MS], an.DOWNLOAD: DOWNLOAD_MS},
-    )
+    slow_reports(run, "external-storage")
 
 
 def ladders(run, **holds_to):
@@ -210,9 +214,19 @@ def test_fixture_holds_every_effect_and_check_exits_0(capsys):
     assert check.main([str(RUN)]) == 0
     out = capsys.readouterr().out
     assert "PASS  cache:" in out and "95 % CI" in out
-    # external-storage has latency.json: its interval comes from the exact histograms.
+    # The report request is judged alone: its interval resamples the probe's requests.
     line = next(x for x in out.splitlines() if x.startswith("PASS  external-storage: the rep"))
-    assert "POST /api/reports p95 = 25.01 ms" in line and "(bootstrap over 6 hdr slices)" in line
+    assert "POST /api/reports alone_p95 = 15.77 ms" in line
+    assert "(bootstrap over 10 probe requests)" in line
+
+
+def test_the_check_reads_exact_latencies_where_the_run_has_them(tmp_path, capsys):
+    run = copy_run(tmp_path)
+    # Exact top-10 latencies in the cache stage: 10 ms, not the CSV's rounded 5 ms.
+    write_latency(run / "cache/r1", {an.HIGHEST_RATED: [10.0] * 40})
+    assert check.main([str(run)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "top-10 p50 under load" in x)
+    assert "p50 = 10.01 ms" in line and "hdr slices" in line, line
 
 
 @pytest.mark.parametrize("effect", list(BREAKERS), ids=IDS)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 
 import gevent
@@ -47,7 +46,7 @@ class LadderUser(scenario.LabUser):
     def arrival(self, step: int, scheduled: float) -> None:
         _local.tag = (step, scheduled)
         try:
-            random.choice(scenario.LabUser.tasks)(self)  # Locust expanded the weights into a list
+            scenario.DECK.draw()(self)  # the closed loop's mix, dealt the same way
         except Exception as exc:  # a task's own error must not end the ladder
             events.request.fire(request_type="LADDER", name="task error", response_time=0,
                                 response_length=0, exception=exc, context={})  # fmt: skip

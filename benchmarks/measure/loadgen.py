@@ -30,8 +30,13 @@ class LoadGenerator:
             return self.box.stats()
         return CpuStat(usage_s=_family_cpu_s(self.pid))
 
+    def mark(self) -> None:
+        """Start its window now (the measured window opens after Locust's logins)."""
+        self.start = self.stats()
+
     def window(self) -> dict:
-        """Its CPU over the window since it was confined, and whether it hit its limit."""
+        """Its CPU over the window since it was confined (or marked), and whether it hit its
+        limit."""
         w = self.stats().since(self.start)
         return {
             "how": self.how,

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.measure.cpu import CpuSampler, family
@@ -27,8 +30,13 @@ def run_locust(
     workdir: Path,
     sampler: CpuSampler | None = None,
     loadgen: list | None = None,
+    warmup: float = 0,
+    on_window: Callable[[], None] | None = None,
 ) -> dict:
     """Run one headless Locust; with a folder its CSVs go there, else the output is discarded.
+    After the logins, `warmup` seconds of the scenario are run and dropped, then `seconds` are
+    measured (the window file says when each phase began); `on_window` is called as the window
+    opens (within 50 ms), to take the counters' "before" there.
 
     Where the stack runs with budgets, Locust is kept apart (measure/loadgen.py); give a list as
     `loadgen` to get its LoadGenerator (its CPU and throttling over the run) appended."""
@@ -46,7 +54,7 @@ def run_locust(
         "-r",
         str(args.spawn_rate),
         "-t",  # a cap: the locustfile ends the run LAB_WINDOW_S after the last login
-        f"{seconds + LOGIN_PHASE_MAX_S + 10}s",
+        f"{warmup + seconds + LOGIN_PHASE_MAX_S + 10}s",
         "--host",
         stack.urls["api"].removesuffix("/api"),
         "--only-summary",
@@ -61,6 +69,7 @@ def run_locust(
         "LAB_FEATURES": ",".join(features),
         "LAB_WINDOW_FILE": str(window_file),
         "LAB_WINDOW_S": str(seconds),
+        "LAB_WARMUP_S": str(warmup),
         "LAB_LOGIN_PHASE_MAX_S": str(LOGIN_PHASE_MAX_S),
     }
     if folder:  # exact latencies of the measured window (benchmarks/measure/latency.py)
@@ -80,8 +89,12 @@ def run_locust(
     if sampler:
         sampler.groups = lambda: {**stack.pids(), "locust": family(proc.pid)}
         sampler.start()
+    if on_window:
+        threading.Thread(
+            target=_when_open, args=(window_file, proc, on_window), daemon=True
+        ).start()
     try:
-        code = proc.wait(timeout=seconds + LOGIN_PHASE_MAX_S + 120)
+        code = proc.wait(timeout=warmup + seconds + LOGIN_PHASE_MAX_S + 120)
     except subprocess.TimeoutExpired:
         code = None
     finally:
@@ -97,3 +110,16 @@ def run_locust(
         return json.loads(window_file.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _when_open(window_file: Path, proc: subprocess.Popen, callback: Callable[[], None]) -> None:
+    """Call back once the window file says the measured window started (or never, if Locust
+    ends first)."""
+    while proc.poll() is None:
+        try:
+            if "start" in json.loads(window_file.read_text()):
+                callback()
+                return
+        except (OSError, ValueError):
+            pass  # not written yet, or caught mid-write
+        time.sleep(0.05)

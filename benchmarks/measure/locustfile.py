@@ -2,7 +2,8 @@
 
 Each simulated user logs in once (session cookie or bearer token, whichever the stage answers
 with), learns a page of specialist ids, then runs these tasks back to back (no think time, like
-the course's 10 connections hammering the API):
+the course's 10 connections hammering the API), dealt from one shuffled deck of the weights
+(every 71 tasks hold exactly one top-10: benchmarks/measure/deck.py says why):
 
     weight  task
       20    GET  /api/specialists               a random page 1..50
@@ -19,12 +20,14 @@ Environment: LAB_INBOX_URL (mail simulator base URL), LAB_FEATURES (comma separa
 LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as JSON),
 LAB_LATENCY_FILE (optional: exact latencies of the window, benchmarks/measure/latency.py),
 LAB_TIMING_FILE (optional: Server-Timing components per request name, benchmarks/measure/timing.py),
-LAB_WINDOW_S (optional: the measured window's length; Locust's -t is then only a safety cap).
+LAB_WINDOW_S (optional: the measured window's length; Locust's -t is then only a safety cap),
+LAB_WARMUP_S (optional: seconds of the scenario run after the logins and before the window).
 
 Logins are set-up, not load: each user logs in (argon2id: seconds per login on a small CPU
-budget) and waits until every user has; then the statistics are reset and the measured window
-starts, so throughput and latencies describe the scenario, not the logins. The logins keep
-their own entry in latency.json and timing.json, and the window file says how long they took.
+budget) and waits until every user has; then the scenario warms the stack up for LAB_WARMUP_S,
+the statistics are reset and the measured window starts, so throughput and latencies describe
+the scenario, not the logins. The logins keep their own entry in latency.json and timing.json,
+and the window file says how long they took.
 Locust patches everything with gevent when it is imported: what this imports from the repo
 (client, report_csv, latency, timing) stays plain Python without threads.
 """
@@ -44,6 +47,7 @@ from locust import FastHttpUser, constant, events
 
 from benchmarks.client import LabClient
 from benchmarks.measure import latency, timing
+from benchmarks.measure.deck import Deck
 from benchmarks.measure.report_csv import csv_problem
 
 EMAIL, PASSWORD = "email@example.com", "12345678"
@@ -121,6 +125,7 @@ def inbox(since_id: int, limit: int | None = None) -> list[dict]:
 RECORDER = latency.install(events)
 COLLECTOR = timing.install(events)  # collects only if LAB_TIMING_FILE is set
 WINDOW_S = float(os.environ.get("LAB_WINDOW_S") or 0)
+WARMUP_S = float(os.environ.get("LAB_WARMUP_S") or 0)
 LOGIN_PHASE_MAX_S = float(os.environ.get("LAB_LOGIN_PHASE_MAX_S") or 120)
 ALL_LOGGED_IN = gevent.event.Event()
 _users_ready = 0
@@ -147,12 +152,19 @@ def _open_window(environment, note: str = "") -> None:
     if ALL_LOGGED_IN.is_set():
         return
     ALL_LOGGED_IN.set()
+    _write_window(logged_in=time.time(), **({"note": note} if note else {}))
+    # The warm-up runs the scenario in this same run (no second start-up, no second logins);
+    # what it did is dropped with the statistics when the window opens.
+    gevent.spawn_later(WARMUP_S, _start_window, environment)
+
+
+def _start_window(environment) -> None:
     environment.runner.stats.reset_all()
     RECORDER.restart(keep=(LOGIN,))
     if COLLECTOR is not None:
         COLLECTOR.restart(keep=(LOGIN,))
     now = time.time()
-    _write_window(start=now, users_ready=_users_ready, **({"note": note} if note else {}))
+    _write_window(start=now, users_ready=_users_ready)
     if WINDOW_S:
         gevent.spawn_later(WINDOW_S, environment.runner.quit)
 
@@ -339,7 +351,9 @@ class LabUser(FastHttpUser):
         with self.client.get("/api/test", name="GET /api/test", catch_response=True) as resp:
             check(resp, 200)
 
-    tasks = {
+    # The mix (weights), dealt from one shuffled deck shared by every user of this process
+    # (benchmarks/measure/deck.py: the top-10's count per window stays exact).
+    mix = {
         list_specialists: 20,
         get_specialist: 20,
         list_reviews: 20,
@@ -347,7 +361,15 @@ class LabUser(FastHttpUser):
         highest_rated: 1,
     }
     if "reports" in FEATURES:
-        tasks[report] = 1
+        mix[report] = 1
     if os.environ.get("LAB_SCENARIO") == "test-endpoint":
         # Only the cheapest endpoint: the bench's cross-check of Locust against wrk.
-        tasks = {test_endpoint: 1}
+        mix = {test_endpoint: 1}
+
+    def next_task(self) -> None:
+        DECK.draw()(self)
+
+    tasks = [next_task]
+
+
+DECK = Deck(LabUser.mix)

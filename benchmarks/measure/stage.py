@@ -67,30 +67,42 @@ def measure_stage(
 def _measure(stack: Stack, folder: Path, args, say) -> None:
     """Start, verify, warm up and measure one stage; write its files into folder."""
     say("starting")
-    stack.start()  # restores a fresh copy of the seed, embedded or at --db
+    stack.start(cap=False)  # restores a fresh copy of the seed, embedded or at --db
     say("verifying")
     checks, features = verify(stack)
     write_json(folder / "verify.json", checks.items)
     if not checks.ok:
         raise StageFailed("verification failed: " + "; ".join(checks.failed()))
+    # Start-up and verification ran unboxed (not measured); from here on each box has its quota.
+    stack.boxes.cap()
     say("probing one request at a time")
     write_json(folder / "probe.json", probe(stack, features, args.probe_samples))
     inbox = stack.urls["inbox"].rstrip("/")
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
-        say(f"warm-up {args.warmup}s")
-        run_locust(stack, features, args, args.warmup, None, Path(tmp))
-        say(f"measuring {args.duration}s", estimate=True)
+        say(f"logins, warm-up {args.warmup}s, measuring {args.duration}s", estimate=True)
         mailbox.clear(inbox)
-        counters_before = redis_counters(stack)
-        sampler, loadgen = CpuSampler(), []
-        host_before = hostload.snapshot()
-        started, boxes_before = time.time(), stack.boxes.snapshot()
+        sampler, loadgen, before = CpuSampler(), [], {}
+
+        def window_opens() -> None:  # logins and warm-up are over: counters start from here
+            before.update(
+                counters=redis_counters(stack),
+                host=hostload.snapshot(),
+                boxes=stack.boxes.snapshot(),
+                time=time.time(),
+            )
+            for generator in loadgen:
+                generator.mark()
+
         window = run_locust(
-            stack, features, args, args.duration, folder, Path(tmp), sampler, loadgen
-        )
+            stack, features, args, args.duration, folder, Path(tmp), sampler, loadgen,
+            args.warmup, window_opens,
+        )  # fmt: skip
         ended, boxes_after = time.time(), stack.boxes.snapshot()
-        host = hostload.window(host_before, hostload.snapshot())
+        if not before:  # the window never opened: Locust failed, it says why in its log
+            raise StageFailed("the measured window never opened (see locust.log)")
+        host = hostload.window(before["host"], hostload.snapshot())
     counters_after = redis_counters(stack)
+    counters_before, boxes_before, started = before["counters"], before["boxes"], before["time"]
     start, end = window.get("start", started), window.get("stop", ended)
     write_json(
         folder / "cpu.json",
@@ -112,9 +124,10 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
             "measure_start": start,
             "measure_end": end,
             # Logins happen before the window (measure/locustfile.py): how long they took.
-            "login_phase_s": round(start - window["locust_start"], 2)
-            if "locust_start" in window and "start" in window
+            "login_phase_s": round(window["logged_in"] - window["locust_start"], 2)
+            if "locust_start" in window and "logged_in" in window
             else None,
+            "warmup_s": args.warmup,
             "login_phase_note": window.get("note", ""),
             "mail_drain": drain,
             "host": host,  # the machine's steal, busy % and load average during the window

@@ -62,10 +62,12 @@ EXPECTATIONS = (
                 later("reports on one replica's disk make downloads fail")),
     Expectation("external-storage", "download_success", "", "==", 100,
                 later("object storage brings download success back to 100 %")),
-    Expectation("async-reports", "p95", an.POST_REPORTS, "<", 50,
-                later("the report request returns at once (p95 < 50 ms)")),
-    Expectation("external-storage", "p95", an.POST_REPORTS, "<", 50,
-                later("the report request returns at once (p95 < 50 ms)")),
+    # Alone, not under load: with budgets the closed loop keeps each box full, so every request
+    # there waits its turn for the CPU (~100 ms); alone, the request shows its own work.
+    Expectation("async-reports", "alone_p95", an.POST_REPORTS, "<", 50,
+                later("the report request returns at once (p95 alone < 50 ms)")),
+    Expectation("external-storage", "alone_p95", an.POST_REPORTS, "<", 50,
+                later("the report request returns at once (p95 alone < 50 ms)")),
 )
 # Capacity at SLO (the open-loop ladder): each stage takes at least its predecessor's load,
 # except the two stages that exist to break something; the cache at least doubles it.

@@ -177,8 +177,8 @@ CHARTS = {
         "relatórios no disco de uma réplica fazem os downloads falharem",
     "object storage brings download success back to 100 %":
         "o armazenamento de objetos traz o sucesso dos downloads de volta a 100 %",
-    "the report request returns at once (p95 < 50 ms)":
-        "a requisição do relatório responde na hora (p95 < 50 ms)",
+    "the report request returns at once (p95 alone < 50 ms)":
+        "a requisição do relatório responde na hora (p95 sozinha < 50 ms)",
     "capacity at SLO at least {before}'s": "capacidade no SLO pelo menos a do {before}",
     "capacity at SLO at least 2x token-auth's": "capacidade no SLO pelo menos 2x a do token-auth",
     "with budgets, two replicas serve at least 1.5x async-mail's successful throughput (the "

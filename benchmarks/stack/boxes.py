@@ -1,8 +1,9 @@
 """The running stack's CPU boxes: each process the runner starts, in a box of its spec's budget.
 
-The runner calls three things: `StackBoxes(replica_cpus, say)` when it starts (None: no budgets,
+The runner calls four things: `StackBoxes(replica_cpus, say)` when it starts (None: no budgets,
 as `--no-budgets` asks), `add(spec, pid)` right after starting each process (its children are
-born inside), and `close()` once every process has stopped. `record()` is what stage.json and
+born inside; the box's quota lifted until `cap()`), `cap()` once the stack is up, and `close()`
+once every process has stopped. `record()` is what stage.json and
 meta.json say of budgets; `snapshot()`/`window()` give each group's throttling over a window,
 for cpu.json.
 """
@@ -78,6 +79,9 @@ class StackBoxes:
         self.replica_cpus = replica_cpus
         self.budgets = detect() if self.asked else None
         self.boxes: dict[str, tuple[str, Box]] = {}  # process name -> (group, box)
+        # Boxes are made with their quotas lifted and capped by `cap()` once the stack is up
+        # (and, in the bench, verified): start-up and checks are not measured.
+        self.capped = False
         if self.budgets is not None and not self.budgets.enforced:
             say(
                 f"CPU budgets asked for but NOT enforced on this machine, the run goes on "
@@ -92,9 +96,16 @@ class StackBoxes:
         """Box a started process (a no-op without budgets)."""
         if self.budgets is None or cores is None:
             return
-        box = self.budgets.box(name, cores)
+        box = self.budgets.box(name, cores, capped=self.capped)
         box.add(pid)
         self.boxes[name] = (group, box)
+
+    def cap(self) -> None:
+        """Give every box its quota (idempotent); boxes added later are capped from the start."""
+        for _, box in self.boxes.values():
+            if not box.capped:
+                box.cap()
+        self.capped = True
 
     def record(self) -> dict:
         """{"asked", "enforced", "mechanism", "reserved", "groups": {group: cores}, ...}: each

@@ -23,9 +23,9 @@ Caddy used 0.06 core, the worker 0.07, the mail simulator 0.06, valkey 0.005, Lo
 proxy 0.2, worker 0.15, mail 0.15, redis 0.05, storage 0.05 leave each 2-3x headroom, and none
 of them but the app was throttled: the app is the box that fills. The cache stage serves 110
 req/s per replica: at 4 replicas the others come near their budgets, and their counters say so.
-One token-auth replica at 0.25 core serves ~40 req/s (its live top-10 takes most of it), at 0.3
-core ~46. Every number can be overridden; a box never gets more than it asks.
-"""
+Every number can be overridden; a box never gets more than it asks. A stack's boxes are capped
+once it is up and verified (StackBoxes.cap; a systemd scope from its start): start-up is not
+measured, and importing the app at 0.25 core took 4x as long."""
 
 from __future__ import annotations
 
@@ -131,24 +131,34 @@ class Box:
         self.budgets, self.name, self.cores = budgets, name, cores
         self.dirs = [parent / name for parent in budgets.parents]
         self.unit = f"{PREFIX}{budgets.owner}-{name}.scope"  # systemd only
+        self.capped = True
 
     @property
     def quota_us(self) -> int:
         return round(self.cores * PERIOD_US)
 
-    def make(self) -> None:
+    def make(self, capped: bool = True) -> None:
         mech = self.budgets.mechanism
         for d in self.dirs:
             d.mkdir()
         # The quota caps a box; its weight, in proportion to its cores, shares the lab's parent
         # among the boxes (the parent's own weight is what reserves the lab its CPU).
         if mech == "cgroup2":
-            (self.dirs[0] / "cpu.max").write_text(f"{self.quota_us} {PERIOD_US}")
             (self.dirs[0] / "cpu.weight").write_text(str(max(1, round(self.cores * 100))))
         elif mech == "cgroup1":
             (self.dirs[0] / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-            (self.dirs[0] / "cpu.cfs_quota_us").write_text(str(self.quota_us))
             (self.dirs[0] / "cpu.shares").write_text(str(max(2, round(self.cores * 1024))))
+        self.cap(capped)
+
+    def cap(self, capped: bool = True) -> None:
+        """Write the box's quota, or lift it (`capped=False`: start-up, which is not measured)."""
+        mech = self.budgets.mechanism
+        if mech == "cgroup2":
+            quota = self.quota_us if capped else "max"
+            (self.dirs[0] / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+        elif mech == "cgroup1":
+            (self.dirs[0] / "cpu.cfs_quota_us").write_text(str(self.quota_us if capped else -1))
+        self.capped = capped or mech not in ("cgroup1", "cgroup2")
 
     def add(self, pid: int, children: bool = True) -> None:
         """Move a process into the box; with its current children (a gunicorn master may have
@@ -299,15 +309,15 @@ class Budgets:
             tried.append(f"systemd: {found}")
         return cls("none", [], reason="; ".join(tried), owner=owner)
 
-    def box(self, name: str, cores: float) -> Box:
-        """Make the box of a group (e.g. "app-1", "proxy", "locust") with its quota."""
+    def box(self, name: str, cores: float, capped: bool = True) -> Box:
+        """Make the box of a group ("app-1", "proxy", "locust"), capped unless `capped=False`."""
         if self.closed:
             raise BudgetError("these budgets are closed: detect() again")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name in self.boxes:
             raise BudgetError(f"box name {name!r}: use letters, digits, '-', '_', once each")
         box = Box(self, name, check_cores(name, cores))
         if self.mechanism in ("cgroup1", "cgroup2"):
-            box.make()
+            box.make(capped)
         self.boxes[name] = box
         return box
 

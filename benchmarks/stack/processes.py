@@ -331,7 +331,9 @@ def caddyfile_for(port: int, upstreams, host: str | None = "127.0.0.1") -> str:
 \t\trespond `{too_big}` 413
 \t}}
 \treverse_proxy{backends} {{
-{source}\t\tlb_policy round_robin
+{source}\t\t# The replica with the fewest requests in flight: round robin sent every other request
+\t\t# to a replica busy with a live top-10 while the other idled (README, "Balancing").
+\t\tlb_policy least_conn
 \t\t# A failed connection marks a replica down for 5 s; GETs are retried on another for 2 s.
 \t\tlb_try_duration 2s
 \t\tlb_try_interval 100ms

@@ -94,8 +94,9 @@ class Stack:
     def replicas(self) -> int:
         return self.options.replicas or self.topology.replicas
 
-    def start(self) -> Stack:
-        """Start every process of the stage and wait until the API answers /health."""
+    def start(self, cap: bool = True) -> Stack:
+        """Start every process of the stage and wait until the API answers /health; then cap
+        the CPU boxes (`cap=False`: the caller caps them, `self.boxes.cap()`, when it is ready)."""
         o = self.options
         ensure_port_free(o.port, "API")
         ensure_port_free(o.inbox_port, "mail inbox")
@@ -106,6 +107,8 @@ class Stack:
         try:
             self.boxes = StackBoxes(o.replica_cpus, self._say)
             self._start_all()
+            if cap:
+                self.boxes.cap()
         except BaseException:
             self.stop()
             raise

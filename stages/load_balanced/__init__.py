@@ -4,7 +4,7 @@ from shared.topology import Topology
 
 TOPOLOGY = Topology(
     stage="load-balanced",
-    title="Load balanced: two app replicas behind Caddy (round robin), sessions still on disk",
+    title="Load balanced: two replicas behind Caddy (least connections), sessions still on disk",
     change="N app replicas behind a real load balancer; each keeps sessions on its own disk",
     app="stages.load_balanced.app:create_app()",
     replicas=2,
