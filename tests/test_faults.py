@@ -101,9 +101,10 @@ class TestTokenAuth:
 
     def test_failed_logins_are_counted_across_replicas(self, stack):
         """The throttle's counter lives in valkey: failures answered by either replica add up."""
-        anonymous = LabClient(faults.load.base_url(stack.options.port))
+        # Each replica in turn, straight at its port: the proxy picks at random at rest.
+        replicas = [LabClient(faults.load.base_url(port)) for port in stack.replica_ports]
         answers = [
-            anonymous.post(
+            replicas[i % len(replicas)].post(
                 "/api/login", {"email": "brute-force@example.com", "password": f"guess-{i}"}
             )
             for i in range(6)

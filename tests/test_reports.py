@@ -357,11 +357,11 @@ def test_async_reports_stage_end_to_end(tmp_path):
     with Stack("async-reports", stack_options(tmp_path)) as stack:
         _, link, mail = report_via_stack(stack)
         assert mail["subject"] == "Your report is ready"
-        results = [http("GET", link) for _ in range(10)]
+        results = [http("GET", link) for _ in range(20)]  # the proxy picks at random at rest
     served = [r for r in results if r[0] == 200]
     missing = [r for r in results if r[0] == 404]
     # The lesson, visible: the worker wrote the file on app-1's disk; app-2 cannot serve it.
-    assert served and missing and len(served) + len(missing) == 10, [r[0] for r in results]
+    assert served and missing and len(served) + len(missing) == 20, [r[0] for r in results]
     assert {r[1]["X-Replica"] for r in served} == {"app-1"}
     assert {r[1]["X-Replica"] for r in missing} == {"app-2"}
     assert all(b"this replica's disk" in r[2] for r in missing)

@@ -138,11 +138,12 @@ class TestLoadBalanced:
         yield stack
         stack.stop()
 
-    def test_the_proxy_alternates_between_replicas(self, stack, api_client):
+    def test_the_proxy_uses_both_replicas(self, stack, api_client):
+        # Least connections: at rest both replicas tie and Caddy picks one at random, so 20
+        # requests miss one replica with odds of 1 in 500,000.
         client = api_client(_public(stack))
-        seen = [client.get("/api/test", auth=False).header("x-replica") for _ in range(10)]
+        seen = [client.get("/api/test", auth=False).header("x-replica") for _ in range(20)]
         assert set(seen) == {"app-1", "app-2"}, seen
-        assert all(a != b for a, b in zip(seen, seen[1:], strict=False)), seen
 
     def test_a_session_is_known_only_to_its_replica(self, stack, api_client):
         one = api_client(_replica(stack, 0)).login()
@@ -156,7 +157,7 @@ class TestLoadBalanced:
     def test_through_the_proxy_logins_fail_on_the_other_replica(self, stack, api_client):
         client = api_client(_public(stack)).login()
         outcomes = {
-            (r.status, r.header("x-replica")) for r in (client.get("/api/user") for _ in range(6))
+            (r.status, r.header("x-replica")) for r in (client.get("/api/user") for _ in range(20))
         }
         # Half the requests land on the replica that never saw the login: the stage's flaw.
         assert {status for status, _ in outcomes} == {200, 401}, outcomes
@@ -176,9 +177,9 @@ class TestLoadBalanced:
                 "POST", path, body=big, headers={"Content-Type": "application/json"}
             )
             assert resp.status == 413
-            # Round robin: the GET goes to the other replica, the first POST back to the one
-            # that saw the oversized body. The proxy does not retry POSTs: each must find a
-            # usable upstream connection (a 502 here means a pooled connection was dead).
+            # At rest the proxy picks either replica, so over 20 rounds the POSTs land on the
+            # one that saw the oversized body many times. The proxy does not retry POSTs: each
+            # must find a usable upstream connection (a 502 here means a pooled one was dead).
             assert proxied.get("/api/test", auth=False).status == 200
             statuses += [proxied.post(path, {"rating": 5}).status for _ in range(2)]
         assert set(statuses) <= {201, 401} and 201 in statuses, statuses
@@ -234,7 +235,7 @@ class TestTokenAuth:
             direct.auth_headers = dict(client.auth_headers)
             resp = direct.get("/api/user")
             assert resp.status == 200 and resp.header("x-replica") == f"app-{i + 1}"
-        through = [client.get("/api/user") for _ in range(6)]
+        through = [client.get("/api/user") for _ in range(20)]
         assert {r.status for r in through} == {200}
         assert {r.header("x-replica") for r in through} == {"app-1", "app-2"}
 

@@ -228,17 +228,27 @@ def _num(v) -> str:
 
 
 def run(
-    host: str, config: Config, out: Path, inbox: str = "", features: str = "", on_start=None
+    host: str,
+    config: Config,
+    out: Path,
+    inbox: str = "",
+    features: str = "",
+    on_start=None,
+    window_file: Path | None = None,
 ) -> list[dict]:
     """Run one ladder with Locust (headless, one scheduling user) and return its points.
 
-    on_start(pid), when given, is called once Locust runs (the bench keeps it in its CPU box)."""
+    on_start(pid), when given, is called once Locust runs (the bench keeps it in its CPU box);
+    `window_file`: where the locustfile says when its user has logged in."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LADDERFILE), "--headless", "-u", "1",
            "-r", "1", "-t", f"{math.ceil(config.seconds + 30)}s", "--host", host,
            "--only-summary", "--exit-code-on-error", "0"]  # fmt: skip
     env = {**os.environ, **config.env(), "LAB_LADDER_FILE": str(out), "LAB_FEATURES": features}
     if inbox:
         env["LAB_INBOX_URL"] = inbox
+    if window_file:
+        window_file.unlink(missing_ok=True)
+        env["LAB_WINDOW_FILE"] = str(window_file)
     out.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

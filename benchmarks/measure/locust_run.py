@@ -89,14 +89,17 @@ def run_locust(
             loadgen.append(confined)
 
     if budgets is not None:  # None: --no-budgets, Locust shares the CPUs as before
-        # Boxed once its users are logged in: its start-up (imports, 3 s in a 0.4-core box) and
-        # the logins are set-up; the warm-up and the window run with Locust in its box.
-        _watch(window_file, proc, "logged_in", confine)
+        # Logins are set-up, not load (argon2id took 7-10 s per stage in quarter-core boxes):
+        # the stack's quotas are lifted while the users log in and Locust starts (its imports,
+        # 3 s in its box); once all are in, the stack is capped and Locust boxed, for the
+        # warm-up and the window. The logins' own figures are then those of open boxes.
+        stack.boxes.cap(False)
+        watch_window(window_file, proc, "logged_in", lambda: (stack.boxes.cap(), confine()))
     if sampler:
         sampler.groups = lambda: {**stack.pids(), "locust": family(proc.pid)}
         sampler.start()
     if on_window:
-        _watch(window_file, proc, "start", on_window)
+        watch_window(window_file, proc, "start", on_window)
     try:
         code = proc.wait(timeout=warmup + seconds + LOGIN_PHASE_MAX_S + 120)
     except subprocess.TimeoutExpired:
@@ -105,6 +108,8 @@ def run_locust(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if budgets is not None:
+            stack.boxes.cap()  # also when the logins never ended
         if sampler:
             sampler.stop()
     if code != 0:
@@ -116,12 +121,14 @@ def run_locust(
         return {}
 
 
-def _watch(window_file: Path, proc: subprocess.Popen, key: str, callback: Callable[[], None]):
+def watch_window(window_file: Path, proc, key: str, callback: Callable[[], None]):
     """Call back (in a thread) once the window file has `key` ("logged_in": every user logged
-    in; "start": the measured window opened), or never, if Locust ends first."""
+    in; "start": the measured window opened), or never, if Locust (`proc`, a Popen or a
+    psutil.Process) ends first."""
+    running = proc.is_running if hasattr(proc, "is_running") else lambda: proc.poll() is None
 
     def watch() -> None:
-        while proc.poll() is None:
+        while running():
             try:
                 if key in json.loads(window_file.read_text()):
                     callback()

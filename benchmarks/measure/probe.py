@@ -24,7 +24,7 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
     """
     c = LabClient(stack.urls["api"].removesuffix("/api"), timeout=60).login()
     sid = None
-    for _ in range(2 * stack.replicas + 2):  # a replica that does not know the session says 401
+    for _ in range(12 * stack.replicas):  # a replica that does not know the session says 401
         page = c.get("/api/specialists").json_or_none()
         if isinstance(page, dict) and page.get("data"):
             sid = page["data"][0]["id"]

@@ -13,8 +13,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 from benchmarks.measure import hostload, ladder
 from benchmarks.measure.loadgen import confine_load_generator
+from benchmarks.measure.locust_run import watch_window
 from benchmarks.stack import Stack
 
 # The same absolute rates for every stage of a run (so stages compare at equal offered load),
@@ -54,16 +57,28 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
     started = time.time()
     confined = []  # with budgets, the ladder's Locust is kept apart like the closed loop's
 
+    window = folder / "ladder-window.json"
+
     def confine(pid: int) -> None:
+        # Boxed once its user is logged in, as the closed loop's Locust: its start-up is set-up.
         if stack.boxes.budgets is not None:
-            confined.append(confine_load_generator(pid, stack.boxes.budgets))
+            watch_window(
+                window,
+                psutil.Process(pid),
+                "logged_in",
+                lambda: confined.append(confine_load_generator(pid, stack.boxes.budgets)),
+            )
 
     try:
-        points = ladder.run(host, cfg, folder / "ladder.json", inbox, ",".join(features), confine)
+        points = ladder.run(
+            host, cfg, folder / "ladder.json", inbox, ",".join(features), confine, window
+        )
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         # The closed loop is measured and kept; the missing ladder.json fails its checks.
         say(f"ladder FAILED: {str(exc)[-300:]}")
         return {"ladder": {"error": str(exc)[-3000:]}}
+    finally:
+        window.unlink(missing_ok=True)
     ended = time.time()
     behind = [p["offered_rps"] for p in points if p["behind_schedule"]]
     if behind:

@@ -100,12 +100,13 @@ class StackBoxes:
         box.add(pid)
         self.boxes[name] = (group, box)
 
-    def cap(self) -> None:
-        """Give every box its quota (idempotent); boxes added later are capped from the start."""
+    def cap(self, capped: bool = True) -> None:
+        """Give every box its quota (idempotent); boxes added later are capped from the start.
+        `capped=False` lifts the quotas again (set-up that is not measured, such as logins)."""
         for _, box in self.boxes.values():
-            if not box.capped:
-                box.cap()
-        self.capped = True
+            if box.capped != capped:
+                box.cap(capped)
+        self.capped = capped
 
     def record(self) -> dict:
         """{"asked", "enforced", "mechanism", "reserved", "groups": {group: cores}, ...}: each

@@ -262,7 +262,9 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process, last started first: its stop signal (SIGTERM; SIGINT for the
-        worker, so huey finishes its running task), then SIGKILL after its grace period."""
+        worker, so huey finishes its running task), then SIGKILL after its grace period. The
+        boxes are opened first: requests still in flight (a ladder's backlog) finish at speed."""
+        self.boxes.cap(False)
         for proc in reversed(self.procs):
             if proc.popen.poll() is None:
                 try:
