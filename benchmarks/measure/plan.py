@@ -64,5 +64,4 @@ def describe(plan: list[Unit]) -> str:
     unboxed = sum(1 for u in plan if u.replicas and not u.budgets)
     if not boxed and not unboxed:
         return ""
-    text = f"{len(plan) - boxed - unboxed} stage run(s) + {boxed} scaling point(s)"
-    return text + (f" + {unboxed} scaling point(s) without budgets" if unboxed else "")
+    return f"{boxed} scaling point(s)" + (f" + {unboxed} without budgets" if unboxed else "")
