@@ -106,7 +106,11 @@ def key(e: check.Expectation) -> tuple[str, str]:
 
 
 def slow_async_mail(run):
-    set_latency(run, "async-mail", an.POST_REVIEW, "50%", 100)  # legacy's 135: not 1/3
+    # Judged alone (probe.json): mail sent in the request again, 80 ms against legacy's 110.
+    path = run / "async-mail/r1/probe.json"
+    probe = json.loads(path.read_text())
+    probe[an.POST_REVIEW]["ms"] = [m * 10 for m in probe[an.POST_REVIEW]["ms"]]
+    path.write_text(json.dumps(probe))
 
 
 def no_login_breakage(run):

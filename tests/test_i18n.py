@@ -96,7 +96,7 @@ def test_the_pt_br_page_writes_numbers_with_decimal_commas(pages):
     page = pages["pt-BR"].read_text(encoding="utf-8")
     assert "<html lang=pt-BR>" in page
     assert "O Locust usou mais de 0,8 núcleo em load-balanced (0,90)" in page  # a caveat
-    assert "razão 0,222, IC de 95 % 0,2143-0,2308" in page  # an expected effect's figures
+    assert "razão 0,0755, IC de 95 % 0,07262-0,08059" in page  # an expected effect's figures
 
 
 def test_summary_md_is_written_in_the_chosen_language(pages):
@@ -203,10 +203,11 @@ def test_the_check_speaks_the_chosen_language_with_the_same_verdicts(capsys):
         out = capsys.readouterr().out
         if lang == "pt-BR":
             assert out.startswith("rodada 20260101-120000-abc1234: efeitos esperados")
-            assert "PASSOU  async-mail: p50 do POST review no máximo 1/3 do p50 do legacy - " in out
-            assert "razão 0,222" in out and "PASS " not in out
+            said = "PASSOU  async-mail: p50 do POST review sozinho no máximo 1/3 do p50 do legacy"
+            assert said in out
+            assert "razão 0,0755" in out and "PASS " not in out
         else:
-            assert "PASS  async-mail: POST review p50 at most 1/3 of legacy's - " in out
+            assert "PASS  async-mail: POST review p50 alone at most 1/3 of legacy's - " in out
     assert codes["en"] == codes["pt-BR"]
 
 

@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--users", type=int, default=10, help="concurrent Locust users (default 10)")
     p.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
     p.add_argument("--duration", type=int, default=30, help="measured seconds (default 30)")
-    p.add_argument("--warmup", type=int, default=5, help="discarded warm-up seconds (default 5)")
+    p.add_argument("--warmup", type=int, default=3, help="discarded warm-up seconds (default 3)")
     p.add_argument("--repeats", type=int, default=1, help="measured runs per stage (default 1)")
     p.add_argument(
         "--quick", action="store_true", help="smoke run: duration 8 s, warm-up 2 s, 5 probes"

@@ -82,17 +82,21 @@ def run_locust(
             cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
     budgets = stack.boxes.budgets
-    if budgets is not None:  # None: --no-budgets, Locust shares the CPUs as before
+
+    def confine() -> None:
         confined = confine_load_generator(proc.pid, budgets)
         if loadgen is not None:
             loadgen.append(confined)
+
+    if budgets is not None:  # None: --no-budgets, Locust shares the CPUs as before
+        # Boxed once its users are logged in: its start-up (imports, 3 s in a 0.4-core box) and
+        # the logins are set-up; the warm-up and the window run with Locust in its box.
+        _watch(window_file, proc, "logged_in", confine)
     if sampler:
         sampler.groups = lambda: {**stack.pids(), "locust": family(proc.pid)}
         sampler.start()
     if on_window:
-        threading.Thread(
-            target=_when_open, args=(window_file, proc, on_window), daemon=True
-        ).start()
+        _watch(window_file, proc, "start", on_window)
     try:
         code = proc.wait(timeout=warmup + seconds + LOGIN_PHASE_MAX_S + 120)
     except subprocess.TimeoutExpired:
@@ -112,14 +116,20 @@ def run_locust(
         return {}
 
 
-def _when_open(window_file: Path, proc: subprocess.Popen, callback: Callable[[], None]) -> None:
-    """Call back once the window file says the measured window started (or never, if Locust
-    ends first)."""
-    while proc.poll() is None:
-        try:
-            if "start" in json.loads(window_file.read_text()):
-                callback()
-                return
-        except (OSError, ValueError):
-            pass  # not written yet, or caught mid-write
-        time.sleep(0.05)
+def _watch(window_file: Path, proc: subprocess.Popen, key: str, callback: Callable[[], None]):
+    """Call back (in a thread) once the window file has `key` ("logged_in": every user logged
+    in; "start": the measured window opened), or never, if Locust ends first."""
+
+    def watch() -> None:
+        while proc.poll() is None:
+            try:
+                if key in json.loads(window_file.read_text()):
+                    callback()
+                    return
+            except (OSError, ValueError):
+                pass  # not written yet, or caught mid-write
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread

@@ -10,8 +10,8 @@ from benchmarks.stack import Stack
 PROBE_SAMPLES = 10
 # A slow endpoint (a live top-10 in a 0.25-core box takes ~1.5 s) stops after this many seconds
 # once it has PROBE_MIN_SAMPLES: one request at a time, its spread is small.
-PROBE_SECONDS = 4.0
-PROBE_MIN_SAMPLES = 5
+PROBE_SECONDS = 2.0
+PROBE_MIN_SAMPLES = 3
 
 
 def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> dict:

@@ -124,7 +124,7 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         folder / "counters.json",
         {key: value - counters_before.get(key, 0) for key, value in counters_after.items()},
     )
-    drain = mailbox.drain_mails(inbox, mailbox.successful_reviews(folder), start)
+    drain = mailbox.drain_mails(inbox, mailbox.successful_reviews(folder), start, args.users)
     write_json(folder / "mails.json", mailbox.messages(inbox))
     # The open-loop ladder on the same warm stack, after the closed loop's mails are all out.
     ladder = run_stage_ladder(stack, features, args, folder, say)

@@ -25,7 +25,7 @@ DEFAULT_RATES = "10,20,40,80,160,320"
 DEFAULT_STEP_S = 2.0
 QUICK_RATES = "20,80,320"
 QUICK_STEP_S = 1.5
-DRAIN_S = 2.0  # after the last step: what is unanswered by then is far past any SLO anyway
+DRAIN_S = 1.0  # after the last step: what is unanswered by then is past twice the default SLO
 
 
 def config(args) -> ladder.Config | None:

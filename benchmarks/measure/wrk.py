@@ -17,7 +17,7 @@ from benchmarks.paths import LAB_DIR
 from benchmarks.stack import Options, Stack, free_port
 from shared.seed import Scale
 
-WRK_SECONDS = 10
+WRK_SECONDS = 5
 
 
 def wrk_crosscheck(args, run_dir: Path, say) -> dict:

@@ -47,8 +47,12 @@ class Expectation:
 # The effects each stage exists to show (DESIGN.md, "What we are building").
 # fmt: off
 EXPECTATIONS = (
-    Expectation("async-mail", "p50", an.POST_REVIEW, "<=", Rel("legacy", 1 / 3),
-                later("POST review p50 at most 1/3 of legacy's")),
+    # Alone (one request at a time), like the report request below: with CPU budgets the closed
+    # loop keeps each box full and every request there waits its turn for the CPU, so under
+    # load the p50s follow throughput (legacy 500 ms, async-mail 292 in one run); alone, the
+    # 100 ms of SMTP leaving the request is what shows.
+    Expectation("async-mail", "alone_p50", an.POST_REVIEW, "<=", Rel("legacy", 1 / 3),
+                later("POST review p50 alone at most 1/3 of legacy's")),
     Expectation("load-balanced", "auth_failure_rate", "", ">", 0,
                 later("sessions on one replica's disk break logins")),
     Expectation("token-auth", "auth_failure_rate", "", "==", 0,
@@ -62,8 +66,7 @@ EXPECTATIONS = (
                 later("reports on one replica's disk make downloads fail")),
     Expectation("external-storage", "download_success", "", "==", 100,
                 later("object storage brings download success back to 100 %")),
-    # Alone, not under load: with budgets the closed loop keeps each box full, so every request
-    # there waits its turn for the CPU (~100 ms); alone, the request shows its own work.
+    # Alone, not under load, for the same reason: alone, the request shows its own work.
     Expectation("async-reports", "alone_p95", an.POST_REPORTS, "<", 50,
                 later("the report request returns at once (p95 alone < 50 ms)")),
     Expectation("external-storage", "alone_p95", an.POST_REPORTS, "<", 50,

@@ -169,7 +169,8 @@ CHARTS = {
     "report returns at once; downloads fail": "o relatório responde na hora; os downloads falham",
     "download success back to 100 %": "sucesso dos downloads de volta a 100 %",
     # ---------------------------------------------------------------- expected effects (check.py)
-    "POST review p50 at most 1/3 of legacy's": "p50 do POST review no máximo 1/3 do p50 do legacy",
+    "POST review p50 alone at most 1/3 of legacy's":
+        "p50 do POST review sozinho no máximo 1/3 do p50 do legacy",
     "sessions on one replica's disk break logins":
         "sessões no disco de uma réplica quebram os logins",
     "JWT brings auth failures back to 0": "o JWT traz as falhas de autenticação de volta a 0",
