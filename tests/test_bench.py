@@ -183,3 +183,61 @@ def test_budget_options_are_checked_and_can_be_turned_off():
     assert parse_args(["legacy", "--no-budgets"]).budget_cpus is None
     with pytest.raises(SystemExit):
         parse_args(["legacy", "--replica-cpus", "0"])
+
+
+def test_scaling_contrast_needs_scaling_and_budgets(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["legacy", "--scaling-contrast"])
+    assert "--scaling-contrast needs --scaling STAGE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["legacy", "--scaling", "cache", "--scaling-contrast", "--no-budgets"])
+    assert "already measured without budgets" in capsys.readouterr().err
+    assert parse_args(["legacy", "--scaling", "cache", "--scaling-contrast"]).scaling_contrast
+
+
+def test_scaling_contrast_measures_the_same_replicas_again_without_budgets():
+    from benchmarks.measure.plan import describe, make_plan
+    from benchmarks.measure.progress import Progress
+
+    args = parse_args(["legacy", "--scaling", "cache", "--scaling-replicas", "1,2"])
+    assert [u.folder() for u in make_plan(args)] == ["legacy", "scaling/1", "scaling/2"]
+    args = parse_args(
+        ["legacy", "--scaling", "cache", "--scaling-replicas", "1,2", "--scaling-contrast"]
+    )
+    plan = make_plan(args)
+    assert [(u.folder(), u.budgets) for u in plan] == [
+        ("legacy", True),
+        ("scaling/1", True),
+        ("scaling/2", True),
+        ("scaling-unbudgeted/1", False),
+        ("scaling-unbudgeted/2", False),
+    ]
+    assert plan[-1].label(1) == "[scaling cache x2 no budgets r1]"
+    assert plan[-1].name() == "cache x2 (no budgets) r1"
+    said = Progress(args, len(plan), describe(plan)).plan()
+    assert "plan: 5 stage run(s) (2 scaling point(s) + 2 without budgets), each" in said
+
+
+def test_an_unbudgeted_scaling_point_runs_its_stack_unboxed(tmp_path, monkeypatch):
+    from benchmarks.measure import stage as stage_mod
+
+    seen = []
+
+    class FakeStack:
+        def __init__(self, name, options):
+            seen.append(options.replica_cpus)
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(stage_mod, "Stack", FakeStack)
+    monkeypatch.setattr(stage_mod, "_measure", lambda stack, folder, args, say: seen.append(folder))
+    args = parse_args(["cache", "--scaling", "cache", "--scaling-contrast"])
+    stage_mod.measure_stage("cache", 1, args, tmp_path, print, 3)
+    stage_mod.measure_stage("cache", 1, args, tmp_path, print, 3, budgets=False)
+    assert seen == [
+        DEFAULT_REPLICA_CPUS,  # the run's budgets
+        tmp_path / "scaling" / "3" / "r1",
+        None,  # as --no-budgets: every process unboxed, Locust unconfined
+        tmp_path / "scaling-unbudgeted" / "3" / "r1",
+    ]

@@ -223,3 +223,14 @@ def test_a_repeat_that_was_not_measured_is_said_in_the_chosen_language(tmp_path)
     assert "legacy: r7 was not measured." in warnings(run)
     with i18n.use("pt-BR"):
         assert "legacy: r7 não foi medida." in warnings(run)
+
+
+def test_the_scaling_paragraphs_are_in_portuguese_with_the_same_numbers(pages):
+    pt = pages["pt-BR"].read_text(encoding="utf-8")
+    said = re.findall(r"<p class=law>(.*?)</p>", pt)
+    assert len(said) == 3  # sigma, kappa, the contrast without budgets
+    assert said[0].startswith("<b>Contenção, σ = 0,20</b>") and "<b>160 req/s</b>" in said[0]
+    assert said[1].startswith("<b>Coerência, κ = 0,013</b>") and "7,9 réplicas" in said[1]
+    assert said[2].startswith("<b>Sem orçamentos de CPU</b>") and "<b>1,10x</b>" in said[2]
+    english = ("Contention", "Coherency", "waits in line", "replicas", "Without CPU budgets")
+    assert [w for w in english if w in " ".join(said)] == []

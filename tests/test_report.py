@@ -192,3 +192,18 @@ def test_a_throttled_load_generator_box_is_named_as_the_limit(tmp_path):
     )
     cpu_path.write_text(json.dumps(cpu))
     assert an.locust_bound(an.load_run(run))["token-auth"] == 0.5
+
+
+def test_the_scaling_chart_is_explained_with_this_runs_sigma_and_kappa(built):
+    from benchmarks.results import usl
+
+    page = (built / "index.html").read_text()
+    law = usl.of_run(an.load_run(RUN))["usl"]  # what scaling.json says of the fixture's curve
+    after = page.split("src='scaling.png'", 1)[1].split("<h2>", 1)[0]  # under the chart
+    assert f"{law['sigma']:.2f}" == "0.20" and "<b>Contention, σ = 0.20</b>" in after
+    assert "λ/σ = <b>160 req/s</b>" in after and "the one SQLite file" in after
+    assert f"<b>Coherency, κ = {law['kappa']:.3f}</b>" in after
+    assert "No peak within 1..4 replicas: the law puts it at 7.9 replicas" in after
+    # The contrast: 58 -> 64 req/s without budgets against 32.5 -> 73 with them.
+    assert "1 → 4 replicas gave <b>1.10x</b> (58 → 64 req/s), against 2.25x" in after
+    assert "scale-out needs more boxes, not more processes on one box" in after

@@ -133,3 +133,25 @@ def test_the_command_line_writes_a_runs_scaling_json(tmp_path, capsys):
     assert "scaling.json" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         usl.main([str(tmp_path)])  # no scaling/ folder: a clear error
+
+
+def test_scaling_json_gains_the_unbudgeted_curve_and_older_runs_keep_working(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
+    run = Path(shutil.copytree(fixture, tmp_path / fixture.name))
+    assert usl.main([str(run)]) == 0
+    doc = json.loads((run / "scaling.json").read_text())
+    unbudgeted = doc["unbudgeted"]
+    assert set(unbudgeted) == set(doc) - {"unbudgeted"} == {"points", "usl"}  # the same shape
+    assert set(unbudgeted["usl"]) == set(doc["usl"])
+    # The fixture's contrast: two repeats per point, medians 58, 66, 67.5, 64 req/s.
+    assert [p["successful_rps"] for p in unbudgeted["points"]] == [58.0, 66.0, 67.5, 64.0]
+    assert unbudgeted["points"][0]["successful_rps_runs"] == [57.0, 59.0]
+    assert unbudgeted["usl"]["samples"] == 8 and doc["usl"]["samples"] == 4
+    assert 1 < unbudgeted["usl"]["peak_replicas"] < 4  # it turns down within the curve
+    assert "without CPU budgets: lambda" in capsys.readouterr().out
+    shutil.rmtree(run / "scaling-unbudgeted")  # a run from before --scaling-contrast
+    assert usl.main([str(run)]) == 0
+    assert "unbudgeted" not in json.loads((run / "scaling.json").read_text())

@@ -20,6 +20,7 @@ import stages
 from benchmarks.measure import stage_ladder
 from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.meta import make_meta, new_run_dir, write_json
+from benchmarks.measure.plan import SCALING_DIR, describe, make_plan
 from benchmarks.measure.probe import PROBE_SAMPLES
 from benchmarks.measure.progress import Progress, summary
 from benchmarks.measure.stage import measure_stage
@@ -82,6 +83,13 @@ def parse_args(argv: list[str] | None):
         "--scaling-repeats", type=int, default=1, help="runs per point of the scaling curve"
     )
     p.add_argument(
+        "--scaling-contrast",
+        action="store_true",
+        help="after the scaling curve, measure the same replica counts again with no CPU "
+        "budgets at all (every process unboxed, Locust unconfined) into "
+        "<run>/scaling-unbudgeted/: the contrast of more processes on one box",
+    )
+    p.add_argument(
         "--ladder-rates",
         help="offered req/s of each stage's open-loop ladder, the same for every stage "
         f"(default {DEFAULT_RATES}; --quick: {QUICK_RATES})",
@@ -110,6 +118,13 @@ def parse_args(argv: list[str] | None):
     args.stages = args.stages or stages.names()
     if args.scaling and args.scaling not in stages.names():
         p.error(f"--scaling: unknown stage {args.scaling!r}")
+    if args.scaling_contrast and not args.scaling:
+        p.error("--scaling-contrast needs --scaling STAGE: it is the same curve without budgets")
+    if args.scaling_contrast and args.budget_cpus is None:
+        p.error(
+            "--scaling-contrast with --no-budgets: the scaling curve is already measured without "
+            "budgets, there is nothing to contrast it with (drop one of the two)"
+        )
     args.scaling_replicas = [int(n) for n in str(args.scaling_replicas).split(",") if n.strip()]
     args.probe_samples = PROBE_SAMPLES
     if args.quick:
@@ -136,30 +151,23 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if not args.db:
         sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
-    plan = [
-        (k, i, s, None) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)
-    ]
-    if args.scaling:
-        plan += [
-            (k, i, args.scaling, n)
-            for k in range(1, args.scaling_repeats + 1)
-            for i, n in enumerate(args.scaling_replicas, 1)
-        ]
-    progress = Progress(args, len(plan))
+    plan = make_plan(args)  # stage runs, then the scaling curve (and its contrast)
+    progress = Progress(args, len(plan), describe(plan))
     print(progress.plan(), flush=True)
     interrupted = False
     try:
-        for k, i, stage, replicas in plan:
-            if replicas:
-                progress.label = f"[scaling {stage} x{replicas} r{k}]"
-            else:
-                progress.label = f"[{i}/{len(args.stages)} {stage} r{k}]"
+        for unit in plan:
+            progress.label = unit.label(len(args.stages))
             try:
-                measure_stage(stage, k, args, run_dir, progress.say, replicas)
+                measure_stage(
+                    unit.stage, unit.k, args, run_dir, progress.say, unit.replicas, unit.budgets
+                )
             except StageFailed as exc:
-                meta["failed"].append(f"{stage}{f' x{replicas}' if replicas else ''} r{k}")
+                meta["failed"].append(unit.name())
                 print(
-                    f"\n!!! {stage} r{k} FAILED, not measured: {exc}\n", file=sys.stderr, flush=True
+                    f"\n!!! {unit.name()} FAILED, not measured: {exc}\n",
+                    file=sys.stderr,
+                    flush=True,
                 )
             progress.finished += 1
         meta["wrk"] = wrk_crosscheck(args, run_dir, progress.say)
@@ -177,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted:
         print(f"\nresults: {run_dir}")
         return 130
-    if args.scaling and (run_dir / "scaling").is_dir():  # the scaling law: <run>/scaling.json
+    if args.scaling and (run_dir / SCALING_DIR).is_dir():  # the scaling law: <run>/scaling.json
         subprocess.run([sys.executable, "-m", "benchmarks.results.usl", str(run_dir)], cwd=ROOT)
     if args.no_report:
         pass

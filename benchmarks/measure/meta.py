@@ -89,6 +89,8 @@ def make_meta(args, run_dir: Path) -> dict:
             "scaling_stage": args.scaling,
             "scaling_replicas": args.scaling_replicas if args.scaling else [],
             "scaling_repeats": args.scaling_repeats if args.scaling else 0,
+            # The same curve again with no budgets (<run>/scaling-unbudgeted/).
+            "scaling_contrast": bool(args.scaling and getattr(args, "scaling_contrast", False)),
             "ladder": None
             if args.no_ladder
             else {

@@ -48,8 +48,9 @@ def summary(run_dir: Path, stage_names: list[str], repeats: int) -> str:
 class Progress:
     """Print one line per phase, with an estimate of the time left while measuring."""
 
-    def __init__(self, args, units: int):
+    def __init__(self, args, units: int, detail: str = ""):
         self.args, self.units, self.finished, self.label = args, units, 0, ""
+        self.detail = detail  # what the runs are, e.g. "7 stage run(s) + 4 scaling point(s)"
         self.started = time.monotonic()
 
     def guess(self) -> float:
@@ -64,8 +65,9 @@ class Progress:
         what = f"warm-up {a.warmup} s + closed loop {a.duration} s"
         what += f" + ladder ~{ladder:.0f} s" if ladder else " (no ladder)"
         total = self.units * self.guess() + (WRK_GUESS_S if shutil.which("wrk") else 0)
+        runs = f"{self.units} stage run(s)" + (f" ({self.detail})" if self.detail else "")
         return (
-            f"plan: {self.units} stage run(s), each {what} + ~{OVERHEAD_GUESS_S:.0f} s "
+            f"plan: {runs}, each {what} + ~{OVERHEAD_GUESS_S:.0f} s "
             f"start-up, then the wrk cross-check: about {fmt_duration(total)} in all"
         )
 

@@ -15,6 +15,7 @@ from benchmarks.measure.cpu import CpuSampler, with_budgets
 from benchmarks.measure.errors import StageFailed
 from benchmarks.measure.locust_run import run_locust
 from benchmarks.measure.meta import write_json
+from benchmarks.measure.plan import Unit
 from benchmarks.measure.probe import probe
 from benchmarks.measure.stage_ladder import run_stage_ladder
 from benchmarks.measure.verify import verify
@@ -24,16 +25,26 @@ from shared.seed import Scale
 
 
 def measure_stage(
-    stage: str, k: int, args, run_dir: Path, say, replicas: int | None = None
+    stage: str,
+    k: int,
+    args,
+    run_dir: Path,
+    say,
+    replicas: int | None = None,
+    budgets: bool = True,
 ) -> None:
     """Bring a stage up, verify it, warm it up and measure it into <run>/<stage>/r<k>/.
 
-    With `replicas`, it is a point of the scaling experiment: <run>/scaling/<replicas>/r<k>/.
+    With `replicas`, it is a point of the scaling experiment: <run>/scaling/<replicas>/r<k>/;
+    with `budgets=False` too, a point of its contrast, every process unboxed whatever the run's
+    budgets (as --no-budgets runs a stack): <run>/scaling-unbudgeted/<replicas>/r<k>/.
     """
-    folder = run_dir / (f"scaling/{replicas}" if replicas else stage) / f"r{k}"
+    unit = Unit(k, 0, stage, replicas, budgets)
+    folder = run_dir / unit.folder() / f"r{k}"
     folder.mkdir(parents=True)
     scale = Scale(args.specialists, args.reviews_per_specialist)
-    state = LAB_DIR / "bench" / run_dir.name / f"{stage}-{replicas or ''}r{k}"
+    unboxed = "" if budgets else "u"
+    state = LAB_DIR / "bench" / run_dir.name / f"{stage}-{replicas or ''}{unboxed}r{k}"
     options = Options(
         port=free_port(),
         inbox_port=free_port(),
@@ -46,7 +57,8 @@ def measure_stage(
         scale=scale,
         state_dir=state,
         quiet=True,
-        replica_cpus=getattr(args, "budget_cpus", None),  # None: --no-budgets
+        # None: --no-budgets, or the scaling contrast (Locust then runs unconfined as well).
+        replica_cpus=getattr(args, "budget_cpus", None) if budgets else None,
     )
     stack = Stack(stage, options)
     try:

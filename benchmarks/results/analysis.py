@@ -44,6 +44,10 @@ from benchmarks.results.i18n import later  # problems: English now, translated w
 from benchmarks.results.ladders import repeat_figures as ladder_figures
 from benchmarks.results.mails import lag_over_time, mail_lags  # noqa: F401 - readers use these
 
+# The scaling curve's folders in a run: with the run's CPU budgets, and (--scaling-contrast) the
+# same replica counts with none.
+SCALING, UNBUDGETED = "scaling", "scaling-unbudgeted"
+
 
 def _read_csv(path: Path) -> pd.DataFrame:
     """Read a Locust CSV; Locust writes "N/A" for percentiles of an entry without requests."""
@@ -270,6 +274,8 @@ class Run:
     summary: pd.DataFrame
     scaling: pd.DataFrame | None = None  # summary with a "replicas" column, if scaling/ exists
     problems: list[tuple[str, str]] = field(default_factory=list)  # (stage, what went wrong)
+    # Each scaling curve's figures per repeat, by folder (SCALING, and UNBUDGETED if measured).
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -316,14 +322,16 @@ def load_run(path: str | Path) -> Run:
     figures, history, mails, problems = load_tree(path)
     if figures.empty:
         raise ValueError(f"{path} holds no measured <stage>/r<k>/ folders: is it a run folder?")
-    scaling = None
-    if (path / "scaling").is_dir():
-        sfig, _, _, sproblems = load_tree(path / "scaling", "replicas")
-        problems += [(later("scaling {n} replicas", n=n), text) for n, text in sproblems]
+    curves = {}
+    for name in (SCALING, UNBUDGETED):
+        sfig, _, _, sproblems = load_tree(path / name, "replicas")
+        problems += [(later("scaling {n} replicas", n=n) if name == SCALING else
+                      later("scaling without budgets {n} replicas", n=n), text)
+                     for n, text in sproblems]  # fmt: skip
         if not sfig.empty:
-            sfig["replicas"] = sfig["replicas"].astype(int)
-            scaling = summarise(sfig, "replicas")
-    return Run(path, meta, figures, history, mails, summarise(figures), scaling, problems)
+            curves[name] = sfig.astype({"replicas": int})
+    scaling = summarise(curves[SCALING], "replicas") if SCALING in curves else None
+    return Run(path, meta, figures, history, mails, summarise(figures), scaling, problems, curves)
 
 
 def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:

@@ -9,6 +9,7 @@ from benchmarks.results import timing as tm
 from benchmarks.results.check import check_run
 from benchmarks.results.formatting import DASH, colour, fmt, fmt_interval, fmt_stat, stat_parts
 from benchmarks.results.i18n import current, later, t
+from benchmarks.results.scaling_text import scaling_paragraphs
 from benchmarks.results.summary import (
     course_rows,
     environment,
@@ -34,7 +35,7 @@ table.headline th,table.headline td{padding:3px 4px}table.headline td:not(.l){wh
 .warn{background:#fff1f0;border-left:4px solid #c0392b;padding:.5em 1em;margin:.4em 0}
 .pass{color:#1e7b34}.fail{color:#c0392b;font-weight:600}.skip{color:#888}.inconclusive{color:#b9770e}
 figure{margin:1.5em 0}figure img{width:100%;max-width:900px;border:1px solid #eee}
-figcaption{font-size:13px;color:#555;max-width:900px}
+figcaption{font-size:13px;color:#555;max-width:900px}p.law{max-width:900px}
 dl{display:grid;grid-template-columns:10em 1fr;gap:2px 1em;font-size:13px}dt{font-weight:600}
 small{color:#777}
 """
@@ -71,9 +72,12 @@ CAPTIONS = {
         "scheduler periods it was throttled in. A box at 100 % and throttled was the limit."
     ),
     "scaling": later(
-        "Throughput and p95 as the app is replicated; the dashed line is perfect "
-        "linear scaling from one replica. Replicas on one machine share its CPUs: once they are "
-        "busy (see the CPU chart), more replicas cannot add throughput."
+        "Successful throughput, p95 and CPU as the app is replicated (median over "
+        "repeats, whiskers the min–max); the dashed line is perfect linear scaling from one "
+        "replica, the light curve the Universal Scalability Law fitted over every repeat. Replicas "
+        "on one machine share its CPUs: once they are busy (see the CPU panel), more replicas "
+        "cannot add throughput. The dark dotted curve, where the run has one, is the same "
+        "replicas with no CPU budgets at all."
     ),
     "ladder": later(
         "Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered "
@@ -357,6 +361,8 @@ def page(run, charts: dict[str, str]) -> str:
             f"<figure><h3>{_e(title)}</h3><img src='{_e(name)}' alt='{_e(title)}'>"
             f"<figcaption>{_e(caption)}</figcaption></figure>"
         )
+        if key == "scaling":  # sigma and kappa from this run's fit, and the contrast if any
+            parts += scaling_paragraphs(run)
 
     parts.append(f"<h2>{t('Environment and method')}</h2><p>{_e(method(run))}</p><dl>")
     parts += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in environment(run)]

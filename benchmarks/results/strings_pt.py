@@ -4,12 +4,14 @@ Key: the English text exactly as the code passes it to `t`/`later`; value: its p
 same {fields}. The course's vocabulary (README.pt-BR.md): vazão, latência, atraso da fila,
 rodada, repetições, estágio, réplica, núcleos, gerador de carga, caixa de entrada. Stage names,
 request names, p50/p95/p99, SLO, CSV, Locust, wrk stay as they are. tests/test_i18n.py checks
-that every key in the code has an entry here, with the same fields. The table is split in two
-files only to keep each short: this one (the page, caveats, method) and strings_pt_charts.py
-(charts, headline columns, expected effects, intervals); `PT` is the two together.
+that every key in the code has an entry here, with the same fields. The table is split in three
+files only to keep each short: this one (the page, caveats, method), strings_pt_charts.py
+(charts, headline columns, expected effects, intervals) and strings_pt_scaling.py (the scaling
+chart and the paragraphs under it); `PT` is the three together.
 """
 
 from benchmarks.results.strings_pt_charts import CHARTS
+from benchmarks.results.strings_pt_scaling import SCALING
 
 # fmt: off
 PAGE = {
@@ -245,4 +247,4 @@ PAGE = {
 }
 # fmt: on
 
-PT = PAGE | CHARTS
+PT = PAGE | CHARTS | SCALING

@@ -47,13 +47,17 @@ CHARTS = {
         "cgroup): as barras são a CPU que ele usou como fração do seu orçamento, os números em "
         "vermelho a fração dos períodos do escalonador em que foi estrangulado. Uma caixa em "
         "100 % e estrangulada foi o limite.",
-    "Throughput and p95 as the app is replicated; the dashed line is perfect linear scaling from "
-    "one replica. Replicas on one machine share its CPUs: once they are busy (see the CPU "
-    "chart), more replicas cannot add throughput.":
-        "Vazão e p95 conforme a aplicação é replicada; a linha tracejada é a escalabilidade "
-        "linear perfeita a partir de uma réplica. Réplicas numa mesma máquina dividem as CPUs "
-        "dela: quando elas estão ocupadas (veja o gráfico de CPU), mais réplicas não aumentam a "
-        "vazão.",
+    "Successful throughput, p95 and CPU as the app is replicated (median over repeats, whiskers "
+    "the min–max); the dashed line is perfect linear scaling from one replica, the light curve "
+    "the Universal Scalability Law fitted over every repeat. Replicas on one machine share its "
+    "CPUs: once they are busy (see the CPU panel), more replicas cannot add throughput. The dark "
+    "dotted curve, where the run has one, is the same replicas with no CPU budgets at all.":
+        "Vazão bem-sucedida, p95 e CPU conforme a aplicação é replicada (mediana das repetições, "
+        "traços o mín–máx); a linha tracejada é a escalabilidade linear perfeita a partir de uma "
+        "réplica, a curva clara a Lei Universal de Escalabilidade (USL) ajustada sobre todas as "
+        "repetições. Réplicas numa mesma máquina dividem as CPUs dela: quando elas estão ocupadas "
+        "(veja o painel de CPU), mais réplicas não aumentam a vazão. A curva escura pontilhada, "
+        "quando a rodada tem uma, são as mesmas réplicas sem nenhum orçamento de CPU.",
     "Open-loop ladder: requests arrive on a schedule (Poisson) at the same offered rates for "
     "every stage, whatever the answers do, and each is timed from its scheduled send (no "
     "coordinated omission); median p99 over repeats. Where a curve crosses the dashed SLO line "

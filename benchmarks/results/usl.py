@@ -10,6 +10,10 @@ replicas: with kappa > 0 the curve has a peak at sqrt((1 - sigma) / kappa) repli
 down (adding a replica makes it slower). Fitted with scipy.optimize.curve_fit, sigma and kappa
 bounded at 0 (a negative one is no physics, only noise).
 
+scaling.json (docs/RESULTS.md) holds the curve measured with the run's CPU budgets and, when the
+bench measured its contrast (--scaling-contrast: the same replica counts with no budgets at all),
+the same shape for that one under "unbudgeted".
+
 Degenerate curves: three parameters need 3+ distinct replica counts. With exactly 2 the fit is
 partial and says so: kappa is held at 0 ("fitted": ["lambda", "sigma"]); with fewer, or with a
 throughput that is not positive, `fit` raises USLError naming the problem.
@@ -173,11 +177,43 @@ def points_of(figures) -> list[dict]:
     return out
 
 
-def write_scaling(folder: Path, points: Sequence[dict]) -> dict:
+def run_document(budgeted: Sequence[dict], unbudgeted: Sequence[dict] | None = None) -> dict:
+    """Return a run's scaling.json: the curve measured with the run's CPU budgets, and under
+    "unbudgeted" the same shape for its contrast (the same replica counts with no budgets at
+    all, `bench --scaling-contrast`) when the run has one."""
+    doc = scaling_document(budgeted)
+    if unbudgeted is not None:
+        doc["unbudgeted"] = scaling_document(unbudgeted)
+    return doc
+
+
+def of_run(run) -> dict:
+    """Return scaling.json's content for a loaded run (analysis.Run, from its curves' figures per
+    repeat): what the report charts and explains, computed as the bench's file is."""
+    from benchmarks.results import analysis as an  # pandas: a loaded run has it already
+
+    points = {name: points_of(figures) for name, figures in run.curves.items()}
+    return run_document(points.get(an.SCALING, []), points.get(an.UNBUDGETED))
+
+
+def write_scaling(
+    folder: Path, points: Sequence[dict], unbudgeted: Sequence[dict] | None = None
+) -> dict:
     """Write folder/scaling.json; return what was written."""
-    doc = scaling_document(points)
+    doc = run_document(points, unbudgeted)
     (folder / "scaling.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc
+
+
+def said(law: dict) -> str:
+    """One line on a fitted law (or why there is none), for the command line."""
+    if "error" in law:
+        return f"USL fit failed: {law['error']}"
+    r2 = law["r2"] if law["r2"] is None else round(law["r2"], 3)
+    return (
+        f"lambda {law['lambda']:.4g} req/s, sigma {law['sigma']:.4g}, kappa {law['kappa']:.4g}, "
+        f"r2 {r2}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,20 +224,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a results/<run_id> folder with a scaling/ curve")
     run = Path(parser.parse_args(argv).run_dir)
-    if not (run / "scaling").is_dir():
+    if not (run / an.SCALING).is_dir():
         parser.error(f"{run} has no scaling/ folder: measure one with `bench --scaling STAGE`")
-    doc = write_scaling(run, points_of(an.load_tree(run / "scaling", "replicas")[0]))
-    law = doc["usl"]
-    print(
-        f"{run / 'scaling.json'}: "
-        + (
-            f"USL fit failed: {law['error']}"
-            if "error" in law
-            else f"lambda {law['lambda']:.4g} req/s, sigma {law['sigma']:.4g}, "
-            f"kappa {law['kappa']:.4g}"
-            f", r2 {law['r2'] if law['r2'] is None else round(law['r2'], 3)}"
-        )
-    )
+    # The contrast (--scaling-contrast), when measured: the same replica counts, no budgets.
+    points = {
+        name: points_of(an.load_tree(run / name, "replicas")[0])
+        for name in (an.SCALING, an.UNBUDGETED)
+        if (run / name).is_dir()
+    }
+    doc = write_scaling(run, points[an.SCALING], points.get(an.UNBUDGETED))
+    print(f"{run / 'scaling.json'}: {said(doc['usl'])}")
+    if "unbudgeted" in doc:
+        print(f"  without CPU budgets: {said(doc['unbudgeted']['usl'])}")
     return 0
 
 
