@@ -154,15 +154,15 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
 
 def test_bench_refuses_a_bad_ladder_and_estimates_it():
     from benchmarks.measure.bench import parse_args
-    from benchmarks.measure.progress import Progress
+    from benchmarks.measure.progress import OVERHEAD_GUESS_S, Progress
 
     with pytest.raises(SystemExit):
         parse_args(["--ladder-rates", "10,x"])
     args = parse_args(["--quick"])
     assert (args.ladder_rates, args.ladder_step_s) == ("20,80,320", 1.5)
     assert parse_args(["--no-ladder"]).no_ladder
-    # 3 steps x 1.5 s + 2 s drain + 6 s Locust: the estimate counts the ladder.
-    assert Progress(args, 1).guess() == args.warmup + args.duration + 12.5 + 25
+    # 3 steps x 1.5 s + 1 s drain + 6 s Locust: the estimate counts the ladder.
+    assert Progress(args, 1).guess() == args.warmup + args.duration + 11.5 + OVERHEAD_GUESS_S
 
 
 def test_host_window_reads_steal_and_busy_from_two_snapshots():

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from benchmarks.measure.stage_ladder import seconds as ladder_seconds
 
-# Start-up, verification, probe, Locust start-ups and shutdown of one stage (measured on the
-# shared 2-core machine: 20 s idle, nearer 30 s at a load average of 10).
-OVERHEAD_GUESS_S = 25.0
-WRK_GUESS_S = 30.0  # benchmarks/measure/wrk.py: a stage started, wrk 10 s, Locust 10 s
+# Start-up, verification, probe, Locust start-up and logins, shutdown of one stage (measured on
+# the shared 2-core machine at a load average of 6: 18-25 s, most of it the logins and a live
+# top-10's probe).
+OVERHEAD_GUESS_S = 20.0
+WRK_GUESS_S = 25.0  # benchmarks/measure/wrk.py: a stage started, wrk 5 s, Locust 5 s
 
 
 def summary(run_dir: Path, stage_names: list[str], repeats: int) -> str:
