@@ -159,7 +159,7 @@ def test_bench_refuses_a_bad_ladder_and_estimates_it():
     with pytest.raises(SystemExit):
         parse_args(["--ladder-rates", "10,x"])
     args = parse_args(["--quick"])
-    assert (args.ladder_rates, args.ladder_step_s) == ("20,80,320", 1.5)
+    assert (args.ladder_rates, args.ladder_step_s) == ("20,80,160", 1.5)
     assert parse_args(["--no-ladder"]).no_ladder
     # 3 steps x 1.5 s + 1 s drain + 6 s Locust: the estimate counts the ladder.
     assert Progress(args, 1).guess() == args.warmup + args.duration + 11.5 + OVERHEAD_GUESS_S

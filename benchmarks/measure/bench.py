@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None):
     )
     p.add_argument("--users", type=int, default=10, help="concurrent Locust users (default 10)")
     p.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
-    p.add_argument("--duration", type=int, default=30, help="measured seconds (default 30)")
+    p.add_argument("--duration", type=int, default=25, help="measured seconds (default 25)")
     p.add_argument("--warmup", type=int, default=3, help="discarded warm-up seconds (default 3)")
     p.add_argument("--repeats", type=int, default=1, help="measured runs per stage (default 1)")
     p.add_argument(
