@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nox
 import nox.command
@@ -42,6 +43,11 @@ nox.options.envdir = f".nox/py{VERSION}"
 def install(session: nox.Session, *extras: str) -> None:
     target = f".[{','.join(extras)}]" if extras else "."
     session.install("-e", target)
+    # Keep compiled bytecode even where the shell sets PYTHONDONTWRITEBYTECODE (this machine
+    # does): without it every process (each test's servers, each pytest worker) compiled pandas,
+    # scipy and matplotlib again, ~5 s per start. The cache lives in .nox, not the source tree.
+    session.env["PYTHONDONTWRITEBYTECODE"] = ""
+    session.env["PYTHONPYCACHEPREFIX"] = str(Path(".nox", "pycache").resolve())
 
 
 @nox.session(python=PYTHON)
@@ -134,14 +140,23 @@ def tests(session: nox.Session) -> None:
     LAB_TEST_REDIS_URL name servers; MariaDB's tests need LAB_TEST_MYSQL_URL or a server on
     127.0.0.1:3306. `-- -m fast`: no server, no child process (what `nox -s fast` runs)."""
     install(session, "dev")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *parallel_if_fast(session.posargs), *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def fast(session: nox.Session) -> None:
     """The fast loop: every test that needs no server and starts no process (under a minute)."""
     install(session, "dev")
-    session.run("pytest", "-m", "fast", "-q", *session.posargs)
+    session.run("pytest", "-m", "fast", "-q", *parallel_if_fast(["-m", "fast"]), *session.posargs)
+
+
+def parallel_if_fast(args: list[str]) -> list[str]:
+    """The fast target runs on every core (pytest-xdist; a test file stays on one worker, so its
+    module fixtures are built once). The whole suite stays serial: its servers share ports and
+    CPU budgets, and timings there must not fight each other."""
+    if "-m" in args and args[args.index("-m") + 1 :][:1] == ["fast"] and "-n" not in args:
+        return ["-n", "auto", "--dist", "loadfile"]
+    return []
 
 
 @nox.session(python=PYTHON)

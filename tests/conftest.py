@@ -9,12 +9,16 @@ all, is listed loudly at the end of the run.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
 import socket
 import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -192,6 +196,45 @@ def sqlite_url(seed_template_file, tmp_path) -> str:
     target = tmp_path / "lab.sqlite3"
     shutil.copyfile(seed_template_file, target)
     return f"sqlite:///{target}"
+
+
+# --- the fixture run's report ---------------------------------------------------------------
+
+FIXTURE_RUN = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
+
+
+@pytest.fixture(scope="session")
+def fixture_report(tmp_path_factory) -> Callable[..., Path]:
+    """fixture_report(lang, charts=True) -> the index.html of the fixture run's report in that
+    language, built once for the whole run and shared by pytest-xdist's workers through a lock
+    in their common folder. Tests read it; one that changes a report builds its own.
+
+    charts=False: the page and summary.md only: the charts are made but not rendered (no PNG),
+    which is ~80 % of a report's ~10 s; only the tests of the charts themselves need them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if worker else base  # xdist: the run's folder above the workers' own
+
+    def _built(lang: str, charts: bool = True) -> Path:
+        from matplotlib.figure import Figure
+
+        from benchmarks.results import analysis, i18n, report  # heavy: only when asked
+
+        name = f"fixture-report-{lang}" + ("" if charts else "-page")
+        out = root / name
+        with (root / f"{name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it right now
+            if not (out / "index.html").is_file():  # index.html is written last
+                out.mkdir(parents=True, exist_ok=True)
+                run = analysis.load_run(FIXTURE_RUN)
+                with i18n.use(lang), contextlib.ExitStack() as unrendered:
+                    if not charts:
+                        for step in ("tight_layout", "savefig"):
+                            unrendered.enter_context(mock.patch.object(Figure, step))
+                    report.write_page(run, out, report.draw_charts(run, out))
+        return out / "index.html"
+
+    return _built
 
 
 # --- mail -----------------------------------------------------------------------------------

@@ -66,10 +66,20 @@ def cells(page: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory) -> dict[str, Path]:
-    run = an.load_run(FIXTURE)
-    out = tmp_path_factory.mktemp("report")
-    return {lang: report.build(run, out / lang, lang) for lang in i18n.LANGUAGES}
+def pages(fixture_report) -> dict[str, Path]:
+    """Each language's page and summary.md (other languages link the English charts)."""
+    return {lang: fixture_report(lang, charts=False) for lang in i18n.LANGUAGES}
+
+
+@pytest.mark.slow  # draws every chart again in each language (~10 s each)
+def test_every_chart_is_drawn_in_each_language(fixture_report):
+    pages = {lang: fixture_report(lang) for lang in i18n.LANGUAGES}
+    en = sorted(p.name for p in pages["en"].parent.glob("*.png"))
+    pt = sorted(p.name for p in pages["pt-BR"].parent.glob("*.png"))
+    assert en == pt and len(en) >= 8
+    differ = [n for n in en if (pages["en"].parent / n).read_bytes()
+              != (pages["pt-BR"].parent / n).read_bytes()]  # fmt: skip
+    assert differ == en  # every chart has words (titles, axes) in its language
 
 
 def test_the_pt_br_page_has_no_english_heading_left(pages):
@@ -106,15 +116,6 @@ def test_summary_md_is_written_in_the_chosen_language(pages):
     assert "| estágio | endpoint principal | vazão (req/s) |" in pt
     assert "Ressalvas:" in pt and "| 34,1 [32,5–35,7] |" in pt
     assert "| 34.1 [32.5–35.7] |" in en
-
-
-def test_every_chart_is_drawn_in_each_language(pages):
-    en = sorted(p.name for p in pages["en"].parent.glob("*.png"))
-    pt = sorted(p.name for p in pages["pt-BR"].parent.glob("*.png"))
-    assert en == pt and len(en) >= 8
-    differ = [n for n in en if (pages["en"].parent / n).read_bytes()
-              != (pages["pt-BR"].parent / n).read_bytes()]  # fmt: skip
-    assert differ == en  # every chart has words (titles, axes) in its language
 
 
 def test_chart_ticks_use_the_language_decimal_separator():

@@ -9,6 +9,8 @@ import pytest
 
 from benchmarks.results import analysis as an
 from benchmarks.results import report
+from benchmarks.results.charts import chart_cpu_budget
+from benchmarks.results.page import page
 
 FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "runs"
 RUN_ID = "20260101-120000-abc1234"
@@ -29,6 +31,12 @@ CHARTS = [
     "latency_post_api_reports.png",
     "latency_get_report_download.png",
 ]
+WHERE_CHARTS = [  # "Where the time goes" (tests/test_where_time.py)
+    "where_post_api_specialists_id_reviews.png",
+    "where_get_api_specialists_highest_rated.png",
+    "where_post_api_reports.png",
+    "where_post_api_login.png",
+]
 
 
 def summary_rows(text: str) -> dict[str, list[str]]:
@@ -42,15 +50,17 @@ def summary_rows(text: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report")
-    report.main([str(RUN), "--out", str(out)])
-    return out
+def built(fixture_report) -> Path:
+    """The fixture's page and summary.md; its charts are made but not rendered (the next test
+    renders them: ~10 s, so not in the fast loop)."""
+    return fixture_report("en", charts=False).parent
 
 
-def test_report_writes_page_and_every_chart(built, capsys):
+@pytest.mark.slow  # renders every chart (~10 s)
+def test_report_writes_page_and_every_chart(fixture_report):
+    built = fixture_report("en").parent
     assert (built / "index.html").is_file()
-    missing = [name for name in CHARTS if not (built / name).is_file()]
+    missing = [name for name in CHARTS + WHERE_CHARTS if not (built / name).is_file()]
     assert not missing, f"charts not drawn: {missing}"
 
 
@@ -111,6 +121,7 @@ def test_spread_flag_needs_repeats_and_a_real_difference():
     assert not an.Stat(2, 2, 3, 3, "ms").wide  # Locust rounds to whole ms
 
 
+@pytest.mark.slow  # a whole report of its own (~10 s of charts): not in the fast loop
 def test_report_survives_missing_files(tmp_path):
     run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
     (run / "cache/r1/locust_stats.csv").unlink()  # the bench failed to measure this repeat
@@ -141,8 +152,7 @@ def test_budgets_asked_but_not_enforced_get_a_banner(tmp_path):
     (run / "meta.json").write_text(json.dumps(meta))
     banner = [w for w in warnings(an.load_run(run)) if "CPU budgets" in w]
     assert banner and "NOT enforced" in banner[0] and "no cpu controller" in banner[0]
-    page = (report.build(an.load_run(run), tmp_path / "out")).read_text()
-    assert "NOT enforced" in page
+    assert "NOT enforced" in page(an.load_run(run), {})  # the page itself, charts aside
 
 
 def test_scaling_chart_draws_the_fitted_law_when_it_fits():
@@ -175,9 +185,11 @@ def test_a_budgeted_run_charts_each_box_against_its_budget(tmp_path):
     assert loaded.stat("token-auth", "budget_app").median == 1.0
     assert loaded.stat("token-auth", "throttled_app").median == 90.0
     assert loaded.stat("legacy", "budget_app") is None  # an unbudgeted stage has none
-    index = report.build(loaded, tmp_path / "out")
-    assert (tmp_path / "out" / "cpu_budget.png").is_file()
-    assert "cpu_budget.png" in index.read_text() and "CPU against budget" in index.read_text()
+    # The one chart this test is about (report.build draws it with the others), and its place.
+    name = chart_cpu_budget(loaded, tmp_path)
+    assert name == "cpu_budget.png" and (tmp_path / name).stat().st_size > 10_000
+    html = page(loaded, {"cpu_budget": name})
+    assert "src='cpu_budget.png'" in html and "CPU against budget" in html
 
 
 def test_a_throttled_load_generator_box_is_named_as_the_limit(tmp_path):

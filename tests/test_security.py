@@ -29,6 +29,8 @@ import falcon.testing
 import jwt
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from benchmarks.faults import Figure, record_figure
 from mailsim import MailSimulator
@@ -577,7 +579,14 @@ def test_replicas_share_the_count_in_redis(redis_client):
 
 
 def test_the_throttle_counts_in_process_when_its_server_is_down():
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_timeout=0.2, socket_connect_timeout=0.2)
+    # Built as LoginThrottle.from_env builds its client: short timeouts, no retries.
+    dead = redis.Redis(
+        host="127.0.0.1",
+        port=1,
+        socket_timeout=0.2,
+        socket_connect_timeout=0.2,
+        retry=Retry(NoBackoff(), 0),
+    )
     throttle = LoginThrottle(2, 60, RedisCounters(dead))
     _fail(throttle, "x@example.com")
     _fail(throttle, "x@example.com")

@@ -21,6 +21,7 @@ answers per rate (all repeats) with none over the SLO to be decided at all: 2 s 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -71,14 +72,23 @@ def _over_slo(point: dict, slo_ms: float) -> tuple[int, int] | None:
     """Return (answers at or over the SLO + unanswered, all sent) of a step, from its histogram."""
     if not point.get("hdr"):
         return None
-    h = HdrHistogram.decode(point["hdr"])
+    over, total = _hdr_over(point["hdr"], slo_ms)
+    unanswered = int(point.get("unanswered") or 0)
+    return over + unanswered, total + unanswered
+
+
+@functools.lru_cache(maxsize=4096)
+def _hdr_over(hdr: str, slo_ms: float) -> tuple[int, int]:
+    """(answers at or over the SLO, answers) of an encoded histogram: decoding is the slow part,
+    and a report and its check ask for the same steps many times."""
+    h = HdrHistogram.decode(hdr)
     counts = np.asarray(h.counts[: h.counts_len])
     used = np.flatnonzero(counts)
     values = np.array([h.get_value_from_index(int(i)) for i in used]) / 1000  # µs -> ms
-    over = int(counts[used][values >= slo_ms].sum()) + int(point.get("unanswered") or 0)
-    return over, int(h.get_total_count()) + int(point.get("unanswered") or 0)
+    return int(counts[used][values >= slo_ms].sum()), int(h.get_total_count())
 
 
+@functools.lru_cache(maxsize=4096)
 def _ci(k: int, n: int) -> tuple[float, float]:
     if n == 0:
         return 0.0, 100.0

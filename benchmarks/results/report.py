@@ -27,10 +27,19 @@ def build(run: an.Run, out: Path | None = None, lang: str = "en") -> Path:
     with i18n.use(lang):
         out = out or default_out(run, lang)
         out.mkdir(parents=True, exist_ok=True)
-        charts = build_charts(run, out) | build_where_charts(run, out)
-        (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
-        index = out / "index.html"
-        index.write_text(page(run, charts), encoding="utf-8")
+        return write_page(run, out, draw_charts(run, out))
+
+
+def draw_charts(run: an.Run, out: Path) -> dict[str, str]:
+    """Draw every chart of the run into `out`, in the current language; return {key: file}."""
+    return build_charts(run, out) | build_where_charts(run, out)
+
+
+def write_page(run: an.Run, out: Path, charts: dict[str, str]) -> Path:
+    """Write summary.md and index.html (linking `charts`) in the current language."""
+    (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(page(run, charts), encoding="utf-8")
     return index
 
 
