@@ -1,7 +1,7 @@
 """Where a request's time goes: per-component timers that feed its `Server-Timing` header.
 
 The database layer and the adapters wrap their own calls in `timed("db")`, `timed("smtp")` ...;
-the API's middleware (shared.api.timing) opens a `Recorder` for each request, and what the timers
+the API's app class (shared.api.timing) opens a `Recorder` for each request, and what the timers
 measured during that request lands in it. Outside a request (a worker, a script) there is no
 recorder and a timer costs one context-variable lookup.
 

@@ -9,7 +9,9 @@ other work shares the cores).
 the noise floor of this machine, below which the real comparison cannot tell anything.
 
 Then the app alone, in this process, without HTTP: the CPU time of one WSGI call of
-GET /api/test with and without the middleware (the smallest, steadiest measure of its cost).
+GET /api/test with and without the header (the smallest, steadiest measure of its cost), as a
+share of the CPU one request took through gunicorn: the figure to hold under 2 %, since the wrk
+comparison cannot resolve 2 % (its A/A spread, `--control`, is about +-3 % here).
 
     python -m benchmarks.tools.timing_overhead [--rounds 4] [--seconds 5] [--connections 10]
                                                [--control]

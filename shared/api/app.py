@@ -9,8 +9,8 @@ import falcon
 
 from shared import services, validation
 from shared.api import otel, resources
-from shared.api.timing import ServerTiming
 from shared.api.timing import enabled as timing_enabled
+from shared.api.timing import timed_app
 from shared.config import Settings
 from shared.ports import Authenticator, ReviewMailer, TopRatedQuery
 from shared.throttle import LoginThrottle
@@ -111,10 +111,8 @@ def create_api(
     if server_timing is None:
         server_timing = timing_enabled()
     otel.setup()  # spans too, if OTEL_EXPORTER_OTLP_ENDPOINT is set (before the App is built)
-    # Outermost first: the timer opens before the other middleware and closes after them.
-    middleware = [ServerTiming()] if server_timing else []
-    middleware += [RequestGuard(replica), AuthRequired(auth)]
-    app = falcon.App(middleware=middleware)
+    middleware = [RequestGuard(replica), AuthRequired(auth)]
+    app = (timed_app(falcon.App) if server_timing else falcon.App)(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(validation.ValidationError, _validation_error)
