@@ -11,6 +11,7 @@ from benchmarks.results import analysis as an
 from benchmarks.results import report
 from benchmarks.results.charts import chart_cpu_budget
 from benchmarks.results.page import page
+from benchmarks.results.summary import warnings
 
 FIXTURE_RESULTS = Path(__file__).parent / "fixtures" / "runs"
 RUN_ID = "20260101-120000-abc1234"
@@ -137,8 +138,6 @@ def test_report_survives_missing_files(tmp_path):
 def test_budgets_asked_but_not_enforced_get_a_banner(tmp_path):
     import json
 
-    from benchmarks.results.summary import warnings
-
     run = Path(shutil.copytree(RUN, tmp_path / RUN_ID))
     assert not any("CPU budgets" in w for w in warnings(an.load_run(run)))
     meta = json.loads((run / "meta.json").read_text())
@@ -203,7 +202,14 @@ def test_a_throttled_load_generator_box_is_named_as_the_limit(tmp_path):
         budget_cores=0.4, nr_periods=300, nr_throttled=150, throttled_s=5.0, hit_limit=True
     )
     cpu_path.write_text(json.dumps(cpu))
-    assert an.locust_bound(an.load_run(run))["token-auth"] == 0.5
+    loaded = an.load_run(run)
+    assert an.locust_bound(loaded)["token-auth"] == 0.5
+    # Said as what it is: its box throttled it (at 0.5 core, not "more than 0.8 core").
+    said = [w for w in warnings(loaded) if "token-auth" in w and "Locust" in w]
+    assert said == [
+        "Locust's CPU budget throttled it in 20 % of its periods or more in token-auth (0.50) "
+        "(cores used): there the load generator, not the app, may be what limits throughput."
+    ], said
 
 
 def test_the_scaling_chart_is_explained_with_this_runs_sigma_and_kappa(built):

@@ -26,6 +26,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     KEY,
     LIST,
     LOCUST_CORE_LIMIT,
+    LOCUST_THROTTLED_PCT,
     LOGIN,
     POST_REPORTS,
     POST_REVIEW,

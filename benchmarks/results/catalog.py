@@ -36,6 +36,7 @@ CPU_GROUPS = ("app", "worker", "proxy", "redis", "mail", "storage", "locust")
 EXACT_METRICS = ("p50", "p95", "p99", "p999", "max")  # latency.json's (measure/latency.py)
 WIDE_SPREAD = 0.25  # (max - min) / median above this: the repeats disagree too much to compare
 LOCUST_CORE_LIMIT = 0.8  # above this, the load generator itself may be what limits throughput
+LOCUST_THROTTLED_PCT = 20  # ...or, in its own CPU box, throttled in this share of its periods
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,15 @@ class Stat:
 
 def locust_bound(run) -> dict[str, float]:
     """Return {stage: cores} where Locust used enough CPU to be the limit itself: over
-    LOCUST_CORE_LIMIT, or (in its own budget box) throttled in a fifth of its periods or more."""
+    LOCUST_CORE_LIMIT, or (in its own budget box) throttled in LOCUST_THROTTLED_PCT % of its
+    periods or more."""
     out = {}
     for s in run.stages:
         cores, throttled = run.stat(s, "cpu_locust"), run.stat(s, "throttled_locust")
-        if cores and (cores.median > LOCUST_CORE_LIMIT or (throttled and throttled.median >= 20)):
+        if cores and (
+            cores.median > LOCUST_CORE_LIMIT
+            or (throttled and throttled.median >= LOCUST_THROTTLED_PCT)
+        ):
             out[s] = cores.median
     return out
 

@@ -168,6 +168,11 @@ PAGE = {
     "be what limits throughput.":
         "O Locust usou mais de {limit} núcleo em {where}: ali o gerador de carga, e não a "
         "aplicação, pode ser o que limita a vazão.",
+    "Locust's CPU budget throttled it in {share} % of its periods or more in {where} (cores "
+    "used): there the load generator, not the app, may be what limits throughput.":
+        "A cota de CPU do Locust o estrangulou em {share} % dos seus períodos ou mais em {where} "
+        "(núcleos usados): ali o gerador de carga, e não a aplicação, pode ser o que limita a "
+        "vazão.",
     "{n} headline figures (marked ⚠) differ by more than {wide} between repeats: compare them "
     "with care, or measure more repeats.":
         "{n} números da tabela principal (marcados com ⚠) diferem mais de {wide} entre as "

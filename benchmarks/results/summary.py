@@ -101,13 +101,26 @@ def warnings(run) -> list[str]:
                 )
             )
     bound = an.locust_bound(run)
-    if bound:
-        where = ", ".join(f"{s} ({num(c, '.2f')})" for s, c in bound.items())
+    over = {s: c for s, c in bound.items() if c > an.LOCUST_CORE_LIMIT}
+    boxed = {s: c for s, c in bound.items() if s not in over}  # its CPU box was the limit
+    if over:
+        where = ", ".join(f"{s} ({num(c, '.2f')})" for s, c in over.items())
         out.append(
             t(
                 "Locust used more than {limit} core in {where}: there the load generator, not the "
                 "app, may be what limits throughput.",
                 limit=an.LOCUST_CORE_LIMIT,
+                where=where,
+            )
+        )
+    if boxed:
+        where = ", ".join(f"{s} ({num(c, '.2f')})" for s, c in boxed.items())
+        out.append(
+            t(
+                "Locust's CPU budget throttled it in {share} % of its periods or more in {where} "
+                "(cores used): there the load generator, not the app, may be what limits "
+                "throughput.",
+                share=an.LOCUST_THROTTLED_PCT,
                 where=where,
             )
         )
