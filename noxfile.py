@@ -154,9 +154,12 @@ def parallel_if_fast(args: list[str]) -> list[str]:
     """The fast target runs on every core (pytest-xdist; a test file stays on one worker, so its
     module fixtures are built once). The whole suite stays serial: its servers share ports and
     CPU budgets, and timings there must not fight each other."""
-    if "-m" in args and args[args.index("-m") + 1 :][:1] == ["fast"] and "-n" not in args:
+    chosen = "no:xdist" in args or any(
+        a.startswith(("-n", "--numprocesses", "--dist")) for a in args
+    )
+    if "-m" in args and args[args.index("-m") + 1 :][:1] == ["fast"] and not chosen:
         return ["-n", "auto", "--dist", "loadfile"]
-    return []
+    return []  # also when you chose (-n 0, --dist ..., -p no:xdist): yours stands
 
 
 @nox.session(python=PYTHON)
