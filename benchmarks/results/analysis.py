@@ -299,11 +299,9 @@ class Run:
         key = id(self.summary), len(self.summary)
         if self._index is None or self._index[0] != key:
             s = self.summary
-            rows = zip(s["stage"], s["metric"], s["endpoint"], s.to_dict("records"), strict=True)
-            index: dict[tuple, dict] = {}
-            for stage_, metric_, endpoint_, row in rows:
-                index.setdefault((stage_, metric_, endpoint_), row)
-            self._index = (key, index)
+            keys = zip(s["stage"], s["metric"], s["endpoint"], strict=True)
+            # Reversed: the first row of a (stage, metric, endpoint) wins, as a filter's iloc[0].
+            self._index = (key, dict(reversed(list(zip(keys, s.to_dict("records"), strict=True)))))
         row = self._index[1].get((stage, metric, endpoint))
         return _stat(row) if row is not None else None
 
