@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import os
 import shutil
-import socket
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -60,10 +59,10 @@ HOST = "127.0.0.1"
 
 
 def _free_port() -> int:
-    """Ask the OS for a port nobody uses on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port nobody uses on 127.0.0.1, outside the ephemeral range (benchmarks.stack.host)."""
+    from benchmarks.stack.host import free_port
+
+    return free_port()
 
 
 def _poll(

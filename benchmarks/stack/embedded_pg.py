@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import subprocess
 import warnings
 from pathlib import Path
 
 from benchmarks.paths import LAB_DIR
+from benchmarks.stack.host import free_port
 
 DATA_DIR = LAB_DIR / "postgres"
 HOST = "127.0.0.1"
@@ -28,12 +28,6 @@ NO_DURABILITY = {"fsync": "off", "synchronous_commit": "off", "full_page_writes"
 
 class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be set up or started; the message says why."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _binaries():
@@ -110,7 +104,7 @@ class EmbeddedPostgres:
             self._stop_quietly()
         last = None
         for _ in range(3):  # a free port can be taken between asking and binding: try another
-            self.port = _free_port()
+            self.port = free_port()
             options = {
                 "listen_addresses": HOST,
                 "port": str(self.port),

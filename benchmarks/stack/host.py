@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import random
 import shutil
 import socket
 import sys
 from pathlib import Path
 
 HOST = "127.0.0.1"
+_random = random.SystemRandom()  # not the seeded global: two processes must not pick alike
 
 
 class StackError(RuntimeError):
@@ -16,10 +18,33 @@ class StackError(RuntimeError):
 
 
 def free_port() -> int:
-    """Ask the OS for a port nobody is using on 127.0.0.1."""
-    with socket.socket() as s:
+    """Return a port nobody is using on 127.0.0.1, below the kernel's ephemeral range.
+
+    Not the OS's pick (bind to port 0): that comes from the ephemeral range, which every
+    outgoing connection also draws from, so between choosing the port and the server binding it a
+    client socket could take it (seen in CI: gunicorn's "Address already in use" on such a port).
+    Ports below the range are never handed to clients."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = _random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # that range is full: the OS's pick, as a last resort
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 elsewhere, its default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def ensure_port_free(port: int, what: str) -> None:
