@@ -108,6 +108,11 @@ def reference(session: nox.Session) -> None:
         "benchmarks.measure.bench",
         "--repeats",
         "3",
+        # Longer windows than the default bench's 15 s: the reference is read for its spread.
+        "--duration",
+        "25",
+        "--warmup",
+        "3",
         "--scaling",
         "cache",
         "--scaling-contrast",

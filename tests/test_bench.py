@@ -231,7 +231,7 @@ def test_an_unbudgeted_scaling_point_runs_its_stack_unboxed(tmp_path, monkeypatc
             pass
 
     monkeypatch.setattr(stage_mod, "Stack", FakeStack)
-    monkeypatch.setattr(stage_mod, "_measure", lambda stack, folder, args, say: seen.append(folder))
+    monkeypatch.setattr(stage_mod, "_measure", lambda stack, folder, args, say, **_: seen.append(folder))
     args = parse_args(["cache", "--scaling", "cache", "--scaling-contrast"])
     stage_mod.measure_stage("cache", 1, args, tmp_path, print, 3)
     stage_mod.measure_stage("cache", 1, args, tmp_path, print, 3, budgets=False)

@@ -37,6 +37,8 @@ from benchmarks.stack.databases import sqlite_seed
 from benchmarks.stack.embedded_pg import resolve_db_option
 from shared.seed import Scale
 
+DEFAULT_SCALING = "cache"  # the stage of the default scaling point (and of the reference curve)
+
 
 def parse_args(argv: list[str] | None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,8 +50,8 @@ def parse_args(argv: list[str] | None):
     )
     p.add_argument("--users", type=int, default=10, help="concurrent Locust users (default 10)")
     p.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
-    p.add_argument("--duration", type=int, default=25, help="measured seconds (default 25)")
-    p.add_argument("--warmup", type=int, default=3, help="discarded warm-up seconds (default 3)")
+    p.add_argument("--duration", type=int, default=15, help="measured seconds (default 15)")
+    p.add_argument("--warmup", type=int, default=2, help="discarded warm-up seconds (default 2)")
     p.add_argument("--repeats", type=int, default=1, help="measured runs per stage (default 1)")
     p.add_argument(
         "--quick", action="store_true", help="smoke run: duration 8 s, warm-up 2 s, 5 probes"
@@ -72,12 +74,16 @@ def parse_args(argv: list[str] | None):
     p.add_argument(
         "--scaling",
         metavar="STAGE",
-        help="also measure STAGE at each replica count of --scaling-replicas (scaling curve)",
+        help="also measure STAGE at each replica count of --scaling-replicas (scaling curve); "
+        f"without it, a run with budgets that measures {DEFAULT_SCALING} measures it at 1 "
+        "replica too, its own run being the curve's 2-replica point (--no-scaling: not even that)",
     )
     p.add_argument(
         "--scaling-replicas",
-        default="1,2,3,4",
         help="replica counts of the scaling experiment (default 1,2,3,4)",
+    )
+    p.add_argument(
+        "--no-scaling", action="store_true", help="no scaling point at all, not even the default"
     )
     p.add_argument(
         "--scaling-repeats", type=int, default=1, help="runs per point of the scaling curve"
@@ -125,7 +131,15 @@ def parse_args(argv: list[str] | None):
             "--scaling-contrast with --no-budgets: the scaling curve is already measured without "
             "budgets, there is nothing to contrast it with (drop one of the two)"
         )
-    args.scaling_replicas = [int(n) for n in str(args.scaling_replicas).split(",") if n.strip()]
+    if args.scaling and args.no_scaling:
+        p.error("--scaling and --no-scaling: choose one")
+    replicas = args.scaling_replicas or "1,2,3,4"
+    if _default_scaling(args):
+        # The scaling law's first step, cheaply: the stage run is the 2-replica point
+        # (results/analysis.py), so one more closed loop decides "2 replicas >= 1.7x 1".
+        args.scaling, replicas = DEFAULT_SCALING, args.scaling_replicas or "1"
+        args.scaling_defaulted = True
+    args.scaling_replicas = [int(n) for n in str(replicas).split(",") if n.strip()]
     args.probe_samples = PROBE_SAMPLES
     if args.quick:
         args.duration, args.warmup, args.probe_samples = 8, 2, 5
@@ -139,12 +153,23 @@ def parse_args(argv: list[str] | None):
     return args
 
 
+def _default_scaling(args) -> bool:
+    """Whether this run gets the default scaling point: a full run with enforceable budgets."""
+    return (
+        not (args.scaling or args.no_scaling or args.quick or args.budget_cpus is None)
+        and DEFAULT_SCALING in args.stages
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.db = resolve_db_option(args.db)  # `--db postgres`: an embedded server, stopped at exit
     run_dir = new_run_dir(args.out)
+    budgets = boxes.planned(args.budget_cpus)
+    if getattr(args, "scaling_defaulted", False) and not budgets.get("enforced"):
+        args.scaling = None  # its effect is not applicable without budgets: no time spent on it
     meta = make_meta(args, run_dir)
-    meta["budgets"] = boxes.planned(args.budget_cpus)
+    meta["budgets"] = budgets
     write_json(run_dir / "meta.json", meta)
     print(f"run folder: {run_dir}", flush=True)
     # SIGTERM behaves like Ctrl-C: the running stack is stopped by measure_stage's finally.
@@ -152,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db:
         sqlite_seed(Scale(args.specialists, args.reviews_per_specialist))  # once, visibly
     plan = make_plan(args)  # stage runs, then the scaling curve (and its contrast)
-    progress = Progress(args, len(plan), describe(plan))
+    progress = Progress(args, len(plan), describe(plan), sum(1 for u in plan if u.replicas))
     print(progress.plan(), flush=True)
     interrupted = False
     try:

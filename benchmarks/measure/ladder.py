@@ -42,6 +42,7 @@ LADDERFILE = Path(__file__).resolve().parent / "ladderfile.py"
 LATE_MS = 50.0
 LATE_LIMIT_PCT = 10.0
 SLO_MS, MAX_FAILURES_PCT = 500.0, 1.0
+DECIDABLE = 400  # arrivals: with none over the SLO, the Wilson 95 % bound on their share is < 1 %
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Config:
     max_in_flight: int = 200  # greenlets (and HTTP connections) of the generator
     drain_s: float = 10.0  # after the last step, wait this long for answers
     seed: int = 1
+    # A step is lengthened, up to this many seconds, to offer DECIDABLE arrivals: a p99 under
+    # the SLO can only be told from ~400 answers with none over it (results/ladders.py). 0: off.
+    long_step_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.rates or any(not (r > 0) for r in self.rates):
@@ -63,9 +67,16 @@ class Config:
         if self.arrivals not in ("poisson", "constant"):
             raise ValueError(f"arrivals must be 'poisson' or 'constant', got {self.arrivals!r}")
 
+    def step_seconds(self, rate: float) -> float:
+        """Return how long the step at `rate` lasts: step_s, or long enough to offer DECIDABLE
+        arrivals where that takes at most long_step_s (a lower rate could not give them in a
+        step worth its time: its p99 stays undecided, and the report says so)."""
+        needed = DECIDABLE / rate
+        return needed if self.step_s < needed <= self.long_step_s else self.step_s
+
     @property
     def seconds(self) -> float:
-        return len(self.rates) * self.step_s + self.drain_s
+        return sum(self.step_seconds(r) for r in self.rates) + self.drain_s
 
     def env(self) -> dict[str, str]:
         return {"LAB_LADDER": json.dumps(self.__dict__)}

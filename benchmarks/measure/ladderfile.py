@@ -58,11 +58,11 @@ class LadderUser(scenario.LabUser):
     def run_ladder(self) -> None:
         rng = np.random.default_rng(CONFIG.seed)
         pool = gevent.pool.Pool(CONFIG.max_in_flight)
-        begin = time.time() + 0.2
-        for i, rate in enumerate(CONFIG.rates):
-            start = begin + i * CONFIG.step_s
-            step = RECORDER.begin(rate, start, CONFIG.step_s)
-            for offset in ladder.arrivals(rate, CONFIG.step_s, CONFIG.arrivals, rng):
+        start = time.time() + 0.2
+        for rate in CONFIG.rates:
+            seconds = CONFIG.step_seconds(rate)
+            step = RECORDER.begin(rate, start, seconds)
+            for offset in ladder.arrivals(rate, seconds, CONFIG.arrivals, rng):
                 scheduled = start + offset
                 gevent.sleep(max(0.0, scheduled - time.time()))
                 RECORDER.scheduled(step)
@@ -74,6 +74,7 @@ class LadderUser(scenario.LabUser):
                     RECORDER.blocked(step)
                     continue
                 pool.spawn(self.arrival, step, scheduled)
+            start += seconds
         # What is still unanswered after the drain counts as failed in its step (Recorder).
         pool.join(timeout=CONFIG.drain_s)
         pool.kill(block=True, timeout=5)

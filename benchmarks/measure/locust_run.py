@@ -71,6 +71,8 @@ def run_locust(
         "LAB_WINDOW_S": str(seconds),
         "LAB_WARMUP_S": str(warmup),
         "LAB_LOGIN_PHASE_MAX_S": str(LOGIN_PHASE_MAX_S),
+        # Logins queue for the stage's hash slots instead of being shed (measure/locustfile.py).
+        "LAB_LOGINS_AT_ONCE": str(int(stack.env.get("LAB_LOGIN_MAX_HASHES", "2")) * stack.replicas),
     }
     if folder:  # exact latencies of the measured window (benchmarks/measure/latency.py)
         env["LAB_LATENCY_FILE"] = str(folder / "latency.json")

@@ -21,7 +21,8 @@ LAB_WINDOW_FILE (optional: where to write the load window's start/stop epochs as
 LAB_LATENCY_FILE (optional: exact latencies of the window, benchmarks/measure/latency.py),
 LAB_TIMING_FILE (optional: Server-Timing components per request name, benchmarks/measure/timing.py),
 LAB_WINDOW_S (optional: the measured window's length; Locust's -t is then only a safety cap),
-LAB_WARMUP_S (optional: seconds of the scenario run after the logins and before the window).
+LAB_WARMUP_S (optional: seconds of the scenario run after the logins and before the window),
+LAB_LOGINS_AT_ONCE (optional: logins in flight at once, the stage's hash slots; default 2).
 
 Logins are set-up, not load: each user logs in (argon2id: seconds per login on a small CPU
 budget) and waits until every user has; then the scenario warms the stack up for LAB_WARMUP_S,
@@ -42,12 +43,14 @@ from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
+import gevent.lock
 import locust.stats
 from locust import FastHttpUser, constant, events
 
 from benchmarks.client import LabClient
 from benchmarks.measure import latency, timing
 from benchmarks.measure.deck import Deck
+from benchmarks.measure.mix import CREATE, LIST, ONE, REPORT, REPORT_WEIGHT, REVIEWS, TOP, WEIGHTS
 from benchmarks.measure.report_csv import csv_problem
 
 EMAIL, PASSWORD = "email@example.com", "12345678"
@@ -57,12 +60,6 @@ REPORT_DEADLINE_S = 30.0
 REPORT_ROWS = 10
 
 LOGIN = "POST /api/login"
-LIST = "GET /api/specialists"
-ONE = "GET /api/specialists/{id}"
-REVIEWS = "GET /api/specialists/{id}/reviews"
-CREATE = "POST /api/specialists/{id}/reviews"
-TOP = "GET /api/specialists/highest_rated"
-REPORT = "POST /api/reports"
 DOWNLOAD = "GET report download"
 E2E_MAIL = "E2E report: request -> mail"
 E2E_CSV = "E2E report: request -> csv"
@@ -128,6 +125,10 @@ WINDOW_S = float(os.environ.get("LAB_WINDOW_S") or 0)
 WARMUP_S = float(os.environ.get("LAB_WARMUP_S") or 0)
 LOGIN_PHASE_MAX_S = float(os.environ.get("LAB_LOGIN_PHASE_MAX_S") or 120)
 ALL_LOGGED_IN = gevent.event.Event()
+# Logins at once: the stage's hash slots (LAB_LOGIN_MAX_HASHES, 2 per replica). More are shed
+# with a 503 and Retry-After: 1, and the whole-second back-off cost 3-4 s of the 5 s the ten
+# logins took; queued here, they take about one hash time each per slot.
+LOGINS_AT_ONCE = gevent.lock.BoundedSemaphore(int(os.environ.get("LAB_LOGINS_AT_ONCE") or 2))
 _users_ready = 0
 
 
@@ -212,12 +213,15 @@ class LabUser(FastHttpUser):
         # refusal stays counted in the logins' own entry.
         give_up = time.monotonic() + LOGIN_PHASE_MAX_S
         while True:
-            with self.client.post(
-                "/api/login",
-                json={"email": EMAIL, "password": PASSWORD},
-                name=LOGIN,
-                catch_response=True,
-            ) as resp:
+            with (
+                LOGINS_AT_ONCE,
+                self.client.post(
+                    "/api/login",
+                    json={"email": EMAIL, "password": PASSWORD},
+                    name=LOGIN,
+                    catch_response=True,
+                ) as resp,
+            ):
                 data = check(resp, 200, authenticated=False)
                 status = resp.status_code or 0
                 shed = status in (0, 429) or status >= 500  # 429/503: shared/throttle.py
@@ -353,15 +357,16 @@ class LabUser(FastHttpUser):
 
     # The mix (weights), dealt from one shuffled deck shared by every user of this process
     # (benchmarks/measure/deck.py: the top-10's count per window stays exact).
+    # (benchmarks/measure/mix.py holds the weights, by each task's first request).
     mix = {
-        list_specialists: 20,
-        get_specialist: 20,
-        list_reviews: 20,
-        create_review: 10,
-        highest_rated: 1,
+        list_specialists: WEIGHTS[LIST],
+        get_specialist: WEIGHTS[ONE],
+        list_reviews: WEIGHTS[REVIEWS],
+        create_review: WEIGHTS[CREATE],
+        highest_rated: WEIGHTS[TOP],
     }
     if "reports" in FEATURES:
-        mix[report] = 1
+        mix[report] = REPORT_WEIGHT
     if os.environ.get("LAB_SCENARIO") == "test-endpoint":
         # Only the cheapest endpoint: the bench's cross-check of Locust against wrk.
         mix = {test_endpoint: 1}

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.measure import stage_ladder
 from benchmarks.paths import ROOT
 from shared import db as dbmod
 from shared.config import Settings
@@ -96,6 +97,9 @@ def make_meta(args, run_dir: Path) -> dict:
             else {
                 "rates": [float(r) for r in args.ladder_rates.split(",") if r.strip()],
                 "step_s": args.ladder_step_s,
+                "steps_s": [round(cfg.step_seconds(r), 3) for r in cfg.rates]
+                if (cfg := stage_ladder.config(args))
+                else [],
                 "arrivals": args.ladder_arrivals,
             },
             "slo_ms": args.slo_ms,

@@ -7,7 +7,7 @@ import time
 from benchmarks.client import LabClient
 from benchmarks.stack import Stack
 
-PROBE_SAMPLES = 10
+PROBE_SAMPLES = 20  # fast endpoints: 20 x ~10 ms; slow ones stop at PROBE_SECONDS
 # A slow endpoint (a live top-10 in a 0.25-core box takes ~1.5 s) stops after this many seconds
 # once it has PROBE_MIN_SAMPLES: one request at a time, its spread is small.
 PROBE_SECONDS = 2.0

@@ -13,6 +13,7 @@ from benchmarks.measure.stage_ladder import seconds as ladder_seconds
 # the shared 2-core machine at a load average of 6: 18-25 s, most of it the logins and a live
 # top-10's probe).
 OVERHEAD_GUESS_S = 20.0
+POINT_SAVES_S = 5.0  # a scaling point has no probe (2-12 s) and no ladder
 WRK_GUESS_S = 25.0  # benchmarks/measure/wrk.py: a stage started, wrk 5 s, Locust 5 s
 
 
@@ -49,9 +50,10 @@ def summary(run_dir: Path, stage_names: list[str], repeats: int) -> str:
 class Progress:
     """Print one line per phase, with an estimate of the time left while measuring."""
 
-    def __init__(self, args, units: int, detail: str = ""):
+    def __init__(self, args, units: int, detail: str = "", points: int = 0):
         self.args, self.units, self.finished, self.label = args, units, 0, ""
         self.detail = detail  # what the runs are, e.g. "7 stage run(s) + 4 scaling point(s)"
+        self.points = points  # of the units, scaling points: closed loop only (measure/stage.py)
         self.started = time.monotonic()
 
     def guess(self) -> float:
@@ -66,6 +68,7 @@ class Progress:
         what = f"warm-up {a.warmup} s + closed loop {a.duration} s"
         what += f" + ladder ~{ladder:.0f} s" if ladder else " (no ladder)"
         total = self.units * self.guess() + (WRK_GUESS_S if shutil.which("wrk") else 0)
+        total -= self.points * (ladder + POINT_SAVES_S)  # no probe, no ladder
         runs = f"{self.units} stage run(s)" + (f" ({self.detail})" if self.detail else "")
         return (
             f"plan: {runs}, each {what} + ~{OVERHEAD_GUESS_S:.0f} s "

@@ -62,7 +62,7 @@ def measure_stage(
     )
     stack = Stack(stage, options)
     try:
-        _measure(stack, folder, args, say)
+        _measure(stack, folder, args, say, curve_point=bool(replicas))
     except Exception as exc:  # a broken stage must not end the whole run
         detail = str(exc) if isinstance(exc, StageFailed | StackError) else traceback.format_exc()
         (folder / "FAILED.txt").write_text(detail + "\n")
@@ -76,8 +76,11 @@ def measure_stage(
         shutil.rmtree(state, ignore_errors=True)  # the database copy is big; the logs are kept
 
 
-def _measure(stack: Stack, folder: Path, args, say) -> None:
-    """Start, verify, warm up and measure one stage; write its files into folder."""
+def _measure(stack: Stack, folder: Path, args, say, curve_point: bool = False) -> None:
+    """Start, verify, warm up and measure one stage; write its files into folder.
+
+    A point of the scaling curve is its closed loop only: the curve is throughput, and the
+    probe and the ladder would add ~25 s a point."""
     say("starting")
     stack.start(cap=False)  # restores a fresh copy of the seed, embedded or at --db
     say("verifying")
@@ -87,8 +90,9 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
         raise StageFailed("verification failed: " + "; ".join(checks.failed()))
     # Start-up and verification ran unboxed (not measured); from here on each box has its quota.
     stack.boxes.cap()
-    say("probing one request at a time")
-    write_json(folder / "probe.json", probe(stack, features, args.probe_samples))
+    if not curve_point:
+        say("probing one request at a time")
+        write_json(folder / "probe.json", probe(stack, features, args.probe_samples))
     inbox = stack.urls["inbox"].rstrip("/")
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         say(f"logins, warm-up {args.warmup}s, measuring {args.duration}s", estimate=True)
@@ -127,7 +131,7 @@ def _measure(stack: Stack, folder: Path, args, say) -> None:
     drain = mailbox.drain_mails(inbox, mailbox.successful_reviews(folder), start, args.users)
     write_json(folder / "mails.json", mailbox.messages(inbox))
     # The open-loop ladder on the same warm stack, after the closed loop's mails are all out.
-    ladder = run_stage_ladder(stack, features, args, folder, say)
+    ladder = {} if curve_point else run_stage_ladder(stack, features, args, folder, say)
     write_json(
         folder / "stage.json",
         {

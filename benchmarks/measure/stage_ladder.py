@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.measure import hostload, ladder
+from benchmarks.measure import hostload, ladder, mix
 from benchmarks.measure.loadgen import confine_load_generator
 from benchmarks.measure.locust_run import watch_window
 from benchmarks.stack import Stack
@@ -27,6 +27,9 @@ from benchmarks.stack import Stack
 # bench under 8 minutes; --ladder-rates / --ladder-step-s change them.
 DEFAULT_RATES = "10,20,40,80,160"
 DEFAULT_STEP_S = 2.0
+# A step that can offer 400 arrivals within this is lengthened to (80 req/s: 5 s, 160: 2.5 s):
+# the rate where a p99 under the SLO can be decided at all (measure/ladder.py's DECIDABLE).
+LONG_STEP_S = 5.0
 QUICK_RATES = "20,80,160"
 QUICK_STEP_S = 1.5
 DRAIN_S = 1.0  # after the last step: what is unanswered by then is past twice the default SLO
@@ -37,7 +40,11 @@ def config(args) -> ladder.Config | None:
     if args.no_ladder:
         return None
     rates = ladder.parse_rates(args.ladder_rates)
-    return ladder.Config(rates, args.ladder_step_s, args.ladder_arrivals, drain_s=DRAIN_S)
+    quick = getattr(args, "quick", False)  # a smoke run: no longer steps
+    longer = 0.0 if quick else max(args.ladder_step_s, LONG_STEP_S)
+    return ladder.Config(
+        rates, args.ladder_step_s, args.ladder_arrivals, drain_s=DRAIN_S, long_step_s=longer
+    )
 
 
 def seconds(args) -> float:
@@ -51,7 +58,8 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
     cfg = config(args)
     if cfg is None:
         return {}
-    say(f"ladder {args.ladder_rates} req/s, {cfg.step_s:g} s each")
+    steps = ", ".join(f"{r:g} req/s {cfg.step_seconds(r):g} s" for r in cfg.rates)
+    say(f"ladder {steps}")
     host = stack.urls["api"].removesuffix("/api")
     inbox = stack.urls["inbox"].rstrip("/")
     before = hostload.snapshot()
@@ -90,8 +98,12 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
             "end": ended,
             "rates": list(cfg.rates),
             "step_s": cfg.step_s,
+            "steps_s": [round(cfg.step_seconds(r), 3) for r in cfg.rates],
             "arrivals": cfg.arrivals,
             "slo_ms": args.slo_ms,
+            # Each request's share of the arrivals: with the probe, results/ladders.py knows
+            # when an endpoint slower than the SLO alone puts every step over it.
+            "mix": mix.shares(features),
             "host": hostload.window(before, hostload.snapshot()),
             "loadgen": confined[0].window() if confined else None,
         }

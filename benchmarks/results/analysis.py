@@ -41,6 +41,7 @@ from benchmarks.results.catalog import (  # noqa: F401 - readers of a run use th
     locust_bound,
     unit_of,
 )
+from benchmarks.results.curve_points import with_stage_point
 from benchmarks.results.i18n import later  # problems: English now, translated where shown
 from benchmarks.results.ladders import repeat_figures as ladder_figures
 from benchmarks.results.mails import lag_over_time, mail_lags  # noqa: F401 - readers use these
@@ -335,6 +336,8 @@ def load_run(path: str | Path) -> Run:
                      for n, text in sproblems]  # fmt: skip
         if not sfig.empty:
             curves[name] = sfig.astype({"replicas": int})
+    if SCALING in curves:
+        curves[SCALING] = with_stage_point(path, meta, figures, curves[SCALING])
     scaling = summarise(curves[SCALING], "replicas") if SCALING in curves else None
     return Run(path, meta, figures, history, mails, summarise(figures), scaling, problems, curves)
 

@@ -48,14 +48,23 @@ class Interval:
     lo: float
     hi: float
     units: int
-    kind: str  # "hdr slices", "history slices", "repeats", "probe requests"
+    kind: str  # "hdr slices", "history slices", "repeats", "probe requests", "floor"
     confidence: float = CONFIDENCE
+    why: tuple | None = None  # "floor": (request, fastest alone in ms, share of the arrivals)
 
     def text(self, unit: str = "") -> str:
         """Say the interval in the report's language (i18n), e.g. "95 % CI 3.1-4.2 ms (...)"."""
         t, u = i18n.t, f" {unit}" if unit else ""
         lo, hi = i18n.num(self.lo, ".4g"), i18n.num(self.hi, ".4g")
         binomial = self.kind.startswith("binomial")
+        if self.kind == "floor" and self.why:
+            name, alone, share = self.why
+            return t(
+                "surely {lo}-{hi}{u} ({name} alone took {alone} ms or more and is {share} % of "
+                "the arrivals: the p99 is over the SLO at every rate)",
+                lo=lo, hi=hi, u=u, name=name, alone=i18n.num(alone, ".4g"),
+                share=i18n.num(100 * share, ".2g"),
+            )  # fmt: skip
         if self.units == 1 and not binomial:
             return t(
                 "no interval (one {kind}: {lo}{u})", kind=t(self.kind.removesuffix("s")), lo=lo, u=u
@@ -312,6 +321,9 @@ def figure_interval(run: an.Run, stage: str, metric: str, endpoint: str = "") ->
         found = ladders.stage_interval(run.path, stage, ladders.slo_of(run.meta))
         if found is None:
             return None
+        why = ladders.stage_floor(run.path, stage, ladders.slo_of(run.meta))
+        if why:  # surely 0: a request slower than the SLO alone is over 1 % of the arrivals
+            return Interval(0.0, 0.0, found[2], "floor", why=why)
         return Interval(found[0], found[1], found[2], f"binomial per step, {found[2]} ladder(s)")
     s = sample(run, stage, metric, endpoint)
     return bootstrap(s) if s is not None else None

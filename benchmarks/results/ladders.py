@@ -146,13 +146,40 @@ def pooled_interval(ladders: list[list[dict]], slo_ms: float = SLO_MS) -> tuple[
     return min([lo, *points]), max([hi, *points])
 
 
+def floor(folder: Path, slo_ms: float = SLO_MS) -> tuple[str, float, float] | None:
+    """Return (request, its fastest answer alone in ms, its share of the arrivals) when that
+    request puts the p99 over the SLO at every offered rate, else None.
+
+    A request whose fastest answer alone (the probe: one at a time, before any load) took the
+    SLO or longer cannot be faster under load (the monotonic assumption again); when it is over
+    1 % of the arrivals (the deck deals the mix exactly, stage.json records it), over 1 % of
+    every step's answers take the SLO or longer: the p99 is over it at any rate, whatever a
+    short step happened to sample. The top-10 computed live in a quarter-core box (1.5-2.5 s
+    alone, 1 arrival in 71) does this to every stage before the cache.
+    """
+    shares = _read(folder / "stage.json").get("ladder", {}).get("mix") or {}
+    probe = _read(folder / "probe.json")
+    for name, share in shares.items():
+        alone = (probe.get(name) or {}).get("ms") or []
+        if 100 * share > MAX_FAILURES_PCT and alone and min(alone) >= slo_ms:
+            return name, min(alone), share
+    return None
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def repeat_figures(folder: Path) -> list[tuple[str, str, float]]:
     """Return (endpoint, metric, value) figures of a repeat's ladder: capacity at SLO."""
     points = read(folder)
     if not points:
         return []
     slo = slo_of(_meta_near(folder))
-    return [("", "capacity_at_slo", capacity(points, slo))]
+    return [("", "capacity_at_slo", 0.0 if floor(folder, slo) else capacity(points, slo))]
 
 
 def _repeat_folders(run_path: Path, stage: str) -> list[Path]:
@@ -161,11 +188,22 @@ def _repeat_folders(run_path: Path, stage: str) -> list[Path]:
 
 
 def stage_interval(run_path: Path, stage: str, slo_ms: float) -> tuple[float, float, int] | None:
-    """Return (low, high, repeats) of a stage's capacity at SLO over its repeats' ladders."""
-    ladders = [pts for f in _repeat_folders(run_path, stage) if (pts := read(f))]
-    if not ladders:
+    """Return (low, high, repeats) of a stage's capacity at SLO over its repeats' ladders:
+    (0, 0) when every repeat has a floor (see floor())."""
+    folders = [f for f in _repeat_folders(run_path, stage) if read(f)]
+    if not folders:
         return None
-    return (*pooled_interval(ladders, slo_ms), len(ladders))
+    if all(floor(f, slo_ms) for f in folders):
+        return 0.0, 0.0, len(folders)
+    return (*pooled_interval([read(f) for f in folders], slo_ms), len(folders))
+
+
+def stage_floor(run_path: Path, stage: str, slo_ms: float) -> tuple[str, float, float] | None:
+    """Return the floor (see floor()) every repeat of a stage has, the slowest alone, or None."""
+    found = [floor(f, slo_ms) for f in _repeat_folders(run_path, stage) if read(f)]
+    if not found or not all(found):
+        return None
+    return min(found, key=lambda f: f[1])
 
 
 def curves(run_path: Path, stages: list[str]) -> pd.DataFrame:

@@ -226,12 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     run = Path(parser.parse_args(argv).run_dir)
     if not (run / an.SCALING).is_dir():
         parser.error(f"{run} has no scaling/ folder: measure one with `bench --scaling STAGE`")
-    # The contrast (--scaling-contrast), when measured: the same replica counts, no budgets.
-    points = {
-        name: points_of(an.load_tree(run / name, "replicas")[0])
-        for name in (an.SCALING, an.UNBUDGETED)
-        if (run / name).is_dir()
-    }
+    # The contrast (--scaling-contrast), when measured: the same replica counts, no budgets;
+    # the budgeted curve also has the scaling stage's own run as a point (load_run).
+    points = {name: points_of(figures) for name, figures in an.load_run(run).curves.items()}
     doc = write_scaling(run, points[an.SCALING], points.get(an.UNBUDGETED))
     print(f"{run / 'scaling.json'}: {said(doc['usl'])}")
     if "unbudgeted" in doc:
