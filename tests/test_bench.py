@@ -148,7 +148,11 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     assert [p["offered_rps"] for p in points] == [5, 10]
     assert all(p["requests"] > 0 and p["hdr"] for p in points)
     assert meta["settings"]["ladder"] == {"rates": [5.0, 10.0], "step_s": 1.0,
-                                          "arrivals": "poisson"}  # fmt: skip
+                                          "steps_s": [1.0, 1.0], "arrivals": "poisson"}  # fmt: skip
+    # The ladder records the mix it dealt (results/ladders.py's floor reasons with it).
+    assert stage["ladder"]["mix"]["GET /api/specialists/highest_rated"] == round(1 / 71, 6)
+    # One stage named: no default scaling point (it is the cache's).
+    assert meta["settings"]["scaling_stage"] is None and not (run / "scaling").exists()
     assert "plan: 1 stage run(s)" in done.stdout
 
 
@@ -231,7 +235,7 @@ def test_an_unbudgeted_scaling_point_runs_its_stack_unboxed(tmp_path, monkeypatc
             pass
 
     monkeypatch.setattr(stage_mod, "Stack", FakeStack)
-    monkeypatch.setattr(stage_mod, "_measure", lambda stack, folder, args, say, **_: seen.append(folder))
+    monkeypatch.setattr(stage_mod, "_measure", lambda stack, folder, *_, **__: seen.append(folder))
     args = parse_args(["cache", "--scaling", "cache", "--scaling-contrast"])
     stage_mod.measure_stage("cache", 1, args, tmp_path, print, 3)
     stage_mod.measure_stage("cache", 1, args, tmp_path, print, 3, budgets=False)
@@ -241,3 +245,75 @@ def test_an_unbudgeted_scaling_point_runs_its_stack_unboxed(tmp_path, monkeypatc
         None,  # as --no-budgets: every process unboxed, Locust unconfined
         tmp_path / "scaling-unbudgeted" / "3" / "r1",
     ]
+
+
+def test_a_full_run_with_budgets_measures_the_cache_at_one_replica_too():
+    from benchmarks.measure.plan import make_plan
+
+    args = parse_args([])  # the README's `nox -s bench`
+    assert (args.scaling, args.scaling_replicas) == ("cache", [1])
+    assert [u.folder() for u in make_plan(args)][-2:] == ["external-storage", "scaling/1"]
+    # Not where its effect cannot be decided, nor where it is not asked for.
+    assert parse_args(["--no-budgets"]).scaling is None
+    assert parse_args(["--quick"]).scaling is None
+    assert parse_args(["--no-scaling"]).scaling is None
+    assert parse_args(["legacy", "token-auth"]).scaling is None
+    # An explicit curve is the whole curve, as before.
+    assert parse_args(["--scaling", "cache"]).scaling_replicas == [1, 2, 3, 4]
+    assert parse_args(["--scaling-replicas", "1,3"]).scaling_replicas == [1, 3]
+    with pytest.raises(SystemExit):
+        parse_args(["--scaling", "cache", "--no-scaling"])
+
+
+@pytest.mark.processes
+def test_logins_queue_for_the_stages_hash_slots():
+    code = "import benchmarks.measure.locustfile as m; print(m.LOGINS_AT_ONCE.counter)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "LAB_LOGINS_AT_ONCE": "4"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "4"
+
+
+@pytest.mark.parametrize(("server_timing", "calls"), [("db;dur=60", 3), ("cache;dur=1, db", 4)])
+def test_a_slow_first_call_that_fills_no_cache_is_a_probe_sample(monkeypatch, server_timing, calls):
+    """A live top-10 in a quarter-core box takes ~2 s: its first call is kept as a sample unless
+    it filled a cache (then it is the miss, and only the next calls are the endpoint alone)."""
+    import time as clock
+    from types import SimpleNamespace
+
+    from benchmarks.measure import probe as probe_mod
+
+    top = "/api/specialists/highest_rated"
+    seen = []
+
+    class FakeClient:
+        def __init__(self, *_, **__):
+            pass
+
+        def login(self):
+            return self
+
+        def get(self, path):
+            return self.request("GET", path)
+
+        def request(self, method, url, body=None):
+            seen.append(url)
+            if url == top:
+                clock.sleep(0.03)
+            page = {"data": [{"id": "s1"}]}
+            return SimpleNamespace(
+                status=200, header=lambda _: server_timing, json_or_none=lambda: page
+            )
+
+    monkeypatch.setattr(probe_mod, "LabClient", FakeClient)
+    monkeypatch.setattr(probe_mod, "SLOW_MS", 20.0)
+    stack = SimpleNamespace(urls={"api": "http://127.0.0.1:1/api"}, replicas=1)
+    found = probe_mod.probe(stack, [], samples=3)
+    assert seen.count(top) == calls
+    assert len(found["GET /api/specialists/highest_rated"]["ms"]) == 3

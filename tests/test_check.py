@@ -516,3 +516,78 @@ def test_budget_effects_pass_when_the_ratios_hold(tmp_path, monkeypatch):
     found = {o.expectation.says: o.status for o in check.check_run(run) if o.expectation}
     assert all(found[e.says] == "pass" for e in easy)
     assert check.scaling_outcome(run).status == "pass"
+
+
+# --- the floor: a request slower than the SLO alone, over 1 % of the arrivals --------------------
+
+
+def floored(run: Path, stage: str, alone_ms: float = 1700.0, share: float = 1 / 71) -> None:
+    """Give each repeat of a stage a probe where the top-10 alone takes alone_ms or more, and a
+    ladder whose recorded mix has it at `share` of the arrivals."""
+    for folder in sorted((run / stage).glob("r*")):
+        path = folder / "probe.json"
+        probe = json.loads(path.read_text()) if path.exists() else {}
+        probe[an.HIGHEST_RATED] = {"ms": [alone_ms + 40, alone_ms, alone_ms + 90], "non_2xx": 0}
+        path.write_text(json.dumps(probe))
+        info = json.loads((folder / "stage.json").read_text())
+        mix = {an.HIGHEST_RATED: share, "GET /api/specialists": 1 - share}
+        info["ladder"] = {**(info.get("ladder") or {}), "mix": mix}
+        (folder / "stage.json").write_text(json.dumps(info))
+
+
+def test_a_floor_makes_both_zero_at_any_rate_and_equal(tmp_path):
+    path = copy_run(tmp_path)
+    ladders(path, legacy=0, **{"async-mail": 0})  # neither held the lowest rate: undecided
+    assert capacity_line(path, "capacity at SLO at least legacy's").status == "inconclusive"
+    floored(path, "legacy")
+    floored(path, "async-mail", alone_ms=520.0)
+    outcome = capacity_line(path, "capacity at SLO at least legacy's")
+    assert outcome.status == "pass", outcome.detail
+    assert "(both 0 at any rate: equal)" in outcome.detail
+    assert (
+        "surely 0-0 req/s (GET /api/specialists/highest_rated alone took 520 ms or more and is "
+        "1.4 % of the arrivals: the p99 is over the SLO at every rate)"
+    ) in outcome.detail
+
+
+def test_a_floored_predecessor_is_surely_below_a_stage_that_holds(tmp_path):
+    path = copy_run(tmp_path)
+    cache_does_not_double_token_auth(path)  # cache 80 against token-auth's 80: not 2x
+    assert capacity_line(path, "capacity at SLO at least 2x token-auth's").status == "fail"
+    floored(path, "token-auth")  # token-auth's 80 was a short step's luck: surely 0
+    run = an.load_run(path)
+    assert run.stat("token-auth", check.CAPACITY).median == 0  # the figure too, not only its CI
+    assert capacity_line(path, "capacity at SLO at least 2x token-auth's").status == "pass"
+
+
+def test_no_floor_for_a_rare_or_a_fast_request(tmp_path):
+    from benchmarks.results import ladders as lad
+
+    path = copy_run(tmp_path)
+    folder = path / "token-auth" / "r1"
+    floored(path, "token-auth", share=0.009)  # under 1 % of the arrivals: the p99 may hold
+    assert lad.floor(folder) is None
+    floored(path, "token-auth", alone_ms=480.0)  # under the SLO alone: load decides
+    assert lad.floor(folder) is None
+    floored(path, "token-auth", alone_ms=480.0)
+    assert lad.floor(folder, slo_ms=400.0) == (an.HIGHEST_RATED, 480.0, 1 / 71)
+    assert capacity_line(path, "capacity at SLO at least 2x token-auth's").status == "pass"
+
+
+def test_a_short_steps_outlier_does_not_undercut_a_surely_held_higher_rate():
+    """One slow answer in 20 at 10 req/s (the cache's entry recomputed, once per TTL) puts that
+    step's p99 over the SLO; 400 answers at 80 req/s with none over say 80 held, and by the
+    monotonic assumption so did 10: the capacity is 80, as its interval says."""
+    from benchmarks.results import ladders as lad
+
+    rec = ladder.Recorder()
+    for i, (rate, seconds) in enumerate(((10, 2.0), (80, 5.0))):
+        step = rec.begin(rate, 100.0 * i, seconds)
+        for j in range(int(rate * seconds)):
+            rec.scheduled(step)
+            sent = 100.0 * i + j / rate
+            ms = 2600.0 if (rate == 10 and j == 3) else 20.0
+            rec.on_request(ms, sent, context={"ladder": (step, sent)})
+    points = rec.points()
+    assert lad.step_verdict(points[1]) == "held"
+    assert lad.capacity(points) == 80 and lad.capacity_interval(points) == (80, 80)

@@ -133,3 +133,12 @@ def test_locustfile_writes_exact_latencies_matching_locusts_counts(legacy, tmp_p
     assert 2.5 < window["stop"] - window["start"] < 6
     phases = json.loads((tmp_path / "window.json").read_text())
     assert phases["locust_start"] < phases["start"] and phases["users_ready"] == 4
+
+
+def test_a_step_is_lengthened_where_400_arrivals_can_decide_its_p99():
+    cfg = ladder.Config((10, 20, 40, 80, 160), 2.0, long_step_s=5.0, drain_s=1.0)
+    # 80 req/s: 400 arrivals take 5 s; 160: 2.5 s; under 80 they would take longer than 5 s.
+    assert [cfg.step_seconds(r) for r in cfg.rates] == [2.0, 2.0, 2.0, 5.0, 2.5]
+    assert cfg.seconds == 2 + 2 + 2 + 5 + 2.5 + 1
+    assert ladder.Config((80, 400), 2.0).step_seconds(80) == 2.0  # off by default
+    assert ladder.Config((80, 400), 6.0, long_step_s=6.0).step_seconds(400) == 6.0  # never shorter

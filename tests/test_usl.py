@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks.results import usl
+
+FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
 
 N = [1, 2, 3, 4]
 
@@ -155,3 +158,25 @@ def test_scaling_json_gains_the_unbudgeted_curve_and_older_runs_keep_working(tmp
     shutil.rmtree(run / "scaling-unbudgeted")  # a run from before --scaling-contrast
     assert usl.main([str(run)]) == 0
     assert "unbudgeted" not in json.loads((run / "scaling.json").read_text())
+
+
+def test_the_scaling_stage_run_is_the_curves_point_at_its_replica_count(tmp_path):
+    """The default bench measures the cache at 1 replica only: its stage run (2 replicas, the
+    same closed loop and budgets) is the curve's second point, so 2 over 1 can be decided."""
+    import shutil
+
+    from benchmarks.results import analysis as an
+
+    run = Path(shutil.copytree(FIXTURE, tmp_path / FIXTURE.name))
+    for n in ("2", "3", "4"):
+        shutil.rmtree(run / "scaling" / n)
+    info = json.loads((run / "token-auth/r1/stage.json").read_text())
+    (run / "token-auth/r1/stage.json").write_text(json.dumps({**info, "replicas": 2}))
+    loaded = an.load_run(run)
+    stage_rps = loaded.stat("token-auth", "ok_throughput").median
+    doc = usl.of_run(loaded)
+    assert [p["replicas"] for p in doc["points"]] == [1, 2]
+    assert doc["points"][1]["successful_rps"] == round(stage_rps, 2)
+    assert doc["usl"]["kappa"] == 0.0  # two points: lambda and sigma only (Amdahl), as fit() says
+    # A curve that measured that count itself keeps its own point.
+    assert [p["replicas"] for p in usl.of_run(an.load_run(FIXTURE))["points"]] == [1, 2, 3, 4]

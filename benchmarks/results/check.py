@@ -268,6 +268,8 @@ def _capacity(run: an.Run, e: Expectation) -> Outcome:
         ref=_fmt(ref_stat),
         ref_ci=ref.text("req/s"),
     )
+    if mine.kind == ref.kind == "floor":  # 0 at every rate, not only at the ladder's: equal
+        return Outcome(e, "pass", detail + t(" (both 0 at any rate: equal)"))
     if mine.hi == 0 and ref.hi == 0:
         return Outcome(e, "inconclusive", detail + t(" (neither held even the lowest rate)"))
     if mine.lo >= f * ref.hi:

@@ -13,7 +13,7 @@ def with_stage_point(path: Path, meta: dict, figures: pd.DataFrame, curve: pd.Da
     its replica count when the curve did not measure that count (the same closed loop, users
     and budgets): the default bench measures the cache at 1 replica only, and its stage run, at
     the cache's 2 replicas, is the curve's second point."""
-    stage = (meta.get("settings") or {}).get("scaling_stage")
+    stage = (meta.get("settings") or {}).get("scaling_stage") or meta.get("scaling_stage")
     try:
         own = json.loads((path / str(stage) / "r1" / "stage.json").read_text()).get("replicas")
     except (OSError, ValueError):

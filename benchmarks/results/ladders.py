@@ -56,7 +56,17 @@ def _meta_near(folder: Path) -> dict:
 
 
 def capacity(points: list[dict], slo_ms: float = SLO_MS) -> float:
-    """Return the capacity at SLO of one ladder (0 when not even the lowest rate held)."""
+    """Return the capacity at SLO of one ladder (0 when not even the lowest rate held).
+
+    The climb stops at the first step whose p99 is over the SLO; but a step surely held higher
+    up (enough answers, none over: see pooled_verdict) holds every rate under it too (the
+    monotonic assumption), so the capacity is at least that rate: a 2 s step of 20 answers with
+    one slow (the cache's entry recomputed, ~2.5 s, once per TTL) says less than 400 answers at
+    a higher rate with none."""
+    return max(_climb(points, slo_ms), _bounds([points], slo_ms)[0])
+
+
+def _climb(points: list[dict], slo_ms: float) -> float:
     best = 0.0
     for p in points:
         fails = p["failures_pct"]
@@ -109,7 +119,7 @@ def pooled_verdict(points: list[dict], slo_ms: float = SLO_MS) -> str:
               for p in points]  # fmt: skip
     if any(over is None or fails is None for over, _, fails in counts):
         # An older ladder.json (no histogram): its point only.
-        return "held" if all(capacity([p], slo_ms) for p in points) else "broken"
+        return "held" if all(_climb([p], slo_ms) for p in points) else "broken"
     over = sum(o[0] for o, _, _ in counts), sum(o[1] for o, _, _ in counts)
     failed = sum(round(fails * sent / 100) for _, sent, fails in counts)
     limits = [_ci(*over), _ci(failed, sum(sent for _, sent, _ in counts))]
@@ -130,6 +140,13 @@ def pooled_interval(ladders: list[list[dict]], slo_ms: float = SLO_MS) -> tuple[
 
     Each rate's steps are pooled; the interval then also spans every repeat's own capacity.
     """
+    lo, hi = _bounds(ladders, slo_ms)
+    points = [capacity(p, slo_ms) for p in ladders]
+    return min([lo, *points]), max([hi, *points])
+
+
+def _bounds(ladders: list[list[dict]], slo_ms: float) -> tuple[float, float]:
+    """(highest surely-held rate, rate just under the first surely-broken one), steps pooled."""
     by_rate: dict[float, list[dict]] = {}
     for points in ladders:
         for p in points:
@@ -142,8 +159,7 @@ def pooled_interval(ladders: list[list[dict]], slo_ms: float = SLO_MS) -> tuple[
         hi = rate
         if verdict == "held":  # the ladder is monotonic: the lower steps held too
             lo = rate
-    points = [capacity(p, slo_ms) for p in ladders]
-    return min([lo, *points]), max([hi, *points])
+    return lo, hi
 
 
 def floor(folder: Path, slo_ms: float = SLO_MS) -> tuple[str, float, float] | None:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from benchmarks.paths import REPORTS_DIR
 from benchmarks.results import analysis as an
-from benchmarks.results import i18n
+from benchmarks.results import i18n, usl
 from benchmarks.results.charts import build_charts
 from benchmarks.results.page import page
 from benchmarks.results.summary import summary_markdown
@@ -52,9 +53,19 @@ def main(argv: list[str] | None = None) -> int:
         help="output folder (default: reports/<run_id>/, "
         "reports/<run_id>/<lang>/ for a language other than en)",
     )
+    parser.add_argument(
+        "--write-scaling",
+        action="store_true",
+        help="also write <run>/scaling.json (the bench's way: one load of the run for both)",
+    )
     i18n.add_argument(parser)
     args = parser.parse_args(argv)
-    index = build(an.load_cli_run(args.run_dir), args.out, args.lang)
+    run = an.load_cli_run(args.run_dir)
+    if args.write_scaling and run.curves:
+        doc = usl.of_run(run)
+        (run.path / "scaling.json").write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"{run.path / 'scaling.json'}: {usl.said(doc['usl'])}")
+    index = build(run, args.out, args.lang)
     print(index)
     return 0
 

@@ -225,6 +225,7 @@ CHARTS = {
     "{mine}, {mine_ci} vs {times}{ref_stage}'s {ref}, {ref_ci}":
         "{mine}, {mine_ci} contra {times}{ref} do {ref_stage}, {ref_ci}",
     " (neither held even the lowest rate)": " (nenhum aguentou nem a taxa mais baixa)",
+    " (both 0 at any rate: equal)": " (ambos 0 em qualquer taxa: iguais)",
     " (the intervals overlap)": " (os intervalos se sobrepõem)",
     "{what} failed in the bench (meta.json)": "{what} falhou no bench (meta.json)",
     "skipped (no scaling curve in this run: --scaling STAGE)":
