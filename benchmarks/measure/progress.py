@@ -67,12 +67,14 @@ class Progress:
         ladder = ladder_seconds(a)
         what = f"warm-up {a.warmup} s + closed loop {a.duration} s"
         what += f" + ladder ~{ladder:.0f} s" if ladder else " (no ladder)"
-        total = self.units * self.guess() + (WRK_GUESS_S if shutil.which("wrk") else 0)
+        wrk = shutil.which("wrk") and not getattr(a, "quick", False)  # measure/wrk.py
+        total = self.units * self.guess() + (WRK_GUESS_S if wrk else 0)
         total -= self.points * (ladder + POINT_SAVES_S)  # no probe, no ladder
         runs = f"{self.units} stage run(s)" + (f" ({self.detail})" if self.detail else "")
         return (
             f"plan: {runs}, each {what} + ~{OVERHEAD_GUESS_S:.0f} s "
-            f"start-up, then the wrk cross-check: about {fmt_duration(total)} in all"
+            f"start-up{', then the wrk cross-check' if wrk else ''}: "
+            f"about {fmt_duration(total)} in all"
         )
 
     def say(self, phase: str, estimate: bool = False) -> None:

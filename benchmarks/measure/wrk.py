@@ -26,6 +26,8 @@ def wrk_crosscheck(args, run_dir: Path, say) -> dict:
     Locust spends a core of this 2-core box generating load; wrk (C, event loop) is far cheaper.
     If wrk gets much more from the same endpoint, Locust, not the app, set the ceiling.
     """
+    if getattr(args, "quick", False):  # a smoke run: ~20 s saved, the cross-check is no smoke
+        return {"skipped": "--quick: a smoke run has no cross-check (run the bench without it)"}
     wrk = shutil.which("wrk")
     if not wrk:
         return {"skipped": "wrk is not installed (Debian: apt-get install wrk)"}
