@@ -178,5 +178,14 @@ def test_the_scaling_stage_run_is_the_curves_point_at_its_replica_count(tmp_path
     assert [p["replicas"] for p in doc["points"]] == [1, 2]
     assert doc["points"][1]["successful_rps"] == round(stage_rps, 2)
     assert doc["usl"]["kappa"] == 0.0  # two points: lambda and sigma only (Amdahl), as fit() says
+    # The page says where that point came from, when the run asked for fewer counts.
+    from benchmarks.results.scaling_text import scaling_paragraphs
+
+    meta = json.loads((run / "meta.json").read_text())
+    meta["settings"] = {**meta.get("settings", {}), "scaling_stage": "token-auth",
+                        "scaling_replicas": [1]}  # fmt: skip
+    (run / "meta.json").write_text(json.dumps(meta))
+    said = " ".join(scaling_paragraphs(an.load_run(run)))
+    assert "The 2-replica point is token-auth's own run" in said
     # A curve that measured that count itself keeps its own point.
     assert [p["replicas"] for p in usl.of_run(an.load_run(FIXTURE))["points"]] == [1, 2, 3, 4]

@@ -296,14 +296,15 @@ def page(run, charts: dict[str, str]) -> str:
         "</table></div><p><small>"
         + t(
             "Median over repeats, under it its 95 % confidence interval (bootstrap over repeats "
-            "and 5 s slices of each window; capacity at SLO: binomial per ladder step); "
+            "and five time slices of each window; capacity at SLO: binomial per ladder step); "
             "highlighted: what the stage is about; ⚠ repeats differ (max − min) by more than "
             "{wide} of the median (hover for them); {dash} not measured. Key: the endpoint the "
             "stage is about (alone: one request at a time, before the load); mail lag: review "
             "committed → its mail in the inbox; report e2e: report requested → CSV downloaded; "
             "downloads ok: mailed links that gave the right CSV; capacity at SLO: the highest "
             "offered rate of the ladder with p99 under the SLO and failures under 1 % (0: not "
-            "even the lowest).",
+            "even the lowest; surely 0: a request slower than the SLO alone is over 1 % of the "
+            "arrivals, so no rate can hold).",
             wide=f"{an.WIDE_SPREAD:.0%}",
             dash=DASH,
         )

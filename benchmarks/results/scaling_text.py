@@ -181,6 +181,20 @@ def scaling_paragraphs(run) -> list[str]:
         ]
     else:
         said = [t("No scaling law could be fitted: {why}", why=html.escape(law["error"]))]
+    settings = run.meta.get("settings") or {}
+    asked = set(settings.get("scaling_replicas") or counts)
+    borrowed = [n for n in counts if n not in asked]  # results/curve_points.py
+    if borrowed:
+        said.insert(
+            0,
+            t(
+                "The {n}-replica point is {stage}'s own run (the same closed loop, users and "
+                "budgets): this run measured the scaling law's first step only; "
+                "<code>--scaling {stage}</code> measures the whole curve, 1 to 4 replicas.",
+                n=borrowed[0],
+                stage=html.escape(str(settings.get("scaling_stage") or "")),
+            ),
+        )
     if "unbudgeted" in doc:
         said.append(contrast_paragraph(run, doc))
     return [f"<p class=law>{text}</p>" for text in said]

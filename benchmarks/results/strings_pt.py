@@ -27,23 +27,26 @@ PAGE = {
     "key endpoint": "endpoint principal",
     "repeats {spread}: they differ too much": "repetições {spread}: diferem demais",
     "95 % confidence interval": "intervalo de confiança de 95 %",
-    "Median over repeats, under it its 95 % confidence interval (bootstrap over repeats and 5 s "
-    "slices of each window; capacity at SLO: binomial per ladder step); highlighted: what the "
+    "Median over repeats, under it its 95 % confidence interval (bootstrap over repeats and five "
+    "time slices of each window; capacity at SLO: binomial per ladder step); highlighted: what the "
     "stage is about; ⚠ repeats differ (max − min) by more than {wide} of the median (hover for "
     "them); {dash} not measured. Key: the endpoint the stage is about (alone: one request at a "
     "time, before the load); mail lag: review committed → its mail in the inbox; report e2e: "
     "report requested → CSV downloaded; downloads ok: mailed links that gave the right CSV; "
     "capacity at SLO: the highest offered rate of the ladder with p99 under the SLO and failures "
-    "under 1 % (0: not even the lowest).":
+    "under 1 % (0: not even the lowest; surely 0: a request slower than the SLO alone is over "
+    "1 % of the arrivals, so no rate can hold).":
         "Mediana das repetições e, abaixo dela, seu intervalo de confiança de 95 % (bootstrap "
-        "sobre as repetições e fatias de 5 s de cada janela; capacidade no SLO: binomial por "
-        "degrau da escada); em destaque, o que o estágio pretende mudar; ⚠ as repetições diferem "
-        "(máx − mín) em mais de {wide} da mediana (passe o mouse para vê-las); {dash} não medido. "
-        "Principal: o endpoint que é o assunto do estágio (sozinho: uma requisição por vez, "
-        "antes da carga); atraso do email: avaliação gravada → seu email na caixa de entrada; "
+        "sobre as repetições e cinco fatias de tempo de cada janela; capacidade no SLO: binomial "
+        "por degrau da escada); em destaque, o que o estágio pretende mudar; ⚠ as repetições "
+        "diferem (máx − mín) em mais de {wide} da mediana (passe o mouse para vê-las); {dash} não "
+        "medido. Principal: o endpoint que é o assunto do estágio (sozinho: uma requisição por "
+        "vez, antes da carga); atraso do email: avaliação gravada → seu email na caixa de entrada; "
         "relatório ponta a ponta: relatório pedido → CSV baixado; downloads certos: links "
         "enviados por email que deram o CSV certo; capacidade no SLO: a maior taxa oferecida da "
-        "escada com p99 abaixo do SLO e menos de 1 % de falhas (0: nem a mais baixa).",
+        "escada com p99 abaixo do SLO e menos de 1 % de falhas (0: nem a mais baixa; com certeza "
+        "0: uma requisição mais lenta que o SLO sozinha é mais de 1 % das chegadas, então "
+        "nenhuma taxa aguenta).",
     "Expected effects": "Efeitos esperados",
     "PASS": "PASSOU",
     "FAIL": "FALHOU",

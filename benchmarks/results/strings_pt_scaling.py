@@ -76,6 +76,12 @@ SCALING = {
     "this curve has {n}.":
         "Sem lei de escalabilidade: ela precisa da vazão em 2 ou mais quantidades de réplicas (3 "
         "ou mais para ajustar κ), e esta curva tem {n}.",
+    "The {n}-replica point is {stage}'s own run (the same closed loop, users and "
+    "budgets): this run measured the scaling law's first step only; "
+    "<code>--scaling {stage}</code> measures the whole curve, 1 to 4 replicas.":
+        "O ponto de {n} réplicas é a própria rodada do {stage} (o mesmo ciclo fechado, usuários "
+        "e orçamentos): esta rodada mediu só o primeiro passo da lei de escala; "
+        "<code>--scaling {stage}</code> mede a curva inteira, de 1 a 4 réplicas.",
     "No scaling law could be fitted: {why}":
         "Nenhuma lei de escalabilidade pôde ser ajustada: {why}",
     # ---------------------------------------------------------------- under the chart: contrast
