@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,15 +350,6 @@ def newest_run(results_dir: str | Path = RESULTS_DIR) -> Path:
     # A run still being measured has no finished_at yet: its report would be partial.
     finished = [p for p in runs if _read_json(p / "meta.json", {}).get("finished_at")]
     return (finished or runs)[-1]
-
-
-def load_cli_run(run_dir: str | None) -> Run:
-    """Load the run a CLI was given (the newest if none), or exit with a clear message."""
-    try:
-        return load_run(Path(run_dir) if run_dir else newest_run())
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None  # 2, not 1: check exits 1 when an effect does not hold
 
 
 def key_endpoint(stage: str) -> str | None:

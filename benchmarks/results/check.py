@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from benchmarks.results import analysis as an
 from benchmarks.results import i18n
 from benchmarks.results import intervals as iv
+from benchmarks.results.cli import load_cli_run
 from benchmarks.results.i18n import later, num, t
 
 
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", nargs="?", help="a results/<run_id> folder (default: newest)")
     i18n.add_argument(parser)
     args = parser.parse_args(argv)
-    run = an.load_cli_run(args.run_dir)
+    run = load_cli_run(args.run_dir)
     with i18n.use(args.lang):
         outcomes = check_run(run)
         print(t("run {run_id}: expected effects (95 % confidence intervals)", run_id=run.run_id))

@@ -11,6 +11,7 @@ from benchmarks.paths import REPORTS_DIR
 from benchmarks.results import analysis as an
 from benchmarks.results import i18n, usl
 from benchmarks.results.charts import build_charts
+from benchmarks.results.cli import load_cli_run
 from benchmarks.results.page import page
 from benchmarks.results.summary import summary_markdown
 from benchmarks.results.where_charts import build_where_charts
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     i18n.add_argument(parser)
     args = parser.parse_args(argv)
-    run = an.load_cli_run(args.run_dir)
+    run = load_cli_run(args.run_dir)
     if args.write_scaling and run.curves:
         doc = usl.of_run(run)
         (run.path / "scaling.json").write_text(json.dumps(doc, indent=2) + "\n")
