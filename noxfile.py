@@ -108,14 +108,16 @@ def reference(session: nox.Session) -> None:
         "benchmarks.measure.bench",
         "--repeats",
         "3",
-        # Longer windows than the default bench's 15 s: the reference is read for its spread.
+        # Longer windows than the default bench's 25 s: the reference is read for its spread.
         "--duration",
-        "25",
+        "30",
         "--warmup",
         "3",
         "--scaling",
         "cache",
         "--scaling-contrast",
+        "--scaling-repeats",  # each point twice: the curve's spread
+        "2",
         "--no-report",
         *session.posargs,
     )

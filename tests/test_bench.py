@@ -163,10 +163,11 @@ def test_bench_refuses_a_bad_ladder_and_estimates_it():
     with pytest.raises(SystemExit):
         parse_args(["--ladder-rates", "10,x"])
     args = parse_args(["--quick"])
-    assert (args.ladder_rates, args.ladder_step_s) == ("20,80,160", 1.5)
+    assert (args.ladder_rates, args.ladder_step_s) == ("20,80,160", 1.0)
+    assert (args.duration, args.warmup, args.probe_samples) == (6, 1, 2)  # under 3 minutes
     assert parse_args(["--no-ladder"]).no_ladder
-    # 3 steps x 1.5 s + 1 s drain + 6 s Locust: the estimate counts the ladder.
-    assert Progress(args, 1).guess() == args.warmup + args.duration + 11.5 + OVERHEAD_GUESS_S
+    # 3 steps x 1 s + 1 s drain + 1 s Locust: the estimate counts the ladder.
+    assert Progress(args, 1).guess() == args.warmup + args.duration + 5 + OVERHEAD_GUESS_S
 
 
 def test_host_window_reads_steal_and_busy_from_two_snapshots():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.measure import ladder, latency
+from benchmarks import slo
+from benchmarks.measure import ladder, latency, stage_ladder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +38,10 @@ def test_arrivals_keep_the_offered_rate():
     rng = np.random.default_rng(0)
     assert ladder.arrivals(4, 1.0, "constant", rng) == [0, 0.25, 0.5, 0.75]
     poisson = ladder.arrivals(100, 100.0, "poisson", rng)
-    assert len(poisson) == pytest.approx(10_000, rel=0.03)
+    assert len(poisson) == 10_000  # given its count: a step offers exactly rate x seconds
+    assert all(0 <= t < 100 for t in poisson) and poisson == sorted(poisson)
+    # A 2.5 s step at 160 req/s offers the 400 arrivals that decide a p99, every time.
+    assert all(len(ladder.arrivals(160, 2.5, "poisson", rng)) == 400 for _ in range(50))
     gaps = np.diff(poisson)
     assert gaps.std() == pytest.approx(gaps.mean(), rel=0.05)  # exponential: std == mean
 
@@ -142,3 +147,20 @@ def test_a_step_is_lengthened_where_400_arrivals_can_decide_its_p99():
     assert cfg.seconds == 2 + 2 + 2 + 5 + 2.5 + 1
     assert ladder.Config((80, 400), 2.0).step_seconds(80) == 2.0  # off by default
     assert ladder.Config((80, 400), 6.0, long_step_s=6.0).step_seconds(400) == 6.0  # never shorter
+
+
+def test_no_longer_steps_where_the_probe_already_put_the_p99_over_the_slo(tmp_path):
+    args = argparse.Namespace(
+        no_ladder=False, ladder_rates="10,20,40,80,160", ladder_step_s=2.0,
+        ladder_arrivals="poisson", quick=False, slo_ms=500.0,
+    )  # fmt: skip
+    assert stage_ladder.config(args).step_seconds(80) == 5.0
+    assert stage_ladder.config(args, floored=True).step_seconds(80) == 2.0
+    # The rule the bench reads before its ladder and the analysis after: 1 arrival in 71 over
+    # the SLO alone floors it; the same request under 1 % of the arrivals, or faster, does not.
+    probe = {"GET /top": {"ms": [1210.0, 980.0, 1500.0]}, "GET /list": {"ms": [3.0]}}
+    assert slo.floor({"GET /top": 1 / 71, "GET /list": 70 / 71}, probe) == (
+        "GET /top", 980.0, 1 / 71,
+    )  # fmt: skip
+    assert slo.floor({"GET /top": 1 / 200, "GET /list": 199 / 200}, probe) is None
+    assert slo.floor({"GET /top": 1 / 71}, probe, slo_ms=1000.0) is None

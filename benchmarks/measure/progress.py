@@ -9,10 +9,9 @@ from pathlib import Path
 
 from benchmarks.measure.stage_ladder import seconds as ladder_seconds
 
-# Start-up, verification, probe, Locust start-up and logins, shutdown of one stage (measured on
-# the shared 2-core machine at a load average of 6: 18-25 s, most of it the logins and a live
-# top-10's probe).
-OVERHEAD_GUESS_S = 20.0
+# Start-up, verification, probe, Locust start-up and logins, the mail drain, shutdown of one
+# stage: 10-14 s measured on a quiet 2-core machine (a live top-10's probe is the most of it).
+OVERHEAD_GUESS_S = 12.0
 POINT_SAVES_S = 5.0  # a scaling point has no probe (2-12 s) and no ladder
 WRK_GUESS_S = 25.0  # benchmarks/measure/wrk.py: a stage started, wrk 5 s, Locust 5 s
 

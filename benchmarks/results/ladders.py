@@ -31,7 +31,9 @@ import pandas as pd
 from hdrh.histogram import HdrHistogram
 from scipy import stats
 
-SLO_MS, MAX_FAILURES_PCT = 500.0, 1.0
+from benchmarks import slo
+from benchmarks.slo import MAX_FAILURES_PCT, SLO_MS
+
 CONFIDENCE = 0.95
 
 
@@ -164,22 +166,9 @@ def _bounds(ladders: list[list[dict]], slo_ms: float) -> tuple[float, float]:
 
 def floor(folder: Path, slo_ms: float = SLO_MS) -> tuple[str, float, float] | None:
     """Return (request, its fastest answer alone in ms, its share of the arrivals) when that
-    request puts the p99 over the SLO at every offered rate, else None.
-
-    A request whose fastest answer alone (the probe: one at a time, before any load) took the
-    SLO or longer cannot be faster under load (the monotonic assumption again); when it is over
-    1 % of the arrivals (the deck deals the mix exactly, stage.json records it), over 1 % of
-    every step's answers take the SLO or longer: the p99 is over it at any rate, whatever a
-    short step happened to sample. The top-10 computed live in a quarter-core box (1.5-2.5 s
-    alone, 1 arrival in 71) does this to every stage before the cache.
-    """
+    request puts the p99 over the SLO at every offered rate (benchmarks/slo.py), else None."""
     shares = _read(folder / "stage.json").get("ladder", {}).get("mix") or {}
-    probe = _read(folder / "probe.json")
-    for name, share in shares.items():
-        alone = (probe.get(name) or {}).get("ms") or []
-        if 100 * share > MAX_FAILURES_PCT and alone and min(alone) >= slo_ms:
-            return name, min(alone), share
-    return None
+    return slo.floor(shares, _read(folder / "probe.json"), slo_ms)
 
 
 def _read(path: Path) -> dict:
