@@ -103,7 +103,8 @@ def test_the_committed_reference_mails_are_trimmed(reference):
         str(f.relative_to(ROOT)) for f in files if "trimmed" not in json.loads(f.read_text())
     ]
     assert untrimmed == [], "run `python -m benchmarks.results.reference trim` on them"
-    assert sum(f.stat().st_size for f in files) < 8e6
+    # 37 runs on a machine serving ~200 req/s: one mail per review, trimmed ~60 bytes each.
+    assert sum(f.stat().st_size for f in files) < 12e6
 
 
 @pytest.mark.slow

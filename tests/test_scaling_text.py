@@ -19,6 +19,7 @@ from benchmarks.results.scaling_text import (
     kappa_paragraph,
     scaling_paragraphs,
     sigma_paragraph,
+    superlinear_paragraph,
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "runs" / "20260101-120000-abc1234"
@@ -79,6 +80,20 @@ def test_the_contrast_says_the_lesson_only_when_the_run_shows_it():
     steep = scaling_paragraphs(fake_run(boxed, {1: [30.0], 2: [60.0], 3: [90.0], 4: [120.0]}))
     assert "4.00x" in steep[2] and "more boxes" not in steep[2]
     assert "does not show" in steep[2]
+
+
+def test_a_curve_above_the_linear_line_is_said_with_the_cpu_per_request():
+    def doc(rps, cores):
+        points = [{"replicas": n, "successful_rps": x, "app_cores": c}
+                  for n, x, c in zip((1, 2, 3, 4), rps, cores, strict=True)]  # fmt: skip
+        return {"points": points}
+
+    # The reference's budgeted cache: 98 -> 534 req/s on 0.25 -> 1 core.
+    said = superlinear_paragraph(doc([98.2, 209.5, 379.1, 533.8], [0.247, 0.495, 0.745, 0.996]))
+    assert "4 replicas served 5.44x one replica's" in said
+    assert "from 2.52 ms at 1 replica to 1.87 ms at 4" in said
+    # On or under the line (within 10 %): nothing to say.
+    assert superlinear_paragraph(doc([50.0, 104.0, 150.0, 190.0], [0.25, 0.5, 0.75, 1.0])) is None
 
 
 def test_small_coefficients_keep_a_significant_digit():

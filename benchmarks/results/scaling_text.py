@@ -98,7 +98,7 @@ def kappa_paragraph(law: dict, counts: list[int]) -> str:
     if law["kappa"] == 0:
         return t(
             "<b>Coherency, κ = 0</b>: {what} No such cost shows within {first}..{top} replicas: "
-            "the curve flattens, it does not turn down; no peak.",
+            "the curve does not turn down; no peak.",
             what=what,
             first=first,
             top=top,
@@ -163,6 +163,45 @@ def contrast_paragraph(run, doc: dict) -> str:
     )  # fmt: skip
 
 
+SUPERLINEAR = 1.1  # a point this far over the linear line from 1 replica is said
+
+
+def superlinear_paragraph(doc: dict) -> str | None:
+    """When the budgeted curve beats the linear line: say by how much and what the CPU per
+    request did (app cores / throughput), which the law (sigma, kappa >= 0) cannot follow."""
+    points = {p["replicas"]: p for p in doc["points"]}
+    one = points.get(1)
+    if not one or not one.get("successful_rps"):
+        return None
+    x1 = one["successful_rps"]
+    over = [n for n, p in points.items() if n > 1 and p["successful_rps"] > SUPERLINEAR * n * x1]
+    if not over:
+        return None
+    n = max(over)
+    gain = points[n]["successful_rps"] / x1
+    said = t(
+        "<b>Above the linear line</b>: {n} replicas served {gain}x one replica's successful "
+        "throughput with {n}x its CPU budget.",
+        n=n,
+        gain=num(gain, ".2f"),
+    )
+    cores = [points[k].get("app_cores") for k in (1, n)]
+    if all(cores):
+        per = [1000 * c / points[k]["successful_rps"] for c, k in zip(cores, (1, n), strict=True)]
+        said += " " + t(
+            "The app's CPU per successful request fell from {one} ms at 1 replica to {many} ms "
+            "at {n} (its cores over its throughput): one box holding every user's requests at "
+            "once spends more on each (a likely cause, not measured here: its threads queue for "
+            "the GIL while the quota throttles the box in nearly every period); spread over more "
+            "boxes, each holds fewer. The law (σ and κ at least 0) cannot bend above the line, "
+            "so its fit runs under these points.",
+            one=num(per[0], ".2f"),
+            many=num(per[1], ".2f"),
+            n=n,
+        )
+    return said
+
+
 def scaling_paragraphs(run) -> list[str]:
     """Return the HTML paragraphs under the scaling chart (none without a scaling curve)."""
     if not run.curves:
@@ -195,6 +234,9 @@ def scaling_paragraphs(run) -> list[str]:
                 stage=html.escape(str(settings.get("scaling_stage") or "")),
             ),
         )
+    above = superlinear_paragraph(doc)
+    if above:
+        said.append(above)
     if "unbudgeted" in doc:
         said.append(contrast_paragraph(run, doc))
     return [f"<p class=law>{text}</p>" for text in said]

@@ -60,9 +60,9 @@ SCALING = {
         "por exemplo escritores que encontram o banco travado e esperam ou tentam de novo "
         "enquanto as outras o seguram.",
     "<b>Coherency, κ = 0</b>: {what} No such cost shows within {first}..{top} replicas: the curve "
-    "flattens, it does not turn down; no peak.":
+    "does not turn down; no peak.":
         "<b>Coerência, κ = 0</b>: {what} Nenhum custo assim aparece entre {first} e {top} "
-        "réplicas: a curva achata, não desce; sem pico.",
+        "réplicas: a curva não desce; sem pico.",
     "<b>Coherency, κ = {kappa}</b>: {what}": "<b>Coerência, κ = {kappa}</b>: {what}",
     "The law peaks at <b>{peak} replicas</b> ({rps} req/s): past that, adding a replica makes the "
     "whole slower.":
@@ -97,6 +97,23 @@ SCALING = {
         "<b>Sem orçamentos de CPU</b> ({machine}), de {a} para {b} réplicas o ganho foi de "
         "<b>{gain}x</b> ({x1} → {x2} req/s), contra {gain_boxed}x com uma caixa de CPU por "
         "réplica.",
+    "<b>Above the linear line</b>: {n} replicas served {gain}x one replica's successful "
+    "throughput with {n}x its CPU budget.":
+        "<b>Acima da linha linear</b>: {n} réplicas serviram {gain}x a vazão bem-sucedida de uma "
+        "réplica com {n}x o seu orçamento de CPU.",
+    "The app's CPU per successful request fell from {one} ms at 1 replica to {many} ms "
+    "at {n} (its cores over its throughput): one box holding every user's requests at "
+    "once spends more on each (a likely cause, not measured here: its threads queue for "
+    "the GIL while the quota throttles the box in nearly every period); spread over more "
+    "boxes, each holds fewer. The law (σ and κ at least 0) cannot bend above the line, "
+    "so its fit runs under these points.":
+        "A CPU da aplicação por requisição bem-sucedida caiu de {one} ms com 1 réplica para "
+        "{many} ms com {n} (seus núcleos divididos pela sua vazão): uma caixa que segura de uma "
+        "vez as requisições de todos os usuários gasta mais em cada uma (uma causa provável, não "
+        "medida aqui: suas threads esperam pelo GIL enquanto a cota estrangula a caixa em quase "
+        "todo período); espalhadas por mais caixas, cada uma segura menos. A lei (σ e κ no "
+        "mínimo 0) não consegue se curvar acima da linha, então o seu ajuste passa por baixo "
+        "destes pontos.",
     "Unboxed, one replica already takes the CPU the machine has, so more processes on the same box "
     "add no CPU: scale-out needs more boxes, not more processes on one box.":
         "Sem caixa, uma réplica já toma a CPU que a máquina tem, então mais processos na mesma "
