@@ -62,6 +62,38 @@ def behind(run_path: Path, stages: list[str]) -> dict[str, list[float]]:
     return out
 
 
+FULL = 0.95  # a box using this share of its budget or more was full
+MOVED = 0.10  # a spread of CPU per request over this share of its lowest value is said
+
+
+def cpu_per_request(run_path: Path, stages: list[str]) -> dict[str, tuple[float, float]]:
+    """Return {stage: (lowest, highest) app CPU ms per HTTP request over its repeats}, for the
+    stages whose app boxes were full in every repeat and whose figure moved by over MOVED."""
+    out = {}
+    for stage in stages:
+        ms = []
+        for folder in sorted((run_path / stage).glob("r*")):
+            if not re.fullmatch(r"r\d+", folder.name):
+                continue
+            app = ((_read(folder / "cpu.json") or {}).get("groups") or {}).get("app") or {}
+            lat = _read(folder / "latency.json") or {}
+            window = lat.get("_window") or {}
+            seconds = (window.get("stop") or 0) - (window.get("start") or 0)
+            http = [e for k, e in lat.items() if k != "_window" and not k.startswith("E2E")]
+            requests = sum(e.get("count", 0) for e in http)
+            failed = sum(e.get("failures", 0) for e in http)
+            budget, cores = app.get("budget_cores"), app.get("cores")
+            # Where requests fail (load-balanced's cheap 401s), the mix itself moved: left out.
+            full = budget and cores and cores >= FULL * budget
+            if not (full and seconds > 0 and requests) or failed > 0.01 * requests:
+                ms = []
+                break
+            ms.append(1000 * cores / (requests / seconds))
+        if len(ms) >= 2 and max(ms) > (1 + MOVED) * min(ms):
+            out[stage] = (min(ms), max(ms))
+    return out
+
+
 def caveats(run) -> list[str]:
     """Return the measured noise caveats of a run (none for runs recorded before hostload)."""
     rows, out = windows(run.path, run.stages), []
@@ -91,6 +123,21 @@ def caveats(run) -> list[str]:
                 locust=_range([r["locust"] for r in rows]),
                 worker=_range([r["worker"] for r in rows]),
                 app=_range([r["app"] for r in rows]),
+            )
+        )
+    per = cpu_per_request(run.path, run.stages)
+    if per:
+        out.append(
+            t(
+                "The app's boxes were full in every repeat (at their CPU budget), yet the CPU "
+                "they spent per request moved between repeats: {where}. With the CPU fixed, "
+                "that is what moved the throughput: the same mix, dealt the same way, cost more "
+                "or less CPU per request (CPU steal and the machine's other work, above, do not "
+                "account for it).",
+                where="; ".join(
+                    t("{stage} {lo}–{hi} ms", stage=stage, lo=num(lo, ".2f"), hi=num(hi, ".2f"))
+                    for stage, (lo, hi) in per.items()
+                ),
             )
         )
     late = behind(run.path, run.stages)

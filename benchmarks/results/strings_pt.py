@@ -188,6 +188,16 @@ PAGE = {
         "average {loads}, CPU steal {steal} %; trabalho fora do estágio e do seu gerador de carga "
         "tomou {other} núcleos de {n}. Onde essa fração muda entre as repetições, os números "
         "mudam junto: compare-os com os intervalos.",
+    "The app's boxes were full in every repeat (at their CPU budget), yet the CPU they spent per "
+    "request moved between repeats: {where}. With the CPU fixed, that is what moved the "
+    "throughput: the same mix, dealt the same way, cost more or less CPU per request (CPU steal "
+    "and the machine's other work, above, do not account for it).":
+        "As caixas da aplicação estavam cheias em todas as repetições (no seu orçamento de CPU), "
+        "mas a CPU que gastaram por requisição mudou entre as repetições: {where}. Com a CPU "
+        "fixa, foi isso que mudou a vazão: a mesma mistura, distribuída do mesmo jeito, custou "
+        "mais ou menos CPU por requisição (o steal de CPU e o outro trabalho da máquina, acima, "
+        "não explicam isso).",
+    "{stage} {lo}–{hi} ms": "{stage} {lo}–{hi} ms",
     "The load generator (Locust) used {locust} cores of the same machine; the mail/report worker "
     "{worker} cores beside the app's {app} (SQLite checkpoints are not recorded separately: "
     "they are inside the app's and worker's CPU).":
