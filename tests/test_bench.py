@@ -180,6 +180,9 @@ def test_host_window_reads_steal_and_busy_from_two_snapshots():
     assert (window["busy_pct"], window["steal_pct"]) == (60.0, 10.0)
     assert (window["load1_start"], window["load1_end"]) == (1.0, 2.0)
     assert "ticks" in hostload.snapshot()  # Linux: /proc/stat is there
+    timed = hostload.window({**start, "speed_ms": 15.0}, {**end, "speed_ms": 22.5})
+    assert timed["speed_ms"] == [15.0, 22.5] and "speed_ms" not in window
+    assert 0 < hostload.snapshot()["speed_ms"] < 5000
 
 
 def test_budget_options_are_checked_and_can_be_turned_off():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -39,3 +40,17 @@ def test_a_full_box_whose_cpu_per_request_moved_is_said(tmp_path):
     found = noise.cpu_per_request(tmp_path, ["async-mail", "cache", "legacy", "load-balanced"])
     assert list(found) == ["async-mail"]
     assert found["async-mail"] == pytest.approx((6.225, 8.333), abs=0.001)
+
+
+def test_the_machines_speed_beside_each_window_is_said(tmp_path):
+    for k, speed in (("r1", [14.8, 15.1]), ("r2", [22.9, 16.0])):
+        folder = tmp_path / "cache" / k
+        repeat(folder, 0.5, 6000, budget=0.5)
+        host = {"busy_pct": 40.0, "steal_pct": 0.0, "cpu_count": 2, "speed_ms": speed}
+        (folder / "stage.json").write_text(json.dumps({"host": host}))
+    said = noise.caveats(SimpleNamespace(path=tmp_path, stages=["cache"]))
+    assert any("a fixed CPU loop" in line and "14.8–22.9 ms" in line for line in said)
+    for k in ("r1", "r2"):  # a run recorded before the loop: nothing said of it
+        (tmp_path / "cache" / k / "stage.json").write_text(json.dumps({"host": {"busy_pct": 1}}))
+    said = noise.caveats(SimpleNamespace(path=tmp_path, stages=["cache"]))
+    assert not any("fixed CPU loop" in line for line in said)

@@ -41,6 +41,7 @@ def windows(run_path: Path, stages: list[str]) -> list[dict]:
                 "cpus": n, "locust": cores.get("locust", 0.0),
                 "worker": cores.get("worker", 0.0), "app": cores.get("app", 0.0),
                 "other": max(0.0, host["busy_pct"] / 100 * n - used),
+                "speed": host.get("speed_ms") or [],
             })  # fmt: skip
     return rows
 
@@ -123,6 +124,17 @@ def caveats(run) -> list[str]:
                 locust=_range([r["locust"] for r in rows]),
                 worker=_range([r["worker"] for r in rows]),
                 app=_range([r["app"] for r in rows]),
+            )
+        )
+    speeds = [x for r in rows for x in r["speed"]]
+    if len(speeds) >= 2:
+        out.append(
+            t(
+                "The machine's own speed: a fixed CPU loop, timed in the bench's process at each "
+                "window's start and end, took {range} ms (the more, the slower). A VM's core "
+                "shared with a busy neighbour runs slower with no steal recorded; where the loop "
+                "was slow, the same work took longer.",
+                range=_range(speeds, ".1f"),
             )
         )
     per = cpu_per_request(run.path, run.stages)

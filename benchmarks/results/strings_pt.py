@@ -188,6 +188,14 @@ PAGE = {
         "average {loads}, CPU steal {steal} %; trabalho fora do estágio e do seu gerador de carga "
         "tomou {other} núcleos de {n}. Onde essa fração muda entre as repetições, os números "
         "mudam junto: compare-os com os intervalos.",
+    "The machine's own speed: a fixed CPU loop, timed in the bench's process at each window's "
+    "start and end, took {range} ms (the more, the slower). A VM's core shared with a busy "
+    "neighbour runs slower with no steal recorded; where the loop was slow, the same work took "
+    "longer.":
+        "A velocidade da própria máquina: um laço fixo de CPU, cronometrado no processo do bench "
+        "no início e no fim de cada janela, levou {range} ms (quanto mais, mais lenta). O núcleo "
+        "de uma VM dividido com um vizinho ocupado fica mais lento sem steal registrado; onde o "
+        "laço foi lento, o mesmo trabalho levou mais tempo.",
     "The app's boxes were full in every repeat (at their CPU budget), yet the CPU they spent per "
     "request moved between repeats: {where}. With the CPU fixed, that is what moved the "
     "throughput: the same mix, dealt the same way, cost more or less CPU per request (CPU steal "
