@@ -256,7 +256,12 @@ def test_a_full_run_with_budgets_measures_the_cache_at_one_replica_too():
 
     args = parse_args([])  # the README's `nox -s bench`
     assert (args.scaling, args.scaling_replicas) == ("cache", [1])
-    assert [u.folder() for u in make_plan(args)][-2:] == ["external-storage", "scaling/1"]
+    # Right after the cache's own run (the curve's 2-replica point): the same machine for both.
+    assert [u.folder() for u in make_plan(args)][4:7] == ["cache", "scaling/1", "async-reports"]
+    twice = make_plan(parse_args(["--repeats", "2", "--scaling-repeats", "3"]))
+    assert [(u.folder(), u.k) for u in twice if "cache" in u.folder() or u.replicas] == [
+        ("cache", 1), ("scaling/1", 1), ("cache", 2), ("scaling/1", 2), ("scaling/1", 3)
+    ]  # fmt: skip
     # Not where its effect cannot be decided, nor where it is not asked for.
     assert parse_args(["--no-budgets"]).scaling is None
     assert parse_args(["--quick"]).scaling is None

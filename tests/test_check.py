@@ -591,3 +591,53 @@ def test_a_short_steps_outlier_does_not_undercut_a_surely_held_higher_rate():
     points = rec.points()
     assert lad.step_verdict(points[1]) == "held"
     assert lad.capacity(points) == 80 and lad.capacity_interval(points) == (80, 80)
+
+
+def write_rates(folder: Path, rates: list[float], slice_s: float = 5.0) -> None:
+    """Write folder/latency.json: `rates[i]` successful req/s in the window's i-th slice."""
+    now = [0.0]
+    rec = latency.Recorder(str(folder / "latency.json"), slice_s, clock=lambda: now[0])
+    rec.on_start()
+    for i, rate in enumerate(rates):
+        n = round(rate * slice_s)
+        for j in range(n):
+            now[0] = slice_s * (i + (j + 0.5) / n)
+            rec.on_request(name="GET /api/specialists", response_time=10.0, exception=None)
+    now[0] = slice_s * len(rates)
+    rec.on_stop()
+
+
+def default_curve(tmp_path: Path, one: list[float], two: list[float]) -> an.Run:
+    """The default bench's curve: scaling/1 measured, the cache's own run (2 replicas) the
+    2-replica point; each window's slices at the given rates, the machine's speed recorded."""
+    run = with_budgets(tmp_path, enforced=True)
+    for n in (2, 3, 4):
+        shutil.rmtree(run / "scaling" / str(n))
+    meta = json.loads((run / "meta.json").read_text())
+    meta.setdefault("settings", {})["scaling_stage"] = "cache"
+    (run / "meta.json").write_text(json.dumps(meta))
+    for folder, rates, speed in ((run / "scaling/1/r1", one, [15.3, 15.6]),
+                                 (run / "cache/r1", two, [15.4, 19.0])):  # fmt: skip
+        write_rates(folder, rates)
+        info = json.loads((folder / "stage.json").read_text())
+        info.update(replicas=2 if folder.parent.name == "cache" else 1)
+        info["host"] = {"busy_pct": 50.0, "cpu_count": 2, "speed_ms": speed}
+        (folder / "stage.json").write_text(json.dumps(info))
+    return an.load_run(run)
+
+
+@pytest.mark.parametrize(
+    ("two", "status"),
+    [
+        ([250, 245, 255, 250, 248], "pass"),  # 2.5x, tight
+        ([120, 125, 118, 122, 121], "fail"),  # 1.2x, tight
+        ([150, 230, 160, 240, 155], "inconclusive"),  # 1.9x, but the slices spread around 1.7x
+    ],
+)
+def test_the_scaling_effect_is_decided_on_its_interval(tmp_path, two, status):
+    run = default_curve(tmp_path, [100, 101, 99, 100, 100], two)
+    outcome = check.scaling_outcome(run)
+    assert outcome.status == status, outcome.detail
+    assert "95 % CI" in outcome.detail and "bootstrap over 5 hdr slices" in outcome.detail
+    # Each point's window beside the machine's speed, so a drifting VM is visible in the line.
+    assert "by replicas: 1: 15.3–15.6 ms, 2: 15.4–19.0 ms" in outcome.detail

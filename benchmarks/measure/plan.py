@@ -1,7 +1,8 @@
 """What the bench will measure, in order: every stage run, then the scaling curve's points.
 
 One `Unit` per stage run. Repeats interleave the stages (slow drift of the machine spreads over
-all of them); the scaling curve (`--scaling STAGE`) comes after, with CPU budgets as the run asks;
+all of them); the scaling curve (`--scaling STAGE`) comes after, with CPU budgets as the run asks
+(the default bench's single 1-replica point comes right after the stage run it is compared with);
 with `--scaling-contrast` the same replica counts come once more with no budgets at all (every
 process unboxed, Locust unconfined), into <run>/scaling-unbudgeted/: the contrast curve.
 """
@@ -47,6 +48,13 @@ class Unit(NamedTuple):
 def make_plan(args) -> list[Unit]:
     """Every stage run of the bench, in the order it measures them."""
     plan = [Unit(k, i, s) for k in range(1, args.repeats + 1) for i, s in enumerate(args.stages, 1)]
+    if getattr(args, "scaling_defaulted", False):
+        # The stage's own run is the curve's other point: each 1-replica run right after it, so
+        # both windows see the same machine (this VM's speed drifts by tens of % in minutes).
+        points = {k: [Unit(k, i, args.scaling, n) for i, n in enumerate(args.scaling_replicas, 1)]
+                  for k in range(1, args.scaling_repeats + 1)}  # fmt: skip
+        after = [[u] + (points.pop(u.k, []) if u.stage == args.scaling else []) for u in plan]
+        return [u for units in after + list(points.values()) for u in units]
     if args.scaling:
         curves = (True, False) if getattr(args, "scaling_contrast", False) else (True,)
         plan += [

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from benchmarks.results import analysis as an
-from benchmarks.results import i18n
+from benchmarks.results import i18n, noise
 from benchmarks.results import intervals as iv
 from benchmarks.results.cli import load_cli_run
 from benchmarks.results.i18n import later, num, t
@@ -298,8 +298,8 @@ def gate(run: an.Run) -> list[Outcome]:
 
 
 def scaling_outcome(run: an.Run) -> Outcome:
-    """The scaling curve's effect: with budgets, 2 replicas >= 1.7x the successful rps of 1
-    (medians across repeats: the curve's spread is charted, not bootstrapped here)."""
+    """The scaling curve's effect: with budgets, 2 replicas >= 1.7x the successful rps of 1,
+    decided on the interval of the quotient (each point's slices resampled, as other ratios)."""
     e = Expectation(
         str(run.meta.get("settings", {}).get("scaling_stage") or "scaling"),
         "ok_throughput",
@@ -324,15 +324,20 @@ def scaling_outcome(run: an.Run) -> Outcome:
         return Outcome(
             e, "fail", t("the curve lacks 1 or 2 replicas (has {has})", has=sorted(by_n))
         )
-    ratio = by_n["2"] / by_n["1"] if by_n["1"] else float("inf")
+    interval = iv.quotient(iv.curve_sample(run, 2), iv.curve_sample(run, 1))
     detail = t(
-        "2 replicas {two} req/s / 1 replica {one} = {ratio}x, expected >= {least}",
+        "2 replicas {two} req/s / 1 replica {one} = {ratio}x, {interval}, expected >= {least}",
         two=num(by_n["2"], ".4g"),
         one=num(by_n["1"], ".4g"),
-        ratio=num(ratio, ".2f"),
+        ratio=num(by_n["2"] / by_n["1"] if by_n["1"] else float("inf"), ".2f"),
+        interval=interval.text(),
         least=SCALING_2_OVER_1,
     )
-    return Outcome(e, "pass" if ratio >= SCALING_2_OVER_1 else "fail", detail)
+    status = decide(">=", interval, SCALING_2_OVER_1)
+    if status == "inconclusive":
+        detail += t(" (the interval straddles it)")
+    detail += noise.speeds(run.path, {n: iv.curve_folder(run, n) for n in (1, 2)})
+    return Outcome(e, status, detail)
 
 
 def check_run(run: an.Run) -> list[Outcome]:

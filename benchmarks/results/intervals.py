@@ -262,6 +262,35 @@ def sample(run: an.Run, stage: str, metric: str, endpoint: str = "") -> Sample |
     return Sample((np.array(values, dtype=float),), _median, "repeats")
 
 
+def curve_sample(run: an.Run, replicas: int, metric: str = "ok_throughput") -> Sample | None:
+    """Return the resampling units of a point of the budgeted scaling curve (a throughput): its
+    slices from scaling/<n>/r*/latency.json, or from the scaling stage's own run where that run is
+    the point (results/curve_points.py); else its repeats' values."""
+    curve = run.curves.get(an.SCALING)
+    if curve is None:
+        return None
+    rows = curve[(curve["replicas"] == replicas) & (curve["metric"] == metric)]
+    values = rows.loc[rows["endpoint"] == "", "value"].dropna().to_numpy(dtype=float)
+    if not len(values):
+        return None
+    folders = _repeats(run.path, curve_folder(run, replicas))
+    if metric in ("throughput", "ok_throughput") and _latency_files(folders) is not None:
+        rates = _throughput_slices(folders, metric == "ok_throughput")
+        if len(rates) >= 2:
+            return Sample((np.array(rates),), _mean, "hdr slices")
+    return Sample((values,), _median, "repeats")
+
+
+def curve_folder(run: an.Run, replicas: int) -> str:
+    """Return the folder holding a point of the budgeted curve: scaling/<n>, or the scaling
+    stage's own where its run is the point."""
+    folder = f"{an.SCALING}/{replicas}"
+    if _repeats(run.path, folder):
+        return folder
+    meta = run.meta
+    return str((meta.get("settings") or {}).get("scaling_stage") or meta.get("scaling_stage"))
+
+
 def _rate_slices(lat: list[dict], metric: str) -> Sample | None:
     """Pair (numerator, denominator) per slice and repeat from latency.json's slices."""
     num, den = [], []

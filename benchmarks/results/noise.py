@@ -165,3 +165,17 @@ def caveats(run) -> list[str]:
             )
         )
     return out
+
+
+def speeds(run_path: Path, folders: dict) -> str:
+    """Say the machine's speed (the fixed loop of benchmarks/measure/hostload.py) at the windows
+    of each labelled folder, e.g. each point of a ratio: a VM whose speed moved between them
+    moved the ratio with it. "" when a folder's windows have no speed recorded (older runs)."""
+    found = []
+    for label, folder in folders.items():
+        ms = [x for r in windows(run_path, [folder]) for x in r["speed"]]
+        if not ms:
+            return ""
+        found.append(f"{label}: {_range(ms, '.1f')} ms")
+    return t("; the machine's speed loop at the windows' ends, by replicas: {found}",
+             found=", ".join(found))  # fmt: skip

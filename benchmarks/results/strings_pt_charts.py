@@ -231,8 +231,10 @@ CHARTS = {
     "skipped (no scaling curve in this run: --scaling STAGE)":
         "pulado (nenhuma curva de escalabilidade nesta rodada: --scaling ESTÁGIO)",
     "the curve lacks 1 or 2 replicas (has {has})": "falta 1 ou 2 réplicas na curva (tem {has})",
-    "2 replicas {two} req/s / 1 replica {one} = {ratio}x, expected >= {least}":
-        "2 réplicas {two} req/s / 1 réplica {one} = {ratio}x, esperado >= {least}",
+    "2 replicas {two} req/s / 1 replica {one} = {ratio}x, {interval}, expected >= {least}":
+        "2 réplicas {two} req/s / 1 réplica {one} = {ratio}x, {interval}, esperado >= {least}",
+    "; the machine's speed loop at the windows' ends, by replicas: {found}":
+        "; o laço de velocidade da máquina nas pontas das janelas, por réplicas: {found}",
     "run {run_id}: expected effects (95 % confidence intervals)":
         "rodada {run_id}: efeitos esperados (intervalos de confiança de 95 %)",
     "note: a quick run (short, small data) may be too small to show every effect":
