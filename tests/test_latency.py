@@ -151,3 +151,36 @@ def test_throughput_slices_and_headline_intervals(tmp_path):
     assert cache.kind == "history slices" and cache.lo <= 5 <= cache.hi
     one = cells[("load-balanced", "auth_failure_rate")]
     assert one.text("%") == "no interval (one repeat: 25 %)"
+
+
+def test_a_repeat_unlike_the_others_widens_the_interval_around_the_median_of_repeats():
+    # Three repeats of five slices: two near 100 req/s, one near 160. The figure is the median
+    # of the repeats' rates (~100); pooling the 15 slices would centre it on ~120 instead.
+    rng = np.random.default_rng(5)
+    rates = np.concatenate([rng.normal(m, 3, 5) for m in (100, 102, 160)])
+    groups = np.repeat([0, 1, 2], 5)
+    s = iv.Sample((rates,), iv._mean, "hdr slices", groups)
+    assert s.repeats == 3 and s.value() == pytest.approx(np.mean(rates[5:10]))
+    ci = iv.bootstrap(s)
+    assert ci.lo <= s.value() <= ci.hi and ci.lo < 100 and ci.hi > 150  # the odd one widens it
+    assert ci.text() == f"95 % CI {ci.lo:.4g}-{ci.hi:.4g} (bootstrap over 3 repeats and their " \
+        "15 hdr slices)"  # fmt: skip
+    # The same slices pooled as one repeat: an interval of their mean, which misses the median
+    # of repeats it would be shown beside (how intervals were drawn before).
+    one = iv.bootstrap(iv.Sample((rates,), iv._mean, "hdr slices"))
+    assert one.lo > s.value() and one.hi - one.lo < ci.hi - ci.lo
+    # A quotient keeps both levels and holds the quotient of the two medians.
+    bottom = iv.Sample((rng.normal(50, 2, 15),), iv._mean, "hdr slices", groups)
+    q = iv.quotient(s, bottom)
+    assert q.lo <= s.value() / bottom.value() <= q.hi and q.repeats == 3
+
+
+def test_every_pooled_figure_is_labelled_with_its_repeats():
+    run = an.load_run(RUN)
+    s = iv.sample(run, "legacy", "p50", an.POST_REVIEW)
+    assert s.repeats == 2 and s.units == 6  # each repeat's history slices, labelled
+    probes = iv.sample(run, "cache", "alone_p50", an.HIGHEST_RATED)
+    per = [v for v in run.values("cache", "alone_p50", an.HIGHEST_RATED)]
+    assert probes.repeats == len(per)
+    if probes.repeats > 1:
+        assert probes.value() == pytest.approx(float(np.median(per)), rel=0.05)

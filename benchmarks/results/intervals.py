@@ -1,11 +1,12 @@
-"""95 % confidence intervals of a run's figures: scipy.stats.bootstrap over repeats and time slices.
+"""95 % confidence intervals of a run's figures: where their resampling units come from.
 
-A figure's resampling units are the time slices of every repeat's measured window, pooled (so a
-repeat unlike the others widens the interval), in this order of preference:
+A figure's resampling units are the time slices of each repeat's measured window, labelled with
+their repeat (results/resample.py resamples the repeats, then each drawn repeat's slices, and
+takes the median over repeats, as the figure itself), in this order of preference:
 
 - latency.json (benchmarks/measure/latency.py writes it; read here as docs/RESULTS.md says): one
   HdrHistogram per request name and slice; a resample merges the drawn slices' histograms and
-  takes the percentile of the merge (exact, pooled);
+  takes the percentile of the merge (exact);
 - Locust's locust_stats_history.csv (older runs): its percentile columns cover the last 10 s
   (Locust's CURRENT_RESPONSE_TIME_PERCENTILE_WINDOW), so every 10th row is one non-overlapping
   slice; a resample takes the median of the drawn slices' values;
@@ -14,139 +15,27 @@ repeat unlike the others widens the interval), in this order of preference:
 Rates (auth failures, download success) resample (numerator, denominator) slices in pairs;
 alone_* figures resample the probe's single requests. `quotient` gives the interval of one
 figure divided by another (stage vs its reference stage), resampling both independently.
-The percentile method is used: with 3-20 units, BCa's jackknife is unstable and fails on
-ties. Fixed seed: the same run always prints the same interval.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from hdrh.histogram import HdrHistogram
-from scipy import stats
 
 from benchmarks.results import analysis as an
-from benchmarks.results import i18n, ladders  # i18n.t, not t: a loop below names its times t
+from benchmarks.results import ladders
+from benchmarks.results.resample import Interval, Sample, bootstrap, quotient
 
-CONFIDENCE = 0.95
-RESAMPLES = 2000
-SEED = 20261129
+__all__ = ["Interval", "Sample", "bootstrap", "quotient", "sample", "curve_sample"]
+
 HISTORY_WINDOW_S = 10  # Locust's CURRENT_RESPONSE_TIME_PERCENTILE_WINDOW
 PERCENTILE_METRICS = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 WINDOW_KEY = "_window"  # latency.json's window entry (docs/RESULTS.md), not a request name
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A 95 % confidence interval: lo..hi, from `units` resampled units of the given kind."""
-
-    lo: float
-    hi: float
-    units: int
-    kind: str  # "hdr slices", "history slices", "repeats", "probe requests", "floor"
-    confidence: float = CONFIDENCE
-    why: tuple | None = None  # "floor": (request, fastest alone in ms, share of the arrivals)
-
-    def text(self, unit: str = "") -> str:
-        """Say the interval in the report's language (i18n), e.g. "95 % CI 3.1-4.2 ms (...)"."""
-        t, u = i18n.t, f" {unit}" if unit else ""
-        lo, hi = i18n.num(self.lo, ".4g"), i18n.num(self.hi, ".4g")
-        binomial = self.kind.startswith("binomial")
-        if self.kind == "floor" and self.why:
-            name, alone, share = self.why
-            return t(
-                "surely {lo}-{hi}{u} ({name} alone took {alone} ms or more and is {share} % of "
-                "the arrivals: the p99 is over the SLO at every rate)",
-                lo=lo, hi=hi, u=u, name=name, alone=i18n.num(alone, ".4g"),
-                share=i18n.num(100 * share, ".2g"),
-            )  # fmt: skip
-        if self.units == 1 and not binomial:
-            return t(
-                "no interval (one {kind}: {lo}{u})", kind=t(self.kind.removesuffix("s")), lo=lo, u=u
-            )
-        how = (
-            t("binomial per step, {n} ladder(s)", n=self.units)
-            if binomial
-            else t("bootstrap over {n} {kind}", n=self.units, kind=t(self.kind))
-        )
-        return t(
-            "{confidence} % CI {lo}-{hi}{u} ({how})",
-            lo=lo,
-            hi=hi,
-            u=u,
-            how=how,
-            confidence=f"{self.confidence * 100:.0f}",
-        )
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Resampling units of one figure and the statistic that turns drawn units into the figure.
-
-    `statistic(data, axis=-1)` gets an array of units (or unit indices) along the last axis.
-    `data` is a tuple of equally long arrays (paired, e.g. numerator and denominator).
-    """
-
-    data: tuple[np.ndarray, ...]
-    statistic: object
-    kind: str
-
-    @property
-    def units(self) -> int:
-        return len(self.data[0])
-
-    def value(self) -> float:
-        return float(self.statistic(*self.data, axis=-1))
-
-
-def bootstrap(sample: Sample, confidence: float = CONFIDENCE) -> Interval:
-    """Return the interval of one figure."""
-    return _ci(sample.data, sample.statistic, True, sample.units, sample.kind, confidence)
-
-
-def quotient(top: Sample, bottom: Sample, confidence: float = CONFIDENCE) -> Interval:
-    """Return the interval of top / bottom, each resampled independently within its own units."""
-    nt = len(top.data)
-
-    def ratio(*arrays, axis=-1):
-        return top.statistic(*arrays[:nt], axis=axis) / bottom.statistic(*arrays[nt:], axis=axis)
-
-    units = min(top.units, bottom.units)
-    if top.kind == bottom.kind:
-        kind = top.kind
-    else:
-        kind = f"{top.kind} / {bottom.kind}"
-    data = top.data + bottom.data
-    # Two independent samples: scipy resamples each within itself (paired only inside each).
-    if nt == 1 and len(bottom.data) == 1:
-        return _ci(data, ratio, False, units, kind, confidence)
-    raise ValueError("quotient of paired samples (rates) is not supported")
-
-
-def _ci(data, statistic, paired: bool, units: int, kind: str, confidence: float) -> Interval:
-    if units == 0:
-        raise ValueError("no units to resample")
-    point = float(statistic(*data, axis=-1))
-    if all(len(np.unique(d)) <= 1 for d in data) or units == 1:
-        return Interval(point, point, units, kind, confidence)  # nothing varies: no spread
-    res = stats.bootstrap(
-        data,
-        statistic,
-        paired=paired,
-        vectorized=True,
-        confidence_level=confidence,
-        n_resamples=RESAMPLES,
-        batch=200,  # the histogram statistic holds batch x buckets in memory
-        method="percentile",
-        random_state=np.random.default_rng(SEED),
-    )
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return Interval(min(lo, point), max(hi, point), units, kind, confidence)
 
 
 # --- where the units come from ---------------------------------------------------------------
@@ -170,7 +59,7 @@ def _latency_entries(path: Path) -> dict:
     return {k: v for k, v in _read_json(path).items() if k != WINDOW_KEY}
 
 
-def _histogram_sample(slices: list[dict], q: float) -> Sample:
+def _histogram_sample(slices: list[dict], q: float, groups: np.ndarray | None = None) -> Sample:
     """Units: slice indices; statistic: the q-th percentile of the drawn slices' merged counts."""
     hists = [HdrHistogram.decode(s["hdr"]) for s in slices]
     counts = np.array([np.asarray(h.counts[: h.counts_len], dtype=float) for h in hists])
@@ -190,7 +79,7 @@ def _histogram_sample(slices: list[dict], q: float) -> Sample:
         target = np.maximum(np.floor(q / 100 * cum[..., -1:] + 0.5), 1)
         return values[np.argmax(cum >= target, axis=-1)]
 
-    return Sample((np.arange(n),), percentile, "hdr slices")
+    return Sample((np.arange(n),), percentile, "hdr slices", groups)
 
 
 def _history_values(folder: Path, endpoint: str, metric: str) -> list[float]:
@@ -234,24 +123,25 @@ def sample(run: an.Run, stage: str, metric: str, endpoint: str = "") -> Sample |
     lat = _latency_files(folders)
     if metric in PERCENTILE_METRICS and endpoint:
         if lat is not None:
-            slices = [s for data in lat for s in data.get(endpoint, {}).get("slices", [])]
-            slices = [s for s in slices if s["count"]]
+            slices, groups = _labelled(
+                [[s for s in d.get(endpoint, {}).get("slices", []) if s["count"]] for d in lat]
+            )
             if slices:
-                return _histogram_sample(slices, PERCENTILE_METRICS[metric])
-        values = [v for f in folders for v in _history_values(f, endpoint, metric)]
+                return _histogram_sample(slices, PERCENTILE_METRICS[metric], groups)
+        values, groups = _labelled([_history_values(f, endpoint, metric) for f in folders])
         if len(values) >= 2:
-            return Sample((np.array(values),), _median, "history slices")
+            return Sample((np.array(values),), _median, "history slices", groups)
     if metric.startswith("alone_") and endpoint:
         q = {"p50": 50, "p95": 95, "p99": 99}.get(metric.removeprefix("alone_"))
         probes = [_read_json(f / "probe.json").get(endpoint, {}).get("ms", []) for f in folders]
-        ms = np.array([v for p in probes for v in p], dtype=float)
+        ms, groups = _labelled(probes)
         if q is not None and len(ms):
             pick = lambda x, axis=-1: np.percentile(x, q, axis=axis)  # noqa: E731
-            return Sample((ms,), pick, "probe requests")
+            return Sample((np.array(ms, dtype=float),), pick, "probe requests", groups)
     if metric in ("throughput", "ok_throughput") and lat is not None:
-        rates = _throughput_slices(folders, metric == "ok_throughput")
-        if len(rates) >= 2:
-            return Sample((np.array(rates),), _mean, "hdr slices")
+        found = _throughput_sample(folders, metric == "ok_throughput")
+        if found is not None:
+            return found
     if metric in ("auth_failure_rate", "download_success") and lat is not None:
         rate = _rate_slices(lat, metric)
         if rate is not None:
@@ -275,10 +165,25 @@ def curve_sample(run: an.Run, replicas: int, metric: str = "ok_throughput") -> S
         return None
     folders = _repeats(run.path, curve_folder(run, replicas))
     if metric in ("throughput", "ok_throughput") and _latency_files(folders) is not None:
-        rates = _throughput_slices(folders, metric == "ok_throughput")
-        if len(rates) >= 2:
-            return Sample((np.array(rates),), _mean, "hdr slices")
+        found = _throughput_sample(folders, metric == "ok_throughput")
+        if found is not None:
+            return found
     return Sample((values,), _median, "repeats")
+
+
+def _labelled(per_repeat: list[list]) -> tuple[list, np.ndarray | None]:
+    """Pool each repeat's units; label each with its repeat (None: one repeat, no levels)."""
+    pooled = [u for units in per_repeat for u in units]
+    groups = np.repeat(np.arange(len(per_repeat)), [len(units) for units in per_repeat])
+    return pooled, (groups if len({g for g in groups}) > 1 else None)
+
+
+def _throughput_sample(folders: list[Path], ok_only: bool) -> Sample | None:
+    """Units: each repeat's slices' request rates; the figure: their mean (the repeat's rate)."""
+    rates, groups = _labelled([_throughput_slices([f], ok_only) for f in folders])
+    if len(rates) < 2:
+        return None
+    return Sample((np.array(rates),), _mean, "hdr slices", groups)
 
 
 def curve_folder(run: an.Run, replicas: int) -> str:
@@ -293,8 +198,8 @@ def curve_folder(run: an.Run, replicas: int) -> str:
 
 def _rate_slices(lat: list[dict], metric: str) -> Sample | None:
     """Pair (numerator, denominator) per slice and repeat from latency.json's slices."""
-    num, den = [], []
-    for data in lat:
+    num, den, groups = [], [], []
+    for r, data in enumerate(lat):
         per_t: dict[float, list[float]] = {}
         for name, entry in data.items():
             if metric == "download_success" and name != an.DOWNLOAD:
@@ -311,9 +216,11 @@ def _rate_slices(lat: list[dict], metric: str) -> Sample | None:
             if per_t[t][1]:
                 num.append(per_t[t][0])
                 den.append(per_t[t][1])
+                groups.append(r)
     if not den:
         return None
-    return Sample((np.array(num), np.array(den)), _rate, "hdr slices")
+    labels = np.array(groups) if len(set(groups)) > 1 else None
+    return Sample((np.array(num), np.array(den)), _rate, "hdr slices", labels)
 
 
 def _throughput_slices(folders: list[Path], ok_only: bool) -> list[float]:

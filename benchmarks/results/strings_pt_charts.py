@@ -252,6 +252,8 @@ CHARTS = {
         "com certeza {lo}-{hi}{u} ({name} sozinho levou {alone} ms ou mais e é {share} % das "
         "chegadas: o p99 passa do SLO em qualquer taxa)",
     "bootstrap over {n} {kind}": "bootstrap sobre {n} {kind}",
+    "bootstrap over {k} repeats and their {n} {kind}":
+        "bootstrap sobre {k} repetições e suas {n} {kind}",
     "hdr slices": "fatias do hdr",
     "hdr slice": "fatia do hdr",
     "history slices": "fatias do histórico",
