@@ -40,6 +40,12 @@ PYTHON, VERSION = pick_python()
 nox.options.envdir = f".nox/py{VERSION}"
 
 
+# Ctrl-C reaches the lab's process as well as nox: nox then waits only 0.3 s before SIGTERM and
+# 0.2 s more before SIGKILL, too short for a stack to stop and its cgroups to be removed (a bench
+# interrupted mid-window left its cgroups behind). The sessions that run a stack wait for it.
+STOPS = {"interrupt_timeout": 60, "terminate_timeout": 15}
+
+
 def install(session: nox.Session, *extras: str) -> None:
     target = f".[{','.join(extras)}]" if extras else "."
     session.install("-e", target)
@@ -54,7 +60,7 @@ def install(session: nox.Session, *extras: str) -> None:
 def up(session: nox.Session) -> None:
     """Bring one stage up with every process it needs: `nox -s up -- legacy`. Ctrl-C stops all."""
     install(session)
-    session.run("python", "-m", "benchmarks.stack.up", *(session.posargs or ["--help"]))
+    session.run("python", "-m", "benchmarks.stack.up", *(session.posargs or ["--help"]), **STOPS)
 
 
 @nox.session(python=PYTHON)
@@ -62,14 +68,16 @@ def play(session: nox.Session) -> None:
     """Bring one stage up and drive it by hand in Locust's web UI (http://127.0.0.1:8089):
     `nox -s play -- cache --users 20`. Ctrl-C stops everything."""
     install(session)
-    session.run("python", "-m", "benchmarks.measure.play", *(session.posargs or ["--help"]))
+    session.run(
+        "python", "-m", "benchmarks.measure.play", *(session.posargs or ["--help"]), **STOPS
+    )
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Measure stages (all by default) with Locust, store the raw results, then chart them."""
     install(session)
-    session.run("python", "-m", "benchmarks.measure.bench", *session.posargs)
+    session.run("python", "-m", "benchmarks.measure.bench", *session.posargs, **STOPS)
 
 
 @nox.session(python=PYTHON)
@@ -120,6 +128,7 @@ def reference(session: nox.Session) -> None:
         "2",
         "--no-report",
         *session.posargs,
+        **STOPS,
     )
     # The raw results travel with the page, so it can be rebuilt from them: logs left out and
     # mails trimmed to what the analysis reads (benchmarks/results/reference.py).
