@@ -326,3 +326,49 @@ def test_a_slow_first_call_that_fills_no_cache_is_a_probe_sample(monkeypatch, se
     found = probe_mod.probe(stack, [], samples=3)
     assert seen.count(top) == calls
     assert len(found["GET /api/specialists/highest_rated"]["ms"]) == 3
+
+
+def test_the_probe_paces_its_requests_under_the_app_box_budget(monkeypatch):
+    """Back to back, a 3 ms request spent a 0.25-core box's 25 ms quota every ~8 requests and the
+    next one waited out the 100 ms period (~65 ms "alone"): the probe pauses after each request."""
+    from types import SimpleNamespace
+
+    from benchmarks.measure import probe as probe_mod
+
+    assert probe_mod.pause_s(0.003, None) == 0  # no budget, no pause
+    assert probe_mod.pause_s(0.003, 0.25) == pytest.approx(0.003 * (1 / 0.2 - 1))  # 20 % duty
+    assert probe_mod.pause_s(1.5, 0.25) == 0.1  # a long one: one period, the quota is whole
+    assert probe_mod.pause_s(0.003, 2.0) == 0  # a box bigger than the pace needs no pause
+
+    slept, now = [], [0.0]
+
+    class FakeClient:
+        def __init__(self, *_, **__):
+            pass
+
+        def login(self):
+            return self
+
+        def get(self, path):
+            return self.request("GET", path)
+
+        def request(self, method, url, body=None):
+            now[0] += 0.003  # every request takes 3 ms
+            page = {"data": [{"id": "s1"}]}
+            return SimpleNamespace(status=200, header=lambda _: "", json_or_none=lambda: page)
+
+    monkeypatch.setattr(probe_mod, "LabClient", FakeClient)
+    monkeypatch.setattr(probe_mod.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(
+        probe_mod.time, "sleep", lambda s: (slept.append(s), now.__setitem__(0, now[0] + s))
+    )
+    boxes = SimpleNamespace(enforced=True, replica_cpus=0.25)
+    stack = SimpleNamespace(urls={"api": "http://127.0.0.1:1/api"}, replicas=1, boxes=boxes)
+    found = probe_mod.probe(stack, [], samples=5)
+    assert len(found["GET /api/test"]["ms"]) == 5
+    busy = 0.003 * len(slept)
+    assert busy / (busy + sum(slept)) == pytest.approx(0.2)  # the box at 80 % of its 0.25 core
+    stack.boxes = SimpleNamespace(enforced=False, replica_cpus=0.25)  # asked, not enforced
+    slept.clear()
+    probe_mod.probe(stack, [], samples=5)
+    assert set(slept) <= {0.0}

@@ -641,3 +641,16 @@ def test_the_scaling_effect_is_decided_on_its_interval(tmp_path, two, status):
     assert "95 % CI" in outcome.detail and "bootstrap over 5 hdr slices" in outcome.detail
     # Each point's window beside the machine's speed, so a drifting VM is visible in the line.
     assert "by replicas: 1: 15.3–15.6 ms, 2: 15.4–19.0 ms" in outcome.detail
+
+
+@pytest.mark.parametrize(("asked", "status"), [([1, 3, 4], "skip"), ([1, 2, 3, 4], "fail")])
+def test_a_curve_without_its_2_replica_point_skips_unless_it_was_asked_for(tmp_path, asked, status):
+    run = with_budgets(tmp_path, enforced=True)
+    shutil.rmtree(run / "scaling" / "2")  # the fixture's cache stage run is at 1 replica
+    meta = json.loads((run / "meta.json").read_text())
+    meta.setdefault("settings", {}).update(scaling_stage="cache", scaling_replicas=asked)
+    (run / "meta.json").write_text(json.dumps(meta))
+    outcome = check.scaling_outcome(an.load_run(run))
+    assert (
+        outcome.status == status and "lacks 1 or 2 replicas (has ['1', '3', '4'])" in outcome.detail
+    )

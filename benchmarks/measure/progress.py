@@ -10,9 +10,10 @@ from pathlib import Path
 from benchmarks.measure.stage_ladder import seconds as ladder_seconds
 
 # Start-up, verification, probe, Locust start-up and logins, the mail drain, shutdown of one
-# stage: 10-14 s measured on a quiet 2-core machine (a live top-10's probe is the most of it).
-OVERHEAD_GUESS_S = 12.0
-POINT_SAVES_S = 5.0  # a scaling point has no probe (2-12 s) and no ladder
+# stage: 10-14 s measured on a quiet 2-core machine (a live top-10's probe is the most of it),
+# and ~2 s more since the probe paces its requests under the app box's budget (probe.PACE).
+OVERHEAD_GUESS_S = 14.0
+POINT_SAVES_S = 7.0  # a scaling point has no probe (4-14 s) and no ladder
 WRK_GUESS_S = 25.0  # benchmarks/measure/wrk.py: a stage started, wrk 5 s, Locust 5 s
 
 

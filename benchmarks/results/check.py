@@ -320,9 +320,13 @@ def scaling_outcome(run: an.Run) -> Outcome:
         return Outcome(e, "skip", t("skipped (no scaling curve in this run: --scaling STAGE)"))
     rows = s[(s["endpoint"] == "") & (s["metric"] == "ok_throughput")]
     by_n = {str(r["replicas"]): float(r["median"]) for r in rows.to_dict("records")}
-    if "1" not in by_n or "2" not in by_n:
+    if missing := [n for n in ("1", "2") if n not in by_n]:
+        asked = [str(n) for n in run.meta.get("settings", {}).get("scaling_replicas") or []]
+        # Asked for and not there: a failed point (FAIL); never asked for (--scaling-replicas
+        # without 1 or 2, and no stage run at 2): nothing to decide (SKIP).
+        status = "fail" if set(missing) & set(asked) else "skip"
         return Outcome(
-            e, "fail", t("the curve lacks 1 or 2 replicas (has {has})", has=sorted(by_n))
+            e, status, t("the curve lacks 1 or 2 replicas (has {has})", has=sorted(by_n))
         )
     interval = iv.quotient(iv.curve_sample(run, 2), iv.curve_sample(run, 1))
     detail = t(
