@@ -339,6 +339,18 @@ def test_the_probe_paces_its_requests_under_the_app_box_budget(monkeypatch):
     assert probe_mod.pause_s(0.003, 0.25) == pytest.approx(0.003 * (1 / 0.2 - 1))  # 20 % duty
     assert probe_mod.pause_s(1.5, 0.25) == 0.1  # a long one: one period, the quota is whole
     assert probe_mod.pause_s(0.003, 2.0) == 0  # a box bigger than the pace needs no pause
+    # Where the boxes count CPU, the request's own CPU decides: legacy's POST review waits
+    # ~100 ms on its SMTP send with ~5 ms of CPU and needs no pause; 3 ms of CPU in 4 ms does.
+    assert probe_mod.pause_s(0.1, 0.25, cpu_s=0.005) == 0
+    assert probe_mod.pause_s(0.004, 0.25, cpu_s=0.003) == pytest.approx(0.003 / 0.2 - 0.004)
+    used = [1.0]
+    stat = lambda: SimpleNamespace(usage_s=used[0])  # noqa: E731
+    counted = SimpleNamespace(boxes={"app-1": ("app", SimpleNamespace(stats=stat)),
+                                     "caddy": ("proxy", None)})  # fmt: skip
+    before = probe_mod._app_cpu_s(counted)
+    used[0] += 0.003
+    assert probe_mod._used(counted, before) == pytest.approx(0.003)
+    assert probe_mod._used(counted, None) is None
 
     slept, now = [], [0.0]
 

@@ -22,13 +22,24 @@ SLOW_MS = 500.0  # a first call this slow, filling no cache, is kept as a sample
 PACE = 0.8
 
 
-def pause_s(elapsed_s: float, cores: float | None) -> float:
-    """Seconds to wait after a request that took elapsed_s so that, one at a time, the app's box
-    (`cores` per replica; None: no budget) stays under PACE of its budget; at most one period
-    (after it the quota is whole again)."""
+def pause_s(elapsed_s: float, cores: float | None, cpu_s: float | None = None) -> float:
+    """Seconds to wait after a request that took elapsed_s (and cpu_s of the app boxes' CPU,
+    where the boxes count it; else elapsed_s is its upper bound) so that, one at a time, the
+    app's box (`cores` per replica; None: no budget) stays under PACE of its budget; at most one
+    period (after it the quota is whole again). A request waiting on I/O (legacy's SMTP send:
+    ~100 ms, little CPU) needs none."""
     if not cores:
         return 0.0
-    return max(0.0, min(PERIOD_US / 1e6, elapsed_s * (1 / (PACE * cores) - 1)))
+    cpu = elapsed_s if cpu_s is None else cpu_s
+    return max(0.0, min(PERIOD_US / 1e6, cpu / (PACE * cores) - elapsed_s))
+
+
+def _app_cpu_s(boxes) -> float | None:
+    """CPU seconds used so far by the app's boxes (None where they do not count it)."""
+    stats = [box.stats() for group, box in getattr(boxes, "boxes", {}).values() if group == "app"]
+    if not stats or any(s.usage_s is None for s in stats):
+        return None
+    return sum(s.usage_s for s in stats)
 
 
 def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> dict:
@@ -66,10 +77,10 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
     result = {}
     for name, method, url, body in endpoints:
         times, misses = [], 0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cores and _app_cpu_s(boxes)
         first = c.request(method, url, body)  # fills the cache where there is one, as in use
         first_ms = (time.perf_counter() - started) * 1000
-        time.sleep(pause_s(first_ms / 1000, cores))
+        time.sleep(pause_s(first_ms / 1000, cores, _used(boxes, cpu)))
         # Where it filled no cache (no cache part in its Server-Timing) and is slow (a live
         # top-10 in a quarter-core box: ~2 s), it is a sample like the next ones: one slow call
         # less per stage. A fast endpoint's first call stays untimed (a cold start shows there).
@@ -83,13 +94,19 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         while len(times) < samples and misses < 3 * samples:
             if len(times) >= min(samples, PROBE_MIN_SAMPLES) and time.perf_counter() > deadline:
                 break
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cores and _app_cpu_s(boxes)
             status = c.request(method, url, body).status
             elapsed = (time.perf_counter() - started) * 1000
-            time.sleep(pause_s(elapsed / 1000, cores))
+            time.sleep(pause_s(elapsed / 1000, cores, _used(boxes, cpu)))
             if 200 <= status < 300:
                 times.append(round(elapsed, 2))
             else:
                 misses += 1
         result[name] = {"ms": times, "non_2xx": misses}
     return result
+
+
+def _used(boxes, before: float | None) -> float | None:
+    """The app boxes' CPU seconds since `before` (None: not counted, or no budget)."""
+    now = _app_cpu_s(boxes) if before is not None else None
+    return None if now is None else max(0.0, now - before)
