@@ -289,17 +289,10 @@ def test_logins_queue_for_the_stages_hash_slots():
     assert out.stdout.strip().splitlines()[-1] == "4"
 
 
-@pytest.mark.parametrize(("server_timing", "calls"), [("db;dur=60", 3), ("cache;dur=1, db", 4)])
-def test_a_slow_first_call_that_fills_no_cache_is_a_probe_sample(monkeypatch, server_timing, calls):
-    """A live top-10 in a quarter-core box takes ~2 s: its first call is kept as a sample unless
-    it filled a cache (then it is the miss, and only the next calls are the endpoint alone)."""
-    import time as clock
+def fake_client(answer, server_timing: str = ""):
+    """A LabClient stand-in for the probe: every request is a 200 with one specialist; `answer`
+    is called with each URL (to record it, or to let time pass)."""
     from types import SimpleNamespace
-
-    from benchmarks.measure import probe as probe_mod
-
-    top = "/api/specialists/highest_rated"
-    seen = []
 
     class FakeClient:
         def __init__(self, *_, **__):
@@ -312,15 +305,33 @@ def test_a_slow_first_call_that_fills_no_cache_is_a_probe_sample(monkeypatch, se
             return self.request("GET", path)
 
         def request(self, method, url, body=None):
-            seen.append(url)
-            if url == top:
-                clock.sleep(0.03)
+            answer(url)
             page = {"data": [{"id": "s1"}]}
             return SimpleNamespace(
                 status=200, header=lambda _: server_timing, json_or_none=lambda: page
             )
 
-    monkeypatch.setattr(probe_mod, "LabClient", FakeClient)
+    return FakeClient
+
+
+@pytest.mark.parametrize(("server_timing", "calls"), [("db;dur=60", 3), ("cache;dur=1, db", 4)])
+def test_a_slow_first_call_that_fills_no_cache_is_a_probe_sample(monkeypatch, server_timing, calls):
+    """A live top-10 in a quarter-core box takes ~2 s: its first call is kept as a sample unless
+    it filled a cache (then it is the miss, and only the next calls are the endpoint alone)."""
+    import time as clock
+    from types import SimpleNamespace
+
+    from benchmarks.measure import probe as probe_mod
+
+    top = "/api/specialists/highest_rated"
+    seen = []
+
+    def answer(url):
+        seen.append(url)
+        if url == top:
+            clock.sleep(0.03)
+
+    monkeypatch.setattr(probe_mod, "LabClient", fake_client(answer, server_timing))
     monkeypatch.setattr(probe_mod, "SLOW_MS", 20.0)
     stack = SimpleNamespace(urls={"api": "http://127.0.0.1:1/api"}, replicas=1)
     found = probe_mod.probe(stack, [], samples=3)
@@ -353,23 +364,10 @@ def test_the_probe_paces_its_requests_under_the_app_box_budget(monkeypatch):
     assert probe_mod._used(counted, None) is None
 
     slept, now = [], [0.0]
-
-    class FakeClient:
-        def __init__(self, *_, **__):
-            pass
-
-        def login(self):
-            return self
-
-        def get(self, path):
-            return self.request("GET", path)
-
-        def request(self, method, url, body=None):
-            now[0] += 0.003  # every request takes 3 ms
-            page = {"data": [{"id": "s1"}]}
-            return SimpleNamespace(status=200, header=lambda _: "", json_or_none=lambda: page)
-
-    monkeypatch.setattr(probe_mod, "LabClient", FakeClient)
+    # Every request takes 3 ms.
+    monkeypatch.setattr(
+        probe_mod, "LabClient", fake_client(lambda _: now.__setitem__(0, now[0] + 0.003))
+    )
     monkeypatch.setattr(probe_mod.time, "perf_counter", lambda: now[0])
     monkeypatch.setattr(
         probe_mod.time, "sleep", lambda s: (slept.append(s), now.__setitem__(0, now[0] + s))
