@@ -161,16 +161,15 @@ def _replicates(sample: Sample, rng: np.random.Generator) -> np.ndarray:
     return np.median(np.take_along_axis(per, chosen, axis=-1)[..., 0], axis=-1)
 
 
-def _interval(
-    values: np.ndarray, point: float, sample: Sample, confidence: float, units: int | None = None
-) -> Interval:
+def _interval(values: np.ndarray, point: float, sample: Sample, confidence: float) -> Interval:
+    """The percentile interval of two-level replicates, widened to hold the figure itself."""
     finite = values[np.isfinite(values)]
     if not len(finite):
-        return Interval(point, point, units or sample.units, sample.kind, confidence)
+        return Interval(point, point, sample.units, sample.kind, confidence)
     tail = 100 * (1 - confidence) / 2
     lo, hi = (float(x) for x in np.percentile(finite, [tail, 100 - tail]))
     return Interval(
-        min(lo, point), max(hi, point), units or sample.units, sample.kind, confidence,
+        min(lo, point), max(hi, point), sample.units, sample.kind, confidence,
         repeats=sample.repeats,
     )  # fmt: skip
 
