@@ -150,31 +150,54 @@ def test_reserved_budgets_weigh_the_lab_above_other_work_and_boxes_by_their_core
         plain.close()
 
 
-@pytest.mark.slow
-@pytest.mark.processes
-def test_children_born_in_a_box_stay_in_it(lab):
-    box = lab.box("family", 0.5)
+@pytest.fixture
+def family():
+    """A parent that forks a sleeping child when told to; yields (parent, fork) where fork()
+    returns the child's pid."""
     parent = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import subprocess, sys, time\n"
+            "sys.stdin.readline()\n"
             "c = subprocess.Popen([sys.executable, '-c', 'import time; "
             "time.sleep(60)'])\nprint(c.pid, flush=True)\n"
             "time.sleep(60)\n",
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:
-        box.add(parent.pid)
-        grandchild = int(parent.stdout.readline())  # forked after add(): born inside
-        assert {parent.pid, grandchild} <= set(box.pids())
-    finally:
-        for p in psutil.Process(parent.pid).children(recursive=True):
-            p.kill()
-        parent.kill()
-        parent.wait()
+
+    def fork() -> int:
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        return int(parent.stdout.readline())
+
+    yield parent, fork
+    for p in psutil.Process(parent.pid).children(recursive=True):
+        p.kill()
+    parent.kill()
+    parent.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_children_born_in_a_box_stay_in_it(lab, family):
+    parent, fork = family
+    box = lab.box("family", 0.5)
+    box.add(parent.pid)
+    assert {parent.pid, fork()} <= set(box.pids())
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_children_forked_before_the_box_are_moved_with_their_parent(lab, family):
+    parent, fork = family
+    box = lab.box("family", 0.5)
+    child = fork()  # a gunicorn master that has forked its worker already
+    box.add(parent.pid)
+    assert {parent.pid, child} <= set(box.pids())
 
 
 @pytest.mark.slow

@@ -163,21 +163,25 @@ class Box:
     def add(self, pid: int, children: bool = True) -> None:
         """Move a process into the box; with its current children (a gunicorn master may have
         forked its worker already); the children it forks later are born inside."""
-        family = [pid]
-        if children:
-            family += [c.pid for c in psutil.Process(pid).children(recursive=True)]
         mech = self.budgets.mechanism
         if mech == "none":
             return
+        kids = lambda: [c.pid for c in psutil.Process(pid).children(recursive=True)]  # noqa: E731
         if mech == "systemd":
-            self._adopt_in_scope(family)
+            self._adopt_in_scope([pid, *(kids() if children else [])])
             return
-        for p in family:
-            for d in self.dirs:
-                try:
-                    (d / "cgroup.procs").write_text(str(p))
-                except ProcessLookupError:
-                    pass  # exited in between: nothing to box
+        # The parent first, its children listed after: a child forked meanwhile is either born
+        # inside or already in the list (listing first left one forked in between outside).
+        self._move(pid)
+        for kid in kids() if children else []:
+            self._move(kid)
+
+    def _move(self, pid: int) -> None:
+        for d in self.dirs:
+            try:
+                (d / "cgroup.procs").write_text(str(pid))
+            except ProcessLookupError:
+                pass  # exited in between: nothing to box
 
     def _adopt_in_scope(self, pids: list[int]) -> None:
         """Start a transient scope holding running pids, as `systemd-run --scope` does for its
