@@ -37,11 +37,15 @@ def test_up_serves_the_stage_and_ctrl_c_stops_it(free_port, poll, tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         client = LabClient(f"http://127.0.0.1:{port}", timeout=5)
+        # Ready when it says so: the API answers a moment before `up` has capped its boxes and
+        # printed its URLs (a Ctrl-C in between found no banner in the log).
         poll(
-            lambda: proc.poll() is not None or client.get("/api/test").status == 200,
+            lambda: proc.poll() is not None
+            or ("Ctrl-C stops" in (tmp_path / "up.log").read_text()
+                and client.get("/api/test").status == 200),
             timeout=90,
-            what="the stage behind `up` to answer",
-        )
+            what="`up` to print its URLs and the stage to answer",
+        )  # fmt: skip
         assert proc.poll() is None, (tmp_path / "up.log").read_text()[-2000:]
         assert client.login().uses_token
         assert client.get("/api/user").json["email"] == "email@example.com"

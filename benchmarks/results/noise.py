@@ -10,7 +10,9 @@ whole machine used minus what the stage's processes and the load generator used.
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
 from pathlib import Path
 
 from benchmarks.results.i18n import num, t
@@ -179,3 +181,64 @@ def speeds(run_path: Path, folders: dict) -> str:
         found.append(f"{label}: {_range(ms, '.1f')} ms")
     return t("; the machine's speed loop at the windows' ends, by replicas: {found}",
              found=", ".join(found))  # fmt: skip
+
+
+TAIL_FEW = 10  # a percentile with fewer requests beyond it moves with one slow request
+TAILS = {"p95": 0.95, "p99": 0.99, "p999": 0.999}
+GROWING = 1.5  # lag at a window's end this many times its start's: the queue kept growing
+
+
+def thin_tails(run, cells: list[tuple[str, str, str, str]]) -> str | None:
+    """Say which spread percentiles rest on a handful of requests (the k slowest of n).
+
+    `cells`: (stage, endpoint, metric, label) of the ⚠ figures; a p99 of 90 requests is their
+    slowest one, so one recomputation or one throttled period decides it."""
+    f, found = run.figures, []
+    for stage, endpoint, metric, label in cells:
+        q = TAILS.get(metric)
+        rows = f[(f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == "requests")]
+        counts = [int(n) for n in rows["value"]]
+        if q is None or not counts or max(counts) * (1 - q) >= TAIL_FEW:
+            continue
+        beyond = [max(1, math.ceil(n * (1 - q))) for n in counts]
+        found.append(
+            t("{stage} {label}: the {k} slowest of {n} requests", stage=stage, label=t(label),
+              k=_range(beyond, "d"), n=_range(counts, "d"))
+        )  # fmt: skip
+    if not found:
+        return None
+    return t(
+        "Tail percentiles resting on a handful of requests per repeat ({where}): one slow request "
+        "(a cache recomputation, a throttled period) moves such a figure; longer windows give it "
+        "more requests.",
+        where="; ".join(found),
+    )
+
+
+def growing_queues(run, stages: list[str]) -> str | None:
+    """Say in which stages the review mails' lag kept growing through the window (medians over
+    repeats of its first and last third): the worker fell behind, so the lag says how long the
+    window ran and from what backlog it began, and its figures spread with that."""
+    m, found = run.mails, []
+    for stage in stages if not m.empty else []:
+        firsts, lasts = [], []
+        for _, g in m[(m["stage"] == stage) & (m["kind"] == "review")].groupby("repeat"):
+            end = g["t"].max()
+            first, last = g[g["t"] < end / 3]["lag_ms"], g[g["t"] > 2 * end / 3]["lag_ms"]
+            if end > 0 and len(first) and len(last):
+                firsts.append(first.median())
+                lasts.append(last.median())
+        if firsts and statistics.median(lasts) >= GROWING * statistics.median(firsts):
+            found.append(
+                t("{stage} {a} → {b} ms", stage=stage, a=num(statistics.median(firsts), ",.0f"),
+                  b=num(statistics.median(lasts), ",.0f"))
+            )  # fmt: skip
+    if not found:
+        return None
+    return t(
+        "Mail queues that kept growing through the window (review mails' lag in its first third "
+        "→ its last, medians over repeats: {where}): the worker sent mails slower than reviews "
+        "came in, so the lag says how long the window ran and from what backlog it began more "
+        "than how fast the stage is, and it spreads between repeats.",
+        where="; ".join(found),
+    )

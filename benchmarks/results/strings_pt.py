@@ -217,6 +217,24 @@ PAGE = {
     "their rate (hollow in the chart) and stop the capacity climb.":
         "O gerador da escada se atrasou em relação ao horário ({where}): esses pontos ofereceram "
         "menos do que a sua taxa (vazados no gráfico) e param a subida da capacidade.",
+    "{stage} {label}: the {k} slowest of {n} requests":
+        "{stage} {label}: as {k} mais lentas de {n} requisições",
+    "Tail percentiles resting on a handful of requests per repeat ({where}): one slow request "
+    "(a cache recomputation, a throttled period) moves such a figure; longer windows give it "
+    "more requests.":
+        "Percentis de cauda apoiados em poucas requisições por repetição ({where}): uma só "
+        "requisição lenta (um recálculo do cache, um período estrangulado) move esse número; "
+        "janelas mais longas lhe dão mais requisições.",
+    "{stage} {a} → {b} ms": "{stage} {a} → {b} ms",
+    "Mail queues that kept growing through the window (review mails' lag in its first third "
+    "→ its last, medians over repeats: {where}): the worker sent mails slower than reviews "
+    "came in, so the lag says how long the window ran and from what backlog it began more "
+    "than how fast the stage is, and it spreads between repeats.":
+        "Filas de e-mail que não pararam de crescer durante a janela (atraso dos e-mails de "
+        "avaliação no primeiro terço → no último, medianas das repetições: {where}): o worker "
+        "enviou e-mails mais devagar do que as avaliações chegavam, então o atraso diz mais "
+        "quanto tempo a janela durou e de que fila ela partiu do que a rapidez do estágio, e "
+        "varia entre repetições.",
     # ---------------------------------------------------------------- method, environment, summary
     "measured once": "medido uma vez",
     "this was repeated {n} times": "isso foi repetido {n} vezes",

@@ -125,7 +125,15 @@ def warnings(run) -> list[str]:
             )
         )
     out += noise.caveats(run)  # the machine, the generator, the worker: measured
-    wide = sum(1 for _, _, cells in headline_cells(run) for stat, _ in cells if stat and stat.wide)
+    spread = [
+        (stage, an.key_endpoint(stage) if col.endpoint is an.KEY else col.endpoint, col)
+        for stage, _, cells in headline_cells(run)
+        for (stat, _), col in zip(cells, an.HEADLINE_COLUMNS, strict=True)
+        if stat and stat.wide
+    ]
+    tails = [(s, e, c.metric, c.label) for s, e, c in spread if c.metric in noise.TAILS]
+    out += [x for x in (noise.thin_tails(run, tails), noise.growing_queues(run, run.stages)) if x]
+    wide = len(spread)
     if wide:
         out.append(
             t(
