@@ -89,3 +89,21 @@ def test_a_mail_queue_that_kept_growing_through_the_window_is_said():
     steady = mails[mails["stage"] == "async-mail"]
     assert noise.growing_queues(SimpleNamespace(mails=steady), ["async-mail"]) is None
     assert noise.growing_queues(SimpleNamespace(mails=pd.DataFrame()), ["cache"]) is None
+
+
+def test_how_far_the_machines_speed_moves_the_throughput_is_measured(tmp_path):
+    # Two full-box stages, three windows each: the slower the loop, the fewer requests.
+    for stage, base in (("legacy", 600), ("cache", 3000)):
+        for k, (speed, share) in enumerate(((20.0, 1.1), (30.0, 1.0), (45.0, 0.8)), start=1):
+            folder = tmp_path / stage / f"r{k}"
+            repeat(folder, 0.25, int(base * share))
+            host = {"busy_pct": 40.0, "cpu_count": 2, "speed_ms": [speed - 1, speed + 1]}
+            (folder / "stage.json").write_text(json.dumps({"host": host}))
+    r, n = noise.speed_and_throughput(tmp_path, ["legacy", "cache"])
+    assert n == 6 and r < -0.9
+    said = noise.caveats(SimpleNamespace(path=tmp_path, stages=["legacy", "cache"]))
+    assert any("6 windows" in line and "correlate at r = -1.00" in line for line in said)
+    # A stage whose box was not full is left out: its throughput was not set by the CPU.
+    repeat(tmp_path / "spare" / "r1", 0.05, 100)
+    repeat(tmp_path / "spare" / "r2", 0.05, 900)
+    assert noise.speed_and_throughput(tmp_path, ["spare"]) is None

@@ -15,6 +15,8 @@ import re
 import statistics
 from pathlib import Path
 
+from scipy import stats
+
 from benchmarks.results.i18n import num, t
 
 
@@ -69,32 +71,57 @@ FULL = 0.95  # a box using this share of its budget or more was full
 MOVED = 0.10  # a spread of CPU per request over this share of its lowest value is said
 
 
+def full_repeats(run_path: Path, stage: str) -> dict[str, tuple[float, float]]:
+    """Return {repeat: (app CPU ms per HTTP request, HTTP req/s)} for a stage whose app boxes were
+    full in every repeat with under 1 % failed requests; {} otherwise."""
+    out = {}
+    for folder in sorted((run_path / stage).glob("r*")):
+        if not re.fullmatch(r"r\d+", folder.name):
+            continue
+        app = ((_read(folder / "cpu.json") or {}).get("groups") or {}).get("app") or {}
+        lat = _read(folder / "latency.json") or {}
+        window = lat.get("_window") or {}
+        seconds = (window.get("stop") or 0) - (window.get("start") or 0)
+        http = [e for k, e in lat.items() if k != "_window" and not k.startswith("E2E")]
+        requests = sum(e.get("count", 0) for e in http)
+        failed = sum(e.get("failures", 0) for e in http)
+        budget, cores = app.get("budget_cores"), app.get("cores")
+        # Where requests fail (load-balanced's cheap 401s), the mix itself moved: left out.
+        full = budget and cores and cores >= FULL * budget
+        if not (full and seconds > 0 and requests) or failed > 0.01 * requests:
+            return {}
+        out[folder.name] = (1000 * cores / (requests / seconds), requests / seconds)
+    return out
+
+
 def cpu_per_request(run_path: Path, stages: list[str]) -> dict[str, tuple[float, float]]:
     """Return {stage: (lowest, highest) app CPU ms per HTTP request over its repeats}, for the
     stages whose app boxes were full in every repeat and whose figure moved by over MOVED."""
     out = {}
     for stage in stages:
-        ms = []
-        for folder in sorted((run_path / stage).glob("r*")):
-            if not re.fullmatch(r"r\d+", folder.name):
-                continue
-            app = ((_read(folder / "cpu.json") or {}).get("groups") or {}).get("app") or {}
-            lat = _read(folder / "latency.json") or {}
-            window = lat.get("_window") or {}
-            seconds = (window.get("stop") or 0) - (window.get("start") or 0)
-            http = [e for k, e in lat.items() if k != "_window" and not k.startswith("E2E")]
-            requests = sum(e.get("count", 0) for e in http)
-            failed = sum(e.get("failures", 0) for e in http)
-            budget, cores = app.get("budget_cores"), app.get("cores")
-            # Where requests fail (load-balanced's cheap 401s), the mix itself moved: left out.
-            full = budget and cores and cores >= FULL * budget
-            if not (full and seconds > 0 and requests) or failed > 0.01 * requests:
-                ms = []
-                break
-            ms.append(1000 * cores / (requests / seconds))
+        ms = [m for m, _ in full_repeats(run_path, stage).values()]
         if len(ms) >= 2 and max(ms) > (1 + MOVED) * min(ms):
             out[stage] = (min(ms), max(ms))
     return out
+
+
+def speed_and_throughput(run_path: Path, stages: list[str]) -> tuple[float, int] | None:
+    """Return (Pearson r, windows) between each full-box window's speed loop (the mean of its two
+    ends) and its throughput over its stage's median: how much of the spread the VM's own speed
+    explains. None with fewer than 4 such windows or no speed recorded."""
+    xs, ys = [], []
+    for stage in stages:
+        reps = full_repeats(run_path, stage)
+        speed = {r["repeat"]: statistics.mean(r["speed"]) for r in windows(run_path, [stage])
+                 if r["speed"] and r["repeat"] in reps}  # fmt: skip
+        if len(speed) < 2:
+            continue
+        mid = statistics.median(reps[k][1] for k in speed)
+        xs += list(speed.values())
+        ys += [reps[k][1] / mid for k in speed]
+    if len(xs) < 4 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    return float(stats.pearsonr(xs, ys).statistic), len(xs)
 
 
 def caveats(run) -> list[str]:
@@ -139,6 +166,14 @@ def caveats(run) -> list[str]:
                 range=_range(speeds, ".1f"),
             )
         )
+        tied = speed_and_throughput(run.path, run.stages)
+        if tied:
+            out[-1] += " " + t(
+                "Over the {n} windows whose app boxes were full, a window's throughput (against "
+                "its stage's median) and the loop's time correlate at r = {r}.",
+                n=tied[1],
+                r=num(tied[0], ".2f"),
+            )
     per = cpu_per_request(run.path, run.stages)
     if per:
         out.append(

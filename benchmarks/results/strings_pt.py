@@ -217,6 +217,10 @@ PAGE = {
     "their rate (hollow in the chart) and stop the capacity climb.":
         "O gerador da escada se atrasou em relação ao horário ({where}): esses pontos ofereceram "
         "menos do que a sua taxa (vazados no gráfico) e param a subida da capacidade.",
+    "Over the {n} windows whose app boxes were full, a window's throughput (against its stage's "
+    "median) and the loop's time correlate at r = {r}.":
+        "Nas {n} janelas em que as caixas do app estavam cheias, a vazão de cada janela (contra "
+        "a mediana do seu estágio) e o tempo do laço se correlacionam com r = {r}.",
     "{stage} {label}: the {k} slowest of {n} requests":
         "{stage} {label}: as {k} mais lentas de {n} requisições",
     "Tail percentiles resting on a handful of requests per repeat ({where}): one slow request "
