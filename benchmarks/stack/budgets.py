@@ -18,14 +18,11 @@ made, and `clean_stale()` removes the parents of owners that died without closin
 
 Default budgets fit a 2-core machine at the scaling experiment's largest point, 4 replicas:
 4 x 0.25 (DEFAULT_REPLICA_CPUS) = 1.0 core of app, 0.6 for the rest of the stack, 0.4 for Locust.
-Measured here (token-auth, 30 users, boxes reserved), the rest grows with throughput: at 137 req/s
-Caddy used 0.06 core, the worker 0.07, the mail simulator 0.06, valkey 0.005, Locust 0.06; so
-proxy 0.2, worker 0.15, mail 0.15, redis 0.05, storage 0.05 leave each 2-3x headroom, and none
-of them but the app was throttled: the app is the box that fills. The cache stage serves 110
-req/s per replica: at 4 replicas the others come near their budgets, and their counters say so.
-Every number can be overridden; a box never gets more than it asks. A stack's boxes are capped
-once it is up and verified (StackBoxes.cap; a systemd scope from its start): start-up is not
-measured, and importing the app at 0.25 core took 4x as long."""
+At 137 req/s (token-auth) Caddy used 0.06 core, the worker 0.07, the mail simulator 0.06, valkey
+0.005, Locust 0.06: 2-3x headroom, and only the app's box filled. At the cache's 4 replicas the
+others come near their budgets, and their counters say so. Every number can be overridden. Boxes
+are capped once the stack is up and verified (StackBoxes.cap; a systemd scope from its start):
+start-up is not measured, and importing the app at 0.25 core took 4x as long."""
 
 from __future__ import annotations
 
