@@ -33,8 +33,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -50,6 +48,12 @@ from benchmarks.stack.cgroup_tree import (  # noqa: F401 - the budgets' own fron
     make_v2_parent,
     remove_tree,
 )
+from benchmarks.stack.cpu_stat import (  # noqa: F401 - the budgets' own front
+    SATURATED_THROTTLED_SHARE,
+    SATURATED_USAGE_SHARE,
+    CpuStat,
+    saturated,
+)
 
 PERIOD_US = 100_000  # the scheduler's accounting period (the kernel's default)
 MIN_QUOTA_US = 1_000  # the smallest quota the kernel accepts
@@ -57,10 +61,6 @@ DEFAULT_REPLICA_CPUS = 0.25
 MAX_SCALING_REPLICAS = 4
 DEFAULT_CORES = {"proxy": 0.2, "worker": 0.15, "redis": 0.05, "storage": 0.05, "mail": 0.15}
 LOCUST_CORES = 0.4
-# A box is "full" when it was throttled in this share of its periods over a window, or used this
-# share of its quota: then it, not the rest of the stack, was the limit.
-SATURATED_THROTTLED_SHARE = 0.2
-SATURATED_USAGE_SHARE = 0.9
 
 
 def group_budgets(
@@ -81,44 +81,6 @@ def check_cores(group: str, cores: float) -> float:
             f"{MIN_QUOTA_US / PERIOD_US} (1 ms per {PERIOD_US // 1000} ms period)"
         )
     return float(cores)
-
-
-@dataclass(frozen=True)
-class CpuStat:
-    """A box's counters (since it was made): scheduler periods, throttled periods and time,
-    CPU time used (None where the mechanism does not count it)."""
-
-    nr_periods: int = 0
-    nr_throttled: int = 0
-    throttled_s: float = 0.0
-    usage_s: float | None = None
-    at: float = field(default_factory=time.monotonic)
-
-    def since(self, before: CpuStat) -> CpuStat:
-        """The counters over the window from `before` to this reading."""
-        usage = (
-            None
-            if self.usage_s is None or before.usage_s is None
-            else self.usage_s - before.usage_s
-        )
-        return CpuStat(
-            self.nr_periods - before.nr_periods,
-            self.nr_throttled - before.nr_throttled,
-            self.throttled_s - before.throttled_s,
-            usage,
-            self.at - before.at,
-        )
-
-
-def saturated(window: CpuStat, cores: float) -> bool:
-    """Did a box hit its limit over a window (a `since()` delta, `at` holding its seconds)?"""
-    if window.nr_periods and window.nr_throttled / window.nr_periods >= SATURATED_THROTTLED_SHARE:
-        return True
-    return (
-        window.usage_s is not None
-        and window.at > 0
-        and window.usage_s / window.at >= SATURATED_USAGE_SHARE * cores
-    )
 
 
 class Box:
@@ -157,21 +119,18 @@ class Box:
             (self.dirs[0] / "cpu.cfs_quota_us").write_text(str(self.quota_us if capped else -1))
         self.capped = capped or mech not in ("cgroup1", "cgroup2")
 
-    def add(self, pid: int, children: bool = True) -> None:
-        """Move a process into the box; with its current children (a gunicorn master may have
+    def add(self, pid: int) -> None:
+        """Move a process into the box with its current children (a gunicorn master may have
         forked its worker already); the children it forks later are born inside."""
         mech = self.budgets.mechanism
-        if mech == "none":
-            return
-        kids = lambda: [c.pid for c in psutil.Process(pid).children(recursive=True)]  # noqa: E731
         if mech == "systemd":
-            self._adopt_in_scope([pid, *(kids() if children else [])])
-            return
-        # The parent first, its children listed after: a child forked meanwhile is either born
-        # inside or already in the list (listing first left one forked in between outside).
-        self._move(pid)
-        for kid in kids() if children else []:
-            self._move(kid)
+            self._adopt_in_scope([pid, *_descendants(pid)])
+        elif mech != "none":
+            # The parent first, its children listed after: a child forked meanwhile is born
+            # inside or is in the list (listing first left one forked in between outside).
+            self._move(pid)
+            for kid in _descendants(pid):
+                self._move(kid)
 
     def _move(self, pid: int) -> None:
         for d in self.dirs:
@@ -239,6 +198,10 @@ class Box:
             values.get("throttled_time", 0) / 1e9,
             usage,
         )
+
+
+def _descendants(pid: int) -> list[int]:
+    return [c.pid for c in psutil.Process(pid).children(recursive=True)]
 
 
 def _keyed(text: str) -> dict[str, int]:
