@@ -250,11 +250,12 @@ def thin_tails(run, cells: list[tuple[str, str, str, str]]) -> str | None:
     )
 
 
-def growing_queues(run, stages: list[str]) -> str | None:
-    """Say in which stages the review mails' lag kept growing through the window (medians over
-    repeats of its first and last third): the worker fell behind, so the lag says how long the
-    window ran and from what backlog it began, and its figures spread with that."""
-    m, found = run.mails, []
+def growing(run, stages: list[str]) -> dict[str, tuple[float, float]]:
+    """Return {stage: (first, last)}: the stages whose review mails' lag kept growing through the
+    window (medians over repeats of its first and last third, the last GROWING times the first or
+    more): the worker fell behind, so the lag says how long the window ran and from what backlog
+    it began, and its figures spread with that."""
+    m, found = run.mails, {}
     for stage in stages if not m.empty else []:
         firsts, lasts = [], []
         for _, g in m[(m["stage"] == stage) & (m["kind"] == "review")].groupby("repeat"):
@@ -264,10 +265,16 @@ def growing_queues(run, stages: list[str]) -> str | None:
                 firsts.append(first.median())
                 lasts.append(last.median())
         if firsts and statistics.median(lasts) >= GROWING * statistics.median(firsts):
-            found.append(
-                t("{stage} {a} → {b} ms", stage=stage, a=num(statistics.median(firsts), ",.0f"),
-                  b=num(statistics.median(lasts), ",.0f"))
-            )  # fmt: skip
+            found[stage] = (statistics.median(firsts), statistics.median(lasts))
+    return found
+
+
+def growing_queues(run, stages: list[str]) -> str | None:
+    """Say in which stages the review mails' lag kept growing through the window (`growing`)."""
+    found = [
+        t("{stage} {a} → {b} ms", stage=stage, a=num(a, ",.0f"), b=num(b, ",.0f"))
+        for stage, (a, b) in growing(run, stages).items()
+    ]
     if not found:
         return None
     return t(

@@ -239,6 +239,23 @@ PAGE = {
         "enviou e-mails mais devagar do que as avaliações chegavam, então o atraso diz mais "
         "quanto tempo a janela durou e de que fila ela partiu do que a rapidez do estágio, e "
         "varia entre repetições.",
+    # noise_sources.py: the ⚠ figures sorted by their measured source
+    "Where the {n} ⚠ figures' spread comes from, as this run measured it: {parts}.":
+        "De onde vem a variação dos {n} números com ⚠, como esta rodada a mediu: {parts}.",
+    "{n} tail percentiles resting on fewer than {few} requests per repeat":
+        "{n} percentis de cauda apoiados em menos de {few} requisições por repetição",
+    "{n} rates counted over so few trials that one repeat's binomial 95 % interval is wider "
+    "than {wide} of the rate":
+        "{n} taxas contadas sobre tão poucas tentativas que o intervalo binomial de 95 % de uma "
+        "repetição é mais largo que {wide} da taxa",
+    "{n} lags of mail queues that kept growing": "{n} atrasos de filas de e-mail que só cresciam",
+    "{n} throughputs of app boxes full at their CPU budget, where the CPU per request moved with "
+    "the machine's speed":
+        "{n} vazões de caixas da app cheias no seu orçamento de CPU, onde a CPU por requisição "
+        "mudou com a velocidade da máquina",
+    "not attributed: {rest}": "sem causa atribuída: {rest}",
+    "{stage} {label}": "{stage} {label}",
+    "none left unattributed": "nenhum ficou sem causa atribuída",
     # ---------------------------------------------------------------- method, environment, summary
     "measured once": "medido uma vez",
     "this was repeated {n} times": "isso foi repetido {n} vezes",

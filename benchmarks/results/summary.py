@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from benchmarks.results import analysis as an
 from benchmarks.results import intervals as iv
-from benchmarks.results import noise
+from benchmarks.results import noise, noise_sources
 from benchmarks.results.formatting import DASH, fmt, fmt_stat_ci
 from benchmarks.results.i18n import decimal, later, num, t
 
@@ -143,6 +143,8 @@ def warnings(run) -> list[str]:
                 wide=f"{an.WIDE_SPREAD:.0%}",
             )
         )
+        cells = [(s, e, c.metric, c.label) for s, e, c in spread]
+        out.append(noise_sources.sorted_by_source(run, cells))
     return out
 
 

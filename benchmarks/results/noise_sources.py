@@ -1,0 +1,107 @@
+"""Where each ⚠ figure's spread comes from, measured: one line that sorts them by source.
+
+The other caveats (benchmarks/results/noise.py) each say one source; this one counts, for every
+headline figure whose repeats spread over WIDE_SPREAD, which source its own run's data points
+to, and names the figures none of them explains. A figure takes the first source that fits:
+
+- a tail percentile resting on fewer than TAIL_FEW requests beyond it in every repeat;
+- a rate counted over so few trials that one repeat's binomial 95 % interval (scipy's exact
+  Clopper-Pearson) is wider than WIDE_SPREAD of the rate: sampling alone spreads it that much;
+- a mail lag of a queue that kept growing through the window (noise.growing);
+- a throughput of app boxes full at their CPU budget in every repeat: with the CPU fixed, what
+  moved it is the CPU each request cost, which follows the machine's speed (noise.full_repeats).
+"""
+
+from __future__ import annotations
+
+from scipy import stats
+
+from benchmarks.results import noise
+from benchmarks.results.catalog import DOWNLOAD, WIDE_SPREAD
+from benchmarks.results.i18n import t
+
+RATES = {"download_success": DOWNLOAD, "failure_rate": "", "auth_failure_rate": ""}
+THROUGHPUTS = ("throughput", "ok_throughput")
+SOURCES = ("tail", "trials", "queue", "speed")
+
+
+def _counts(run, stage: str, endpoint: str, metric: str) -> list[int]:
+    f = run.figures
+    rows = f[(f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == metric)]
+    return [int(n) for n in rows["value"] if n == n]  # n == n: not NaN
+
+
+def thin_tail(run, stage: str, endpoint: str, metric: str) -> bool:
+    """Tell whether a percentile rests on fewer than TAIL_FEW requests beyond it in every repeat
+    (the rule of noise.thin_tails)."""
+    q = noise.TAILS.get(metric)
+    counts = _counts(run, stage, endpoint, "requests")
+    return bool(q and counts and max(counts) * (1 - q) < noise.TAIL_FEW)
+
+
+def few_trials(run, stage: str, metric: str) -> bool:
+    """Tell whether a rate's binomial 95 % interval, over its smallest repeat's trials, is wider
+    than WIDE_SPREAD of the rate: then sampling alone spreads the repeats past the ⚠ line."""
+    if metric not in RATES:
+        return False
+    counts = _counts(run, stage, RATES[metric], "requests" if RATES[metric] else "http_requests")
+    values = run.values(stage, metric)
+    if not counts or not values or min(counts) < 1:
+        return False
+    n, p = min(counts), (run.stat(stage, metric).median or max(values)) / 100
+    if p <= 0:
+        return False
+    ci = stats.binomtest(min(n, round(p * n)), n).proportion_ci(confidence_level=0.95)
+    return (ci.high - ci.low) > WIDE_SPREAD * p
+
+
+def source(run, stage: str, endpoint: str, metric: str, growing: set[str]) -> str | None:
+    """Return the measured source of one ⚠ figure's spread (one of SOURCES), or None."""
+    if thin_tail(run, stage, endpoint, metric):
+        return "tail"
+    if few_trials(run, stage, metric):
+        return "trials"
+    if metric.startswith("review_lag") and stage in growing:
+        return "queue"
+    if metric in THROUGHPUTS and noise.full_repeats(run.path, stage):
+        return "speed"
+    return None
+
+
+def sorted_by_source(run, cells: list[tuple[str, str, str, str]]) -> str | None:
+    """Say how many of the ⚠ figures each measured source accounts for, and name the rest.
+
+    `cells`: (stage, endpoint, metric, label) of every ⚠ headline figure."""
+    if not cells:
+        return None
+    growing = set(noise.growing(run, run.stages))
+    found: dict[str, int] = dict.fromkeys(SOURCES, 0)
+    rest = []
+    for stage, endpoint, metric, label in cells:
+        kind = source(run, stage, endpoint or "", metric, growing)
+        if kind:
+            found[kind] += 1
+        else:
+            rest.append(t("{stage} {label}", stage=stage, label=t(label)))
+    parts = [_words(kind, n) for kind, n in found.items() if n]
+    parts.append(
+        t("not attributed: {rest}", rest=", ".join(rest)) if rest else t("none left unattributed")
+    )
+    return t(
+        "Where the {n} ⚠ figures' spread comes from, as this run measured it: {parts}.",
+        n=len(cells),
+        parts="; ".join(parts),
+    )
+
+
+def _words(kind: str, n: int) -> str:
+    if kind == "tail":
+        return t("{n} tail percentiles resting on fewer than {few} requests per repeat", n=n,
+                 few=noise.TAIL_FEW)  # fmt: skip
+    if kind == "trials":
+        return t("{n} rates counted over so few trials that one repeat's binomial 95 % interval "
+                 "is wider than {wide} of the rate", n=n, wide=f"{WIDE_SPREAD:.0%}")  # fmt: skip
+    if kind == "queue":
+        return t("{n} lags of mail queues that kept growing", n=n)
+    return t("{n} throughputs of app boxes full at their CPU budget, where the CPU per request "
+             "moved with the machine's speed", n=n)  # fmt: skip

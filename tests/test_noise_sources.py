@@ -1,0 +1,96 @@
+"""Each ⚠ figure sorted by the source its own run measured (benchmarks/results/noise_sources.py)."""
+
+from __future__ import annotations
+
+import statistics
+from types import SimpleNamespace
+
+import pandas as pd
+
+from benchmarks.results import noise_sources as ns
+from benchmarks.results.catalog import DOWNLOAD
+from tests.test_noise import mail_rows, repeat
+
+
+class Run:
+    """The parts of analysis.Run the sorting reads: figures per repeat, mails, the folder."""
+
+    def __init__(self, path, rows, mails=None, stages=()):
+        self.path, self.stages = path, list(stages)
+        columns = ["stage", "repeat", "endpoint", "metric", "value"]
+        self.figures = pd.DataFrame(rows, columns=columns)
+        self.mails = pd.DataFrame() if mails is None else mails
+
+    def values(self, stage, metric, endpoint=""):
+        f = self.figures
+        pick = (f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == metric)
+        return f[pick]["value"].tolist()
+
+    def stat(self, stage, metric, endpoint=""):
+        return SimpleNamespace(median=statistics.median(self.values(stage, metric, endpoint)))
+
+
+def per_repeat(stage, endpoint, metric, values):
+    return [(stage, k, endpoint, metric, v) for k, v in enumerate(values, start=1)]
+
+
+def test_a_rate_over_few_trials_is_sampling_noise_and_one_over_many_is_not(tmp_path):
+    rows = (
+        # async-reports: ~75 downloads a repeat, half of them fail: one repeat's binomial
+        # interval alone spans 0.38-0.62, far wider than 25 % of the rate.
+        per_repeat("async-reports", DOWNLOAD, "requests", [73, 75, 80])
+        + per_repeat("async-reports", "", "download_success", [34.2, 51.3, 62.3])
+        # ...and 0.6 % failures of 5,800 requests: 35 failures, their interval 0.4-0.8 %.
+        + per_repeat("async-reports", "", "http_requests", [5800, 5900, 6000])
+        + per_repeat("async-reports", "", "failure_rate", [0.8, 0.6, 0.5])
+        # load-balanced: 40 % of 3,000 requests: the interval is 37-42 %: sampling cannot
+        # spread it to 57 %, something else did.
+        + per_repeat("load-balanced", "", "http_requests", [3000, 5800, 3100])
+        + per_repeat("load-balanced", "", "auth_failure_rate", [40.4, 56.7, 40.1])
+    )
+    run = Run(tmp_path, rows)
+    assert ns.few_trials(run, "async-reports", "download_success")
+    assert ns.few_trials(run, "async-reports", "failure_rate")
+    assert not ns.few_trials(run, "load-balanced", "auth_failure_rate")
+    assert not ns.few_trials(run, "async-reports", "throughput")  # not a rate of trials
+
+
+def test_every_spread_figure_is_counted_under_its_source_and_the_rest_are_named(tmp_path):
+    repeat(tmp_path / "async-mail" / "r1", 0.249, 1000)  # full boxes: the machine's speed
+    repeat(tmp_path / "async-mail" / "r2", 0.250, 750)
+    rows = (
+        per_repeat("cache", "GET /top", "requests", [90, 110])  # its p99: the 1-2 slowest
+        + per_repeat("async-reports", DOWNLOAD, "requests", [73, 80])
+        + per_repeat("async-reports", "", "download_success", [34.2, 62.3])
+        + per_repeat("load-balanced", "", "http_requests", [3000, 5800])
+        + per_repeat("load-balanced", "", "auth_failure_rate", [40.4, 56.7])
+        + per_repeat("external-storage", "POST /r", "requests", [5000, 5000])
+    )
+    mails = pd.DataFrame(mail_rows("cache", [1000, 2000, 4000]),
+                         columns=["stage", "repeat", "kind", "t", "lag_ms"])  # fmt: skip
+    run = Run(tmp_path, rows, mails, stages=["async-mail", "cache"])
+    cells = [
+        ("cache", "GET /top", "p99", "key p99"),
+        ("async-reports", "", "download_success", "downloads ok"),
+        ("cache", "", "review_lag_p50", "mail lag p50"),
+        ("async-mail", "", "ok_throughput", "successful"),
+        ("load-balanced", "", "auth_failure_rate", "auth failures"),
+        ("external-storage", "POST /r", "alone_p50", "key p50 alone"),
+    ]
+    said = ns.sorted_by_source(run, cells)
+    assert said.startswith("Where the 6 ⚠ figures' spread comes from")
+    assert "1 tail percentiles resting on fewer than 10 requests per repeat" in said
+    assert "1 rates counted over so few trials" in said
+    assert "1 lags of mail queues that kept growing" in said
+    assert "1 throughputs of app boxes full at their CPU budget" in said
+    assert "not attributed: load-balanced auth failures, external-storage key p50 alone" in said
+    # The same p99 over 5,000 requests (50 beyond it) has no thin tail to blame.
+    thick = ("external-storage", "POST /r", "p99", "key p99")
+    assert "not attributed: external-storage key p99" in ns.sorted_by_source(run, [thick])
+    assert ns.sorted_by_source(run, []) is None
+
+
+def test_a_run_whose_every_spread_is_explained_says_so(tmp_path):
+    run = Run(tmp_path, per_repeat("cache", "GET /top", "requests", [90, 110]))
+    said = ns.sorted_by_source(run, [("cache", "GET /top", "p99", "key p99")])
+    assert said.endswith("none left unattributed.")
