@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from types import SimpleNamespace
 
@@ -94,3 +95,21 @@ def test_a_run_whose_every_spread_is_explained_says_so(tmp_path):
     run = Run(tmp_path, per_repeat("cache", "GET /top", "requests", [90, 110]))
     said = ns.sorted_by_source(run, [("cache", "GET /top", "p99", "key p99")])
     assert said.endswith("none left unattributed.")
+
+
+def test_a_latency_is_put_on_the_machine_only_where_its_speed_loop_moved(tmp_path):
+    for stage, loops in (("async-mail", ([14.8, 15.0], [16.3, 25.1])),  # 14.8 -> 25.1 ms
+                         ("cache", ([14.8, 15.0], [15.2, 15.9]))):  # steady  # fmt: skip
+        for k, speed in enumerate(loops, start=1):
+            folder = tmp_path / stage / f"r{k}"
+            folder.mkdir(parents=True)
+            host = {"busy_pct": 40.0, "cpu_count": 2, "speed_ms": speed}
+            (folder / "stage.json").write_text(json.dumps({"host": host}))
+    run = Run(tmp_path, per_repeat("cache", "POST /r", "requests", [5000, 5000]))
+    assert ns.source(run, "async-mail", "POST /r", "alone_p50", set()) == "machine"
+    assert ns.source(run, "cache", "POST /r", "alone_p50", set()) is None
+    # A rate is no latency: the machine's speed is not said for it.
+    assert ns.source(run, "async-mail", "", "download_success", set()) is None
+    said = ns.sorted_by_source(run, [("async-mail", "POST /r", "p50", "key p50")])
+    assert "1 latencies of stages whose windows saw the machine's own speed" in said
+    assert "more than 25%" in said and said.endswith("none left unattributed.")

@@ -9,10 +9,15 @@ to, and names the figures none of them explains. A figure takes the first source
   Clopper-Pearson) is wider than WIDE_SPREAD of the rate: sampling alone spreads it that much;
 - a mail lag of a queue that kept growing through the window (noise.growing);
 - a throughput of app boxes full at their CPU budget in every repeat: with the CPU fixed, what
-  moved it is the CPU each request cost, which follows the machine's speed (noise.full_repeats).
+  moved it is the CPU each request cost, which follows the machine's speed (noise.full_repeats);
+- a latency of a stage whose windows saw the machine's own speed (the fixed loop timed at each
+  window's start and end, benchmarks/measure/hostload.py) move by over WIDE_SPREAD: the same
+  work took that much longer on the slower machine.
 """
 
 from __future__ import annotations
+
+import statistics
 
 from scipy import stats
 
@@ -22,7 +27,8 @@ from benchmarks.results.i18n import t
 
 RATES = {"download_success": DOWNLOAD, "failure_rate": "", "auth_failure_rate": ""}
 THROUGHPUTS = ("throughput", "ok_throughput")
-SOURCES = ("tail", "trials", "queue", "speed")
+LATENCIES = ("alone_p50", "alone_p95", "p50", "p95", "p99", "p999", "max")
+SOURCES = ("tail", "trials", "queue", "speed", "machine")
 
 
 def _counts(run, stage: str, endpoint: str, metric: str) -> list[int]:
@@ -65,7 +71,15 @@ def source(run, stage: str, endpoint: str, metric: str, growing: set[str]) -> st
         return "queue"
     if metric in THROUGHPUTS and noise.full_repeats(run.path, stage):
         return "speed"
+    if metric in LATENCIES and speed_moved(run, stage):
+        return "machine"
     return None
+
+
+def speed_moved(run, stage: str) -> bool:
+    """Tell whether the machine's speed loop spread over WIDE_SPREAD across a stage's windows."""
+    ms = [x for r in noise.windows(run.path, [stage]) for x in r["speed"]]
+    return len(ms) >= 2 and (max(ms) - min(ms)) > WIDE_SPREAD * statistics.median(ms)
 
 
 def sorted_by_source(run, cells: list[tuple[str, str, str, str]]) -> str | None:
@@ -103,5 +117,8 @@ def _words(kind: str, n: int) -> str:
                  "is wider than {wide} of the rate", n=n, wide=f"{WIDE_SPREAD:.0%}")  # fmt: skip
     if kind == "queue":
         return t("{n} lags of mail queues that kept growing", n=n)
-    return t("{n} throughputs of app boxes full at their CPU budget, where the CPU per request "
-             "moved with the machine's speed", n=n)  # fmt: skip
+    if kind == "speed":
+        return t("{n} throughputs of app boxes full at their CPU budget, where the CPU per "
+                 "request moved with the machine's speed", n=n)  # fmt: skip
+    return t("{n} latencies of stages whose windows saw the machine's own speed (its fixed loop) "
+             "move by more than {wide}", n=n, wide=f"{WIDE_SPREAD:.0%}")  # fmt: skip

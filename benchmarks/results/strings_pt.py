@@ -253,6 +253,10 @@ PAGE = {
     "the machine's speed":
         "{n} vazões de caixas da app cheias no seu orçamento de CPU, onde a CPU por requisição "
         "mudou com a velocidade da máquina",
+    "{n} latencies of stages whose windows saw the machine's own speed (its fixed loop) move by "
+    "more than {wide}":
+        "{n} latências de estágios cujas janelas viram a velocidade da própria máquina (seu laço "
+        "fixo) mudar mais de {wide}",
     "not attributed: {rest}": "sem causa atribuída: {rest}",
     "{stage} {label}": "{stage} {label}",
     "none left unattributed": "nenhum ficou sem causa atribuída",
