@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,24 @@ def test_host_window_reads_steal_and_busy_from_two_snapshots():
     timed = hostload.window({**start, "speed_ms": 15.0}, {**end, "speed_ms": 22.5})
     assert timed["speed_ms"] == [15.0, 22.5] and "speed_ms" not in window
     assert 0 < hostload.snapshot()["speed_ms"] < 5000
+
+
+def test_the_speed_loop_is_timed_inside_the_window_and_kept_to_it():
+    from benchmarks.measure import hostload
+
+    sampler = hostload.SpeedSampler(every_s=0.01)
+    sampler.start()
+    deadline = time.monotonic() + 30
+    while len(sampler.samples) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sampler.stop()
+    assert len(sampler.samples) >= 3 and all(0 < ms < 5000 for _, ms in sampler.samples)
+    # Only the samples taken inside the window are its own.
+    sampler.samples = [(10.0, 15.0), (20.0, 22.0), (30.0, 40.0)]
+    assert sampler.window(15.0, 30.0) == [22.0, 40.0]
+    # A short loop is said in the full loop's units: both near the same ms, not a third of it.
+    short, full = hostload.speed_ms(hostload.SPEED_SHORT), hostload.speed_ms()
+    assert full / 3 < short < full * 3
 
 
 def test_budget_options_are_checked_and_can_be_turned_off():

@@ -51,6 +51,17 @@ def test_the_machines_speed_beside_each_window_is_said(tmp_path):
         (folder / "stage.json").write_text(json.dumps({"host": host}))
     said = noise.caveats(SimpleNamespace(path=tmp_path, stages=["cache"]))
     assert any("a fixed CPU loop" in line and "14.8–22.9 ms" in line for line in said)
+    assert not any("inside the windows" in line for line in said)
+    # Timed inside the windows too: the swing within one window is said, and a window's speed
+    # is the median of its inside samples.
+    folder = tmp_path / "cache" / "r2"
+    host = {"busy_pct": 40.0, "cpu_count": 2, "speed_ms": [22.9, 16.0],
+            "speed_ms_during": [16.0, 20.0, 32.0]}  # fmt: skip
+    (folder / "stage.json").write_text(json.dumps({"host": host}))
+    said = noise.caveats(SimpleNamespace(path=tmp_path, stages=["cache"]))
+    assert any("moved by up to 100% within a single window" in line for line in said)
+    rows = noise.windows(tmp_path, ["cache"])
+    assert [noise.window_speed(r) for r in rows] == [14.95, 20.0]
     for k in ("r1", "r2"):  # a run recorded before the loop: nothing said of it
         (tmp_path / "cache" / k / "stage.json").write_text(json.dumps({"host": {"busy_pct": 1}}))
     said = noise.caveats(SimpleNamespace(path=tmp_path, stages=["cache"]))

@@ -15,6 +15,7 @@ moved between windows.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -23,18 +24,44 @@ FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
 SPEED_LOOPS = 300_000  # ~15 ms on the lab's machine
+# Inside a window the loop is timed every SPEED_EVERY_S on a third of its length (best of 3:
+# ~15 ms of one core every 3 s, 0.25 % of the machine), in the same units as the ends': the
+# machine's speed through the window, not only at its two ends (it swung 22 -> 38 ms inside one).
+SPEED_EVERY_S = 3.0
+SPEED_SHORT = SPEED_LOOPS // 3
 
 
 def speed_ms(loops: int = SPEED_LOOPS) -> float:
-    """Return the best of 3 timings of a fixed pure-Python loop, in ms: the machine's speed now
-    (lower is faster; the same loop, so runs and windows compare)."""
+    """Return the best of 3 timings of a fixed pure-Python loop, in ms per SPEED_LOOPS loops: the
+    machine's speed now (lower is faster; the same loop, so runs and windows compare)."""
     best = float("inf")
     for _ in range(3):
         started, acc = time.perf_counter(), 0
         for i in range(loops):
             acc += i * i % 7
         best = min(best, time.perf_counter() - started)
-    return round(best * 1000, 2)
+    return round(best * 1000 * SPEED_LOOPS / loops, 2)
+
+
+class SpeedSampler(threading.Thread):
+    """Time the speed loop every SPEED_EVERY_S while a window runs (a thread of the bench)."""
+
+    def __init__(self, every_s: float = SPEED_EVERY_S):
+        super().__init__(daemon=True)
+        self.every_s, self.halt = every_s, threading.Event()
+        self.samples: list[tuple[float, float]] = []  # (time, ms)
+
+    def run(self) -> None:
+        while not self.halt.wait(self.every_s):
+            self.samples.append((time.time(), speed_ms(SPEED_SHORT)))
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
+
+    def window(self, start: float, end: float) -> list[float]:
+        """Return the loop's times (ms) taken between start and end."""
+        return [ms for t, ms in self.samples if start <= t <= end]
 
 
 def snapshot() -> dict:

@@ -109,14 +109,22 @@ def _measure(stack: Stack, folder: Path, args, say, curve_point: bool = False) -
             for generator in loadgen:
                 generator.mark()
 
-        window = run_locust(
-            stack, features, args, args.duration, folder, Path(tmp), sampler, loadgen,
-            args.warmup, window_opens,
-        )  # fmt: skip
+        speed = hostload.SpeedSampler()
+        speed.start()
+        try:
+            window = run_locust(
+                stack, features, args, args.duration, folder, Path(tmp), sampler, loadgen,
+                args.warmup, window_opens,
+            )  # fmt: skip
+        finally:
+            speed.stop()
         ended, boxes_after = time.time(), stack.boxes.snapshot()
         if not before:  # the window never opened: Locust failed, it says why in its log
             raise StageFailed("the measured window never opened (see locust.log)")
         host = hostload.window(before["host"], hostload.snapshot())
+        during = speed.window(window.get("start", before["time"]), window.get("stop", ended))
+        if during:
+            host["speed_ms_during"] = during
     counters_after = redis_counters(stack)
     counters_before, boxes_before, started = before["counters"], before["boxes"], before["time"]
     start, end = window.get("start", started), window.get("stop", ended)

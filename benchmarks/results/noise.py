@@ -46,8 +46,17 @@ def windows(run_path: Path, stages: list[str]) -> list[dict]:
                 "worker": cores.get("worker", 0.0), "app": cores.get("app", 0.0),
                 "other": max(0.0, host["busy_pct"] / 100 * n - used),
                 "speed": host.get("speed_ms") or [],
+                "speed_in": host.get("speed_ms_during") or [],
             })  # fmt: skip
     return rows
+
+
+def window_speed(row: dict) -> float | None:
+    """Return a window's speed: the median of the loop's times inside it where the bench took
+    them (every few seconds), else the mean of its two ends; None where none was taken."""
+    if row["speed_in"]:
+        return statistics.median(row["speed_in"])
+    return statistics.mean(row["speed"]) if row["speed"] else None
 
 
 def _range(values: list[float], spec: str = ".2f") -> str:
@@ -112,8 +121,8 @@ def speed_and_throughput(run_path: Path, stages: list[str]) -> tuple[float, int]
     xs, ys = [], []
     for stage in stages:
         reps = full_repeats(run_path, stage)
-        speed = {r["repeat"]: statistics.mean(r["speed"]) for r in windows(run_path, [stage])
-                 if r["speed"] and r["repeat"] in reps}  # fmt: skip
+        speed = {r["repeat"]: window_speed(r) for r in windows(run_path, [stage])
+                 if window_speed(r) and r["repeat"] in reps}  # fmt: skip
         if len(speed) < 2:
             continue
         mid = statistics.median(reps[k][1] for k in speed)
@@ -166,6 +175,14 @@ def caveats(run) -> list[str]:
                 range=_range(speeds, ".1f"),
             )
         )
+        inside = [r["speed_in"] for r in rows if len(r["speed_in"]) >= 2]
+        if inside:
+            swing = max((max(x) - min(x)) / min(x) for x in inside)
+            out[-1] += " " + t(
+                "Timed every few seconds inside the windows as well, it moved by up to {swing} "
+                "within a single window.",
+                swing=f"{swing:.0%}",
+            )
         tied = speed_and_throughput(run.path, run.stages)
         if tied:
             out[-1] += " " + t(

@@ -78,7 +78,7 @@ def source(run, stage: str, endpoint: str, metric: str, growing: set[str]) -> st
 
 def speed_moved(run, stage: str) -> bool:
     """Tell whether the machine's speed loop spread over WIDE_SPREAD across a stage's windows."""
-    ms = [x for r in noise.windows(run.path, [stage]) for x in r["speed"]]
+    ms = [x for r in noise.windows(run.path, [stage]) for x in r["speed"] + r["speed_in"]]
     return len(ms) >= 2 and (max(ms) - min(ms)) > WIDE_SPREAD * statistics.median(ms)
 
 

@@ -258,6 +258,10 @@ PAGE = {
         "{n} latências de estágios cujas janelas viram a velocidade da própria máquina (seu laço "
         "fixo) mudar mais de {wide}",
     "not attributed: {rest}": "sem causa atribuída: {rest}",
+    "Timed every few seconds inside the windows as well, it moved by up to {swing} within a "
+    "single window.":
+        "Medido também a cada poucos segundos dentro das janelas, ele mudou até {swing} numa "
+        "mesma janela.",
     "{stage} {label}": "{stage} {label}",
     "none left unattributed": "nenhum ficou sem causa atribuída",
     # ---------------------------------------------------------------- method, environment, summary
