@@ -253,10 +253,10 @@ PAGE = {
     "the machine's speed":
         "{n} vazões de caixas da app cheias no seu orçamento de CPU, onde a CPU por requisição "
         "mudou com a velocidade da máquina",
-    "{n} latencies of stages whose windows saw the machine's own speed (its fixed loop) move by "
-    "more than {wide}":
-        "{n} latências de estágios cujas janelas viram a velocidade da própria máquina (seu laço "
-        "fixo) mudar mais de {wide}",
+    "{n} latencies of stages whose windows ran at machine speeds (its fixed loop) more than "
+    "{wide} apart":
+        "{n} latências de estágios cujas janelas rodaram com velocidades da máquina (seu laço "
+        "fixo) a mais de {wide} uma da outra",
     "not attributed: {rest}": "sem causa atribuída: {rest}",
     "Timed every few seconds inside the windows as well, it moved by up to {swing} within a "
     "single window.":
