@@ -240,6 +240,12 @@ TAILS = {"p95": 0.95, "p99": 0.99, "p999": 0.999}
 GROWING = 1.5  # lag at a window's end this many times its start's: the queue kept growing
 
 
+def thin(counts: list[int], q: float | None) -> bool:
+    """Tell whether percentile q, over these requests per repeat, rests on fewer than TAIL_FEW
+    requests beyond it in every repeat."""
+    return bool(q and counts and max(counts) * (1 - q) < TAIL_FEW)
+
+
 def thin_tails(run, cells: list[tuple[str, str, str, str]]) -> str | None:
     """Say which spread percentiles rest on a handful of requests (the k slowest of n).
 
@@ -250,7 +256,7 @@ def thin_tails(run, cells: list[tuple[str, str, str, str]]) -> str | None:
         q = TAILS.get(metric)
         rows = f[(f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == "requests")]
         counts = [int(n) for n in rows["value"]]
-        if q is None or not counts or max(counts) * (1 - q) >= TAIL_FEW:
+        if not thin(counts, q):
             continue
         beyond = [max(1, math.ceil(n * (1 - q))) for n in counts]
         found.append(

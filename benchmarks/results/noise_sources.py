@@ -39,10 +39,8 @@ def _counts(run, stage: str, endpoint: str, metric: str) -> list[int]:
 
 def thin_tail(run, stage: str, endpoint: str, metric: str) -> bool:
     """Tell whether a percentile rests on fewer than TAIL_FEW requests beyond it in every repeat
-    (the rule of noise.thin_tails)."""
-    q = noise.TAILS.get(metric)
-    counts = _counts(run, stage, endpoint, "requests")
-    return bool(q and counts and max(counts) * (1 - q) < noise.TAIL_FEW)
+    (noise.thin, the rule of the thin-tails caveat)."""
+    return noise.thin(_counts(run, stage, endpoint, "requests"), noise.TAILS.get(metric))
 
 
 def few_trials(run, stage: str, metric: str) -> bool:
