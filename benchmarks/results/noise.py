@@ -240,6 +240,13 @@ TAILS = {"p95": 0.95, "p99": 0.99, "p999": 0.999}
 GROWING = 1.5  # lag at a window's end this many times its start's: the queue kept growing
 
 
+def per_repeat(run, stage: str, endpoint: str, metric: str) -> list[int]:
+    """Return a count figure's value in each repeat (requests, http_requests)."""
+    f = run.figures
+    rows = f[(f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == metric)]
+    return [int(n) for n in rows["value"] if n == n]  # n == n: not NaN
+
+
 def thin(counts: list[int], q: float | None) -> bool:
     """Tell whether percentile q, over these requests per repeat, rests on fewer than TAIL_FEW
     requests beyond it in every repeat."""
@@ -251,11 +258,9 @@ def thin_tails(run, cells: list[tuple[str, str, str, str]]) -> str | None:
 
     `cells`: (stage, endpoint, metric, label) of the ⚠ figures; a p99 of 90 requests is their
     slowest one, so one recomputation or one throttled period decides it."""
-    f, found = run.figures, []
+    found = []
     for stage, endpoint, metric, label in cells:
-        q = TAILS.get(metric)
-        rows = f[(f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == "requests")]
-        counts = [int(n) for n in rows["value"]]
+        q, counts = TAILS.get(metric), per_repeat(run, stage, endpoint, "requests")
         if not thin(counts, q):
             continue
         beyond = [max(1, math.ceil(n * (1 - q))) for n in counts]

@@ -31,16 +31,10 @@ LATENCIES = ("alone_p50", "alone_p95", "p50", "p95", "p99", "p999", "max")
 SOURCES = ("tail", "trials", "queue", "speed", "machine")
 
 
-def _counts(run, stage: str, endpoint: str, metric: str) -> list[int]:
-    f = run.figures
-    rows = f[(f["stage"] == stage) & (f["endpoint"] == endpoint) & (f["metric"] == metric)]
-    return [int(n) for n in rows["value"] if n == n]  # n == n: not NaN
-
-
 def thin_tail(run, stage: str, endpoint: str, metric: str) -> bool:
     """Tell whether a percentile rests on fewer than TAIL_FEW requests beyond it in every repeat
     (noise.thin, the rule of the thin-tails caveat)."""
-    return noise.thin(_counts(run, stage, endpoint, "requests"), noise.TAILS.get(metric))
+    return noise.thin(noise.per_repeat(run, stage, endpoint, "requests"), noise.TAILS.get(metric))
 
 
 def few_trials(run, stage: str, metric: str) -> bool:
@@ -48,7 +42,8 @@ def few_trials(run, stage: str, metric: str) -> bool:
     than WIDE_SPREAD of the rate: then sampling alone spreads the repeats past the ⚠ line."""
     if metric not in RATES:
         return False
-    counts = _counts(run, stage, RATES[metric], "requests" if RATES[metric] else "http_requests")
+    endpoint = RATES[metric]
+    counts = noise.per_repeat(run, stage, endpoint, "requests" if endpoint else "http_requests")
     values = run.values(stage, metric)
     if not counts or not values or min(counts) < 1:
         return False

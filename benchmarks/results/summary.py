@@ -131,7 +131,8 @@ def warnings(run) -> list[str]:
         for (stat, _), col in zip(cells, an.HEADLINE_COLUMNS, strict=True)
         if stat and stat.wide
     ]
-    tails = [(s, e, c.metric, c.label) for s, e, c in spread if c.metric in noise.TAILS]
+    cells = [(s, e, c.metric, c.label) for s, e, c in spread]
+    tails = [cell for cell in cells if cell[2] in noise.TAILS]
     out += [x for x in (noise.thin_tails(run, tails), noise.growing_queues(run, run.stages)) if x]
     wide = len(spread)
     if wide:
@@ -143,7 +144,6 @@ def warnings(run) -> list[str]:
                 wide=f"{an.WIDE_SPREAD:.0%}",
             )
         )
-        cells = [(s, e, c.metric, c.label) for s, e, c in spread]
         out.append(noise_sources.sorted_by_source(run, cells))
     return out
 
