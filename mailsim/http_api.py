@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +12,8 @@ from mailsim.inbox_page import INBOX_HTML
 
 if TYPE_CHECKING:
     from mailsim.server import MailSimulator
+
+MAX_WAIT_S = 30  # the longest GET /api/messages?wait_s= may wait for a first match (a long poll)
 
 
 class HTTPHandler(BaseHTTPRequestHandler):
@@ -71,7 +74,21 @@ class HTTPHandler(BaseHTTPRequestHandler):
                     ints[name] = int(query[name][-1])
                 except ValueError:
                     return self._error(400, f"{name} must be an integer")
-        found = self.sim.messages(to=query.get("to", [None])[-1], since_id=ints.get("since_id"))
+        wait_s = 0.0
+        if "wait_s" in query:
+            try:
+                wait_s = float(query["wait_s"][-1])
+            except ValueError:
+                wait_s = math.nan
+            if not 0 <= wait_s <= MAX_WAIT_S:
+                return self._error(
+                    400,
+                    f"wait_s must be a number of seconds from 0 to {MAX_WAIT_S}, "
+                    f"got {query['wait_s'][-1]!r}",
+                )
+        found = self.sim.messages(
+            to=query.get("to", [None])[-1], since_id=ints.get("since_id"), wait_s=wait_s
+        )
         total = len(found)  # number matching the filters, before limit
         if "limit" in ints:
             found = found[-ints["limit"] :] if ints["limit"] > 0 else []

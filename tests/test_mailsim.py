@@ -130,6 +130,55 @@ def test_to_and_since_id_filters(sim):
     assert status == 400
 
 
+def test_since_id_after_a_clear_and_many_messages(sim):
+    for i in range(5):
+        send(sim, subject=f"old {i}")
+    sim.clear()  # ids keep increasing after a clear: since_id still cuts at the right place
+    for i in range(6):
+        send(sim, to="carol@example.com" if i % 2 else "dave@example.com", subject=f"new {i}")
+    ids = [m["id"] for m in sim.messages()]
+    assert ids == list(range(6, 12))
+    _, data = api(sim, "GET", f"/api/messages?to=carol@example.com&since_id={ids[2]}")
+    assert [m["subject"] for m in data["messages"]] == ["new 3", "new 5"]
+    assert api(sim, "GET", "/api/messages?since_id=2")[1]["total"] == 6  # before the first kept
+    assert api(sim, "GET", f"/api/messages?since_id={ids[-1]}")[1]["total"] == 0
+
+
+def test_long_poll_answers_when_the_first_match_arrives(sim):
+    """wait_s holds an empty answer until a matching mail is stored, then answers with it."""
+    send(sim, to="carol@example.com", subject="before")
+    since = sim.messages()[-1]["id"]
+    answer: queue.Queue = queue.Queue()
+    query = f"/api/messages?to=carol@example.com&since_id={since}&wait_s=30"
+    threading.Thread(target=lambda: answer.put(api(sim, "GET", query))).start()
+    deadline = time.monotonic() + 10
+    # The request is waiting inside the simulator: a mail to someone else does not end it.
+    while not sim._cond._waiters and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.01)
+    assert sim._cond._waiters, "the long poll never waited"  # noqa: SLF001
+    send(sim, to="dave@example.com", subject="other")
+    send(sim, to="carol@example.com", subject="awaited")
+    status, data = answer.get(timeout=10)  # well before the 30 s it may wait
+    assert status == 200 and [m["subject"] for m in data["messages"]] == ["awaited"]
+
+
+def test_long_poll_gives_up_empty_after_wait_s(sim):
+    assert api(sim, "GET", "/api/messages?to=nobody@example.com&wait_s=0.1") == (
+        200,
+        {"total": 0, "messages": []},
+    )
+    send(sim, to="carol@example.com")  # a match already there: answered at once
+    _, data = api(sim, "GET", "/api/messages?to=carol@example.com&wait_s=30")
+    assert data["total"] == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "31", "nan", "inf"])
+def test_long_poll_refuses_a_bad_wait(sim, value):
+    status, err = api(sim, "GET", f"/api/messages?wait_s={value}")
+    assert status == 400
+    assert "wait_s" in err["error"] and "0 to 30" in err["error"] and repr(value) in err["error"]
+
+
 def test_delete_clears_all(sim):
     send(sim)
     send(sim)
