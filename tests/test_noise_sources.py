@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pandas as pd
 
+from benchmarks.measure import latency
 from benchmarks.results import noise_sources as ns
-from benchmarks.results.catalog import DOWNLOAD
+from benchmarks.results.catalog import DOWNLOAD, E2E_CSV
 from tests.test_noise import mail_rows, repeat
 
 
@@ -82,7 +83,7 @@ def test_every_spread_figure_is_counted_under_its_source_and_the_rest_are_named(
     assert said.startswith("Where the 6 ⚠ figures' spread comes from")
     assert "1 tail percentiles resting on fewer than 10 requests per repeat" in said
     assert "1 rates counted over so few trials" in said
-    assert "1 lags of mail queues that kept growing" in said
+    assert "1 waits in mail queues that kept growing (mail lags, report times)" in said
     assert "1 throughputs of app boxes full at their CPU budget" in said
     assert "not attributed: load-balanced auth failures, external-storage key p50 alone" in said
     # The same p99 over 5,000 requests (50 beyond it) has no thin tail to blame.
@@ -120,3 +121,38 @@ def test_a_latency_is_put_on_the_machine_only_where_its_speed_loop_moved(tmp_pat
                 "speed_ms_during": [12.0, 15.0, 30.0]}  # fmt: skip
         (folder / "stage.json").write_text(json.dumps({"host": host}))
     assert ns.source(run, "cache", "POST /r", "alone_p50", set()) is None
+
+
+def latency_json(folder, endpoint, ms_values):
+    """A repeat's latency.json with one request name's exact histogram (measure/latency.py)."""
+    hist = latency.new_histogram()
+    for ms in ms_values:
+        latency.record(hist, ms)
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {"count": len(ms_values), "hdr": hist.encode().decode("ascii")}
+    (folder / "latency.json").write_text(json.dumps({endpoint: entry}))
+    (folder / "locust_stats.csv").write_text("")  # what marks a folder as a measured repeat
+
+
+def test_a_percentile_on_the_edge_between_two_heaps_is_said_and_one_inside_a_heap_is_not(tmp_path):
+    # cache: 45 % of the requests ran within the quota (~10 ms), the rest waited out the period
+    # (~80 ms): the p50 sits on the edge. token-auth: one heap, p45-p55 close together.
+    ran, waited = [10.0 + i / 10 for i in range(45)], [80.0 + i / 10 for i in range(55)]
+    latency_json(tmp_path / "cache" / "r1", "GET /top", ran + waited)
+    latency_json(tmp_path / "cache" / "r2", "GET /top", [10.0 + i / 10 for i in range(100)])
+    latency_json(tmp_path / "token-auth" / "r1", "GET /top", [1400.0 + i for i in range(100)])
+    run = Run(tmp_path, per_repeat("cache", "GET /top", "requests", [5000, 5000]))
+    assert ns.source(run, "cache", "GET /top", "p50", set()) == "edge"  # in one repeat of two
+    assert ns.source(run, "token-auth", "GET /top", "p50", set()) is None
+    assert ns.source(run, "cache", "GET /top", "p99", set()) is None  # p99: not an edge rule
+    assert ns.source(run, "cache", "GET /other", "p50", set()) is None  # no histogram, no claim
+    said = ns.sorted_by_source(run, [("cache", "GET /top", "p50", "key p50")])
+    assert "1 percentiles on an edge between two heaps of requests" in said
+    assert "5 percentile points either side of them are 2x apart" in said
+
+
+def test_a_report_time_in_a_growing_queue_is_the_queue(tmp_path):
+    run = Run(tmp_path, per_repeat("async-reports", E2E_CSV, "requests", [5000, 5000]))
+    grew = {"async-reports"}
+    assert ns.source(run, "async-reports", E2E_CSV, "p50", grew) == "queue"
+    assert ns.source(run, "async-reports", E2E_CSV, "p50", set()) is None

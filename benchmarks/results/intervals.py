@@ -54,6 +54,11 @@ def _latency_files(folders: list[Path]) -> list[dict] | None:
     return [_latency_entries(f / "latency.json") for f in folders]
 
 
+def repeat_latencies(run_path: Path, stage: str) -> list[dict] | None:
+    """Return each repeat's latency.json entries of a stage (None unless every repeat has one)."""
+    return _latency_files(_repeats(Path(run_path), stage))
+
+
 def _latency_entries(path: Path) -> dict:
     """Return a latency.json's per-request-name entries (without the window)."""
     return {k: v for k, v in _read_json(path).items() if k != WINDOW_KEY}

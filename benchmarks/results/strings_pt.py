@@ -248,7 +248,8 @@ PAGE = {
     "than {wide} of the rate":
         "{n} taxas contadas sobre tão poucas tentativas que o intervalo binomial de 95 % de uma "
         "repetição é mais largo que {wide} da taxa",
-    "{n} lags of mail queues that kept growing": "{n} atrasos de filas de e-mail que só cresciam",
+    "{n} waits in mail queues that kept growing (mail lags, report times)":
+        "{n} esperas em filas de e-mail que só cresciam (atrasos de e-mail, tempos de relatório)",
     "{n} throughputs of app boxes full at their CPU budget, where the CPU per request moved with "
     "the machine's speed":
         "{n} vazões de caixas da app cheias no seu orçamento de CPU, onde a CPU por requisição "
@@ -257,6 +258,14 @@ PAGE = {
     "{wide} apart":
         "{n} latências de estágios cujas janelas rodaram com velocidades da máquina (seu laço "
         "fixo) a mais de {wide} uma da outra",
+    "{n} percentiles on an edge between two heaps of requests (in some repeat the values "
+    "{points} percentile points either side of them are {edge}x apart or more), such as those "
+    "that ran within a full box's quota and those that waited out its period: a small shift "
+    "between the heaps moves them far":
+        "{n} percentis na borda entre dois montes de requisições (em alguma repetição, os valores "
+        "{points} pontos de percentil de cada lado estão a {edge}x ou mais um do outro), como as "
+        "que rodaram dentro da cota de uma caixa cheia e as que esperaram o fim do seu período: "
+        "um pequeno deslocamento entre os montes os move para longe",
     "not attributed: {rest}": "sem causa atribuída: {rest}",
     "Timed every few seconds inside the windows as well, it moved by up to {swing} within a "
     "single window.":
