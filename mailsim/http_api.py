@@ -67,6 +67,9 @@ class HTTPHandler(BaseHTTPRequestHandler):
             self._error(404, f"no route for GET {path}")
 
     def _list_messages(self, query: dict[str, list[str]]) -> None:
+        """GET /api/messages[?to=ADDR][&since_id=N][&limit=N][&wait_s=S]: oldest first; `limit`
+        keeps the newest N, `total` counts before it; `wait_s` (0-30) holds an empty answer
+        until a first match arrives (a long poll)."""
         ints = {}
         for name in ("since_id", "limit"):
             if name in query:
