@@ -14,6 +14,9 @@ class Topology:
     change: str  # one line: what it changes from the stage before
     app: str  # gunicorn target of one app replica
     replicas: int = 1  # app replicas; more than one puts the proxy in front
+    # How the proxy picks a replica (Caddy's lb_policy): the fewest requests in flight, except
+    # where a stage shows that sessions break (README, "Balancing").
+    balancing: str = "least_conn"
     worker: str | None = None  # huey instance the worker process consumes, if any
     workers: int = 1  # huey worker threads (the course scaled by adding workers)
     needs_redis: bool = False  # a Redis-protocol server (queue and/or cache)

@@ -78,6 +78,7 @@ class Site:
     tools: Mapping[str, str]  # executables: caddy, rclone, valkey-server
     per_replica: bool = True  # embedded: one spec per replica, each with its own disk
     public_host: str | None = "127.0.0.1"  # the proxy's site address (None: any host)
+    balancing: str = "least_conn"  # the proxy's lb_policy (the stage's Topology.balancing)
     redis_config: str = ""  # where the queue/cache server's config file is
 
     def disk(self, owner: str, what: str) -> str:
@@ -283,11 +284,25 @@ def redis_config(site: Site) -> str:
 
 def proxy_config(site: Site) -> str:
     """The load balancer's Caddyfile for a site."""
-    return caddyfile_for(site.api_port, site.upstreams, host=site.public_host)
+    return caddyfile_for(
+        site.api_port, site.upstreams, host=site.public_host, balancing=site.balancing
+    )
 
 
-def caddyfile_for(port: int, upstreams, host: str | None = "127.0.0.1") -> str:
-    """Return the load balancer's config: round robin, dead replicas out, idempotent retries.
+BALANCING = {
+    "least_conn": "\t\t# The replica with the fewest requests in flight: round robin sent every other "
+    "request\n\t\t# to a replica busy with a live top-10 while the other idled (README, "
+    '"Balancing").\n',
+    "round_robin": "\t\t# Each replica in turn: least connections was accidentally sticky here "
+    "(stages/load_balanced).\n",
+}
+
+
+def caddyfile_for(
+    port: int, upstreams, host: str | None = "127.0.0.1", balancing: str = "least_conn"
+) -> str:
+    """Return the load balancer's config: `balancing` (BALANCING: least_conn, round_robin), dead
+    replicas out, idempotent retries.
 
     `upstreams`: replica ports on 127.0.0.1 (embedded), "host:port" strings, or a `Dynamic`
     DNS name (compose: every replica of the scaled service, re-resolved every second). `host`:
@@ -331,9 +346,7 @@ def caddyfile_for(port: int, upstreams, host: str | None = "127.0.0.1") -> str:
 \t\trespond `{too_big}` 413
 \t}}
 \treverse_proxy{backends} {{
-{source}\t\t# The replica with the fewest requests in flight: round robin sent every other request
-\t\t# to a replica busy with a live top-10 while the other idled (README, "Balancing").
-\t\tlb_policy least_conn
+{source}{BALANCING[balancing]}\t\tlb_policy {balancing}
 \t\t# A failed connection marks a replica down for 5 s; GETs are retried on another for 2 s.
 \t\tlb_try_duration 2s
 \t\tlb_try_interval 100ms

@@ -209,6 +209,7 @@ class Stack:
             values=values,
             tools=tools,
             redis_config=str(self.state / "valkey.conf"),
+            balancing=t.balancing,
         )
         return site, process_specs(t, o, site)
 

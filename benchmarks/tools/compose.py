@@ -107,6 +107,7 @@ def compose_site(topology: Topology) -> Site:
         per_replica=False,
         public_host=None,
         redis_config=REDIS_CONFIG,
+        balancing=topology.balancing,
     )
 
 
