@@ -308,6 +308,8 @@ def test_without_budgets_the_load_generator_is_pinned_by_affinity(tmp_path, burn
 def test_a_stack_with_budgets_boxes_every_process_and_leaves_no_cgroup(launch):
     stack = launch("load-balanced", replica_cpus=0.3)
     record = stack.describe()["budgets"]
+    # The embedded proxy follows the stage's balancing, as the compose file does.
+    assert "lb_policy round_robin\n" in Path(stack.site.caddyfile).read_text()
     assert record["asked"] and record["enforced"], record
     assert {g: record["groups"][g] for g in stack.pids()} == {
         g: (0.3 if g == "app" else B.DEFAULT_CORES[g]) for g in stack.pids()

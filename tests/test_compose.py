@@ -264,6 +264,20 @@ def test_worker_stops_gracefully_and_waits_for_its_longest_task():
             assert compose_check._seconds(worker["stop_grace_period"]) == WORKER_GRACE_S
 
 
+def test_load_balanced_takes_turns_and_the_later_stages_pick_the_least_busy_replica():
+    # Least connections was accidentally sticky in load-balanced: one repeat broke no session.
+    for stage, policy in (
+        ("load-balanced", "round_robin"),
+        ("token-auth", "least_conn"),
+        ("cache", "least_conn"),
+        ("external-storage", "least_conn"),
+    ):
+        config = proxy_config(compose.compose_site(stages.topology(stage)))
+        assert re.findall(r"lb_policy (\S+)", config) == [policy], stage
+    embedded = caddyfile_for(8123, [41000, 41001], balancing="round_robin")
+    assert "lb_policy round_robin\n" in embedded and "least_conn" not in embedded
+
+
 @pytest.mark.processes
 def test_the_proxy_config_is_the_embedded_one_with_dns_upstreams():
     loaded = compose.load_compose(committed("cache"))

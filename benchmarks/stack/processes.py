@@ -290,8 +290,8 @@ def proxy_config(site: Site) -> str:
 
 
 BALANCING = {
-    "least_conn": "\t\t# The replica with the fewest requests in flight: round robin sent every other "
-    "request\n\t\t# to a replica busy with a live top-10 while the other idled (README, "
+    "least_conn": "\t\t# The replica with the fewest requests in flight: round robin sent every "
+    "other request\n\t\t# to a replica busy with a live top-10 while the other idled (README, "
     '"Balancing").\n',
     "round_robin": "\t\t# Each replica in turn: least connections was accidentally sticky here "
     "(stages/load_balanced).\n",
