@@ -261,13 +261,8 @@ class MailSimulator:
         With `wait_s`, an answer that would be empty waits up to that long for a first match (a
         long poll): one request per awaited mail, where polling every 0.1 s took half of the
         simulator's CPU budget while reports waited (async-reports, 8 users polling)."""
-        deadline = time.monotonic() + min(max(wait_s, 0), MAX_WAIT_S)
         with self._cond:
-            while not (found := self._select(to, since_id)):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
+            found = self._await(1, min(max(wait_s, 0), MAX_WAIT_S), to, since_id)
             if limit is not None:
                 found = found[-limit:] if limit > 0 else []
             return copy.deepcopy(found)
@@ -295,11 +290,21 @@ class MailSimulator:
         since_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Block until at least count matching messages exist; TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while len(found := self._select(to, since_id)) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"expected {count} message(s), got {len(found)}")
-                self._cond.wait(remaining)
+            found = self._await(count, timeout, to, since_id)
+            if len(found) < count:
+                raise TimeoutError(f"expected {count} message(s), got {len(found)}")
             return copy.deepcopy(found)
+
+    def _await(
+        self, count: int, timeout: float, to: str | None, since_id: int | None
+    ) -> list[dict[str, Any]]:
+        """The matching messages once there are `count` of them, or after `timeout` seconds
+        those there are (each delivery wakes the waiters). Call holding self._cond."""
+        deadline = time.monotonic() + timeout
+        while len(found := self._select(to, since_id)) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._cond.wait(left)
+        return found

@@ -3,8 +3,7 @@
 Order: database restored from the seed (benchmarks.stack.databases), mail simulator, Redis-protocol
 server, object storage, app replicas, load balancer, worker. The processes are
 benchmarks.stack.processes.process_specs(topology, options, site): the same list the compose files
-are
-generated from. Everything binds to 127.0.0.1 and everything stops with the stack.
+are generated from. Everything binds to 127.0.0.1 and everything stops with the stack.
 
 A database URL (PostgreSQL, MySQL/MariaDB, SQLite) or a Redis URL in the options replaces the
 embedded SQLite file or valkey: each run then gets a fresh copy of the seed in that database,
