@@ -74,7 +74,7 @@ def test_committed_files_are_what_the_topologies_generate():
 
 
 @pytest.mark.parametrize(
-    "change", [dict(replicas=3), dict(workers=8), dict(jwt=False), dict(env={"LAB_CACHE_TTL": "5"})]
+    "change", [dict(replicas=3), dict(workers=6), dict(jwt=False), dict(env={"LAB_CACHE_TTL": "5"})]
 )
 def test_editing_a_topology_without_regenerating_is_caught(change):
     edited = dataclasses.replace(stages.topology("cache"), **change)
@@ -118,7 +118,7 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
 @pytest.mark.parametrize(
     "old,new,expected",
     [
-        ('      - -w\n      - "4"', '      - -w\n      - "8"', "worker: command differs"),
+        ('      - -w\n      - "8"', '      - -w\n      - "4"', "worker: command differs"),
         ("      replicas: 2", "      replicas: 3", "app: replicas differs"),
         ("    stop_signal: SIGINT\n", "", "worker: stop_signal differs"),
         (
@@ -134,7 +134,7 @@ def test_compose_file_and_embedded_runner_agree(stage, tmp_path):
         ),
         ("      lab.group: redis", "      lab.group: cache-server", "'redis' runs only embedded"),
         ('          cpus: "0.25"', '          cpus: "0.5"', "app: cpus differs"),
-        ('          cpus: "0.2"', '          cpus: "1.0"', "proxy: cpus differs"),
+        ('          cpus: "0.2"', '          cpus: "1.0"', "differs: embedded 0.2, compose 1.0"),
     ],
 )
 def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_path):
@@ -149,7 +149,7 @@ def test_the_comparison_catches_a_doctored_compose_file(old, new, expected, tmp_
 @pytest.mark.parametrize(
     "options,expected",
     [
-        (dict(workers=8), "worker: command differs"),
+        (dict(workers=6), "worker: command differs"),
         (dict(threads=8), "app: command differs"),
         (dict(replicas=3), "app: replicas differs"),
         (dict(mail_delay_ms=0), "mail: command differs"),

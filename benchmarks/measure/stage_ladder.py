@@ -25,8 +25,8 @@ from benchmarks.stack import Stack
 # The same absolute rates for every stage of a run (so stages compare at equal offered load),
 # and for every run (so runs compare too): a doubling ladder from under legacy's closed-loop
 # capacity in its quarter-core box (~30 req/s) to over the cache's two boxes (~150-200). 320 was
-# dropped: Locust in its 0.4-core box fell behind it in every stage. Short steps keep the default
-# bench under 8 minutes; --ladder-rates / --ladder-step-s change them.
+# dropped: Locust in its box (then 0.4 core) fell behind it in every stage. Short steps keep the
+# default bench under 8 minutes; --ladder-rates / --ladder-step-s change them.
 DEFAULT_RATES = "10,20,40,80,160"
 DEFAULT_STEP_S = 2.0
 # A step that can offer 400 arrivals within this is lengthened to (80 req/s: 5 s, 160: 2.5 s):

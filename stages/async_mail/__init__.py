@@ -8,6 +8,6 @@ TOPOLOGY = Topology(
     change="the review mail goes through a task queue (huey on valkey) to a worker process",
     app="stages.async_mail.app:create_app()",
     worker="stages.async_mail.tasks.huey",
-    workers=4,
+    workers=8,
     needs_redis=True,
 )

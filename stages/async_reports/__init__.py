@@ -9,7 +9,7 @@ TOPOLOGY = Topology(
     app="stages.async_reports.app:create_app()",
     replicas=2,
     worker="stages.async_reports.tasks.huey",
-    workers=4,
+    workers=8,
     needs_redis=True,
     jwt=True,
 )

@@ -13,6 +13,6 @@ TOPOLOGY = Topology(
     # almost no session (0.2 % auth failures; 61 and 81 % in the others).
     balancing="round_robin",
     worker="stages.load_balanced.tasks.huey",
-    workers=4,
+    workers=8,
     needs_redis=True,
 )

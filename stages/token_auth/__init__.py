@@ -9,7 +9,7 @@ TOPOLOGY = Topology(
     app="stages.token_auth.app:create_app()",
     replicas=2,
     worker="stages.token_auth.tasks.huey",
-    workers=4,
+    workers=8,
     needs_redis=True,
     jwt=True,
 )
