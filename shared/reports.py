@@ -247,8 +247,9 @@ def register_report_tasks(
     failed and its row a dead letter (nothing to mail); a mail that keeps failing goes the review
     mail's way: huey's retries, then the sweeper, up to LAB_OUTBOX_MAX_ATTEMPTS tries.
 
-    Pass the stage's own TopRatedQuery: behind a cache, the aggregate still runs at most once
-    per TTL however many reports are asked for, and a report never disagrees with the API.
+    Pass the stage's own TopRatedQuery: behind a cache (read without refreshing, so the API's
+    requests pay for the recomputation, not the mails behind a build), the aggregate still runs
+    at most once per TTL however many reports are asked for, and a report shows the API's ranking.
     """
     settings = settings or Settings.from_env()
     # The claim must outlast a build plus a send, or a re-queued copy could do it a second time.

@@ -134,6 +134,27 @@ def test_stale_entry_is_served_while_one_thread_refreshes(database_url, shared_r
     assert ranking.calls == 1
 
 
+def test_a_reader_that_does_not_refresh_serves_stale_and_computes_only_when_missing(
+    database_url, shared_redis, prefix
+):
+    """The worker's reader: a stale entry is served as is (the API refreshes it); no entry at
+    all is computed, stored and counted, as any reader does."""
+    ranking = SlowRanking(seconds=0)
+    client = cache_client(shared_redis)
+    worker = CachedTopRated(client, 30, live=ranking, prefix=prefix, refresh_stale=False)
+    stale = [{"id": "s", "name": "Old", "specialty": "x", "average_rating": 1, "reviews_count": 1}]
+    client.set(worker.key(10), json.dumps({"at": time.time() - 31, "data": stale}), ex=60)
+    assert worker.top(10) == stale
+    assert ranking.calls == 0 and counter(shared_redis, prefix) == 0
+    # The API's reader, on the same entry, refreshes it: the worker then reads the fresh one.
+    api = CachedTopRated(client, 30, live=ranking, prefix=prefix)
+    assert api.top(10) == services.highest_rated(10) and ranking.calls == 1
+    assert worker.top(10) == services.highest_rated(10) and ranking.calls == 1
+    client.delete(worker.key(10))
+    assert worker.top(10) == services.highest_rated(10)
+    assert ranking.calls == 2 and counter(shared_redis, prefix) == 2
+
+
 def _hammer(database_url: str, shared_redis: str, prefix: str, barrier, results) -> None:
     """One process of the cross-process stampede: several threads ask at the same moment."""
     db.connect(database_url)

@@ -4,7 +4,9 @@ An entry is *fresh* for `ttl` seconds, then *stale* for up to another `ttl` seco
 server drops it. When a request finds it stale, the process that wins a short lock
 (SET NX PX) recomputes it while every other process and replica keeps serving the stale copy:
 no stampede of identical aggregates. With no copy at all (cold start), the others wait for the
-winner's result instead of computing it too.
+winner's result instead of computing it too. A reader built with `refresh_stale=False` (the queue
+worker, for a report's CSV) serves a stale copy and leaves the refresh to the API's next request:
+won by the worker, the aggregate took its small box for ~2 s and stalled the mails behind it.
 
 If the server is down or slow, requests are answered from the database: socket timeouts are
 short, and after a failure the cache is skipped for a moment so that every request does not pay
@@ -75,8 +77,10 @@ class CachedTopRated:
         prefix: str = "lab:",
         lock_seconds: float = 10.0,
         bypass_seconds: float = 1.0,
+        refresh_stale: bool = True,
     ):
         self.client = client
+        self.refresh_stale = refresh_stale
         self.ttl = max(1, int(ttl_seconds))
         self.live = live or LiveTopRated()
         self.prefix = prefix
@@ -122,7 +126,7 @@ class CachedTopRated:
     def _cached(self, limit: int) -> list[dict]:
         key = self.key(limit)
         entry = self._read(limit)
-        if entry is not None and self._fresh(entry):
+        if entry is not None and (self._fresh(entry) or not self.refresh_stale):
             return entry["data"]
         deadline = time.monotonic() + self.lock_ms / 1000
         while True:

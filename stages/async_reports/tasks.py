@@ -16,7 +16,8 @@ send_review_mail = register_review_mail(huey, sender)
 # The worker writes into ITS LAB_REPORT_DIR: the disk of the machine it runs on (app-1's).
 build_report = register_report_tasks(
     huey,
-    CachedTopRated.from_url(settings.redis_url, settings.cache_ttl_seconds),  # as the API's
+    # The API's cache, read only: a stale ranking is served, the API's next request refreshes it.
+    CachedTopRated.from_url(settings.redis_url, settings.cache_ttl_seconds, refresh_stale=False),
     LocalReportStore(settings.report_dir),
     sender,
     ReportLinks.from_settings(settings),

@@ -16,7 +16,8 @@ send_review_mail = register_review_mail(huey, sender)
 # The worker uploads to the shared bucket: every replica can hand the file out.
 build_report = register_report_tasks(
     huey,
-    CachedTopRated.from_url(settings.redis_url, settings.cache_ttl_seconds),  # as the API's
+    # The API's cache, read only: a stale ranking is served, the API's next request refreshes it.
+    CachedTopRated.from_url(settings.redis_url, settings.cache_ttl_seconds, refresh_stale=False),
     S3ReportStore.from_settings(settings),
     sender,
     ReportLinks.from_settings(settings),
