@@ -16,6 +16,7 @@ import falcon.testing
 import pytest
 import redis
 
+from benchmarks.stack import host
 from shared import db, services
 from shared.adapters.cache import CachedTopRated, cache_client
 from shared.config import Settings
@@ -192,9 +193,7 @@ def test_processes_share_one_recomputation(database_url, shared_redis, prefix):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return host.free_port()  # below the ephemeral range: no client socket takes it
 
 
 def start_valkey(port: int, workdir: Path) -> subprocess.Popen:

@@ -26,7 +26,7 @@ from test_storage import s3  # noqa: F401 - the real S3 server fixture (tests/ i
 
 import stages
 from benchmarks.faults import Figure, record_figure
-from benchmarks.stack import valkey_binary
+from benchmarks.stack import host, valkey_binary
 from mailsim import MailSimulator
 from shared.adapters.report_stores import S3ReportStore, s3_client
 from shared.config import Settings
@@ -37,9 +37,7 @@ FUZZ_EXAMPLES = int(os.environ.get("LAB_FUZZ_EXAMPLES", "260"))  # per stage, ov
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return host.free_port()  # below the ephemeral range: no client socket takes it
 
 
 @pytest.fixture(scope="module")

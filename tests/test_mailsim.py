@@ -6,7 +6,6 @@ import json
 import queue
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -18,15 +17,14 @@ from pathlib import Path
 import pytest
 
 from benchmarks.client import LabClient
+from benchmarks.stack import host
 from mailsim import MailSimulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return host.free_port()  # below the ephemeral range: no client socket takes it
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, str, bytes]:

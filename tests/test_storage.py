@@ -27,7 +27,7 @@ from test_reports import (  # the local-disk tests' wiring and fixtures, shared
 )
 
 from benchmarks.client import LabClient
-from benchmarks.stack import binary
+from benchmarks.stack import binary, host
 from shared.adapters.report_stores import S3ReportStore, s3_client
 from shared.models import Report, User
 from shared.reports import STORE_FAILED
@@ -45,9 +45,7 @@ def fetch(url: str) -> tuple[int, bytes]:
 def s3(tmp_path_factory):
     """A real S3 server: rclone serving a temporary folder, with keys made for this run."""
     folder = tmp_path_factory.mktemp("s3")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = host.free_port()  # below the ephemeral range: no client socket takes it
     access, secret = secrets.token_hex(10), secrets.token_urlsafe(30)
     proc = subprocess.Popen(
         [
