@@ -654,3 +654,17 @@ def test_a_curve_without_its_2_replica_point_skips_unless_it_was_asked_for(tmp_p
     assert (
         outcome.status == status and "lacks 1 or 2 replicas (has ['1', '3', '4'])" in outcome.detail
     )
+
+
+def test_the_scaling_quotient_draws_each_round_for_both_points(tmp_path):
+    """Round k measures 1 then 2 replicas back to back; a machine slower in round 2 than in
+    round 1 moves both points alike. Drawn apart, rounds 1 and 2 mix (2 replicas of the slow
+    round over 1 of the fast one: 1.2x) and the 2.0x of every round looks inconclusive."""
+    run = default_curve(tmp_path, [100] * 5, [200] * 5)
+    for folder, rates in (("scaling/1", [60] * 5), ("cache", [120] * 5)):
+        r2 = run.path / folder / "r2"
+        shutil.copytree(run.path / folder / "r1", r2)
+        write_rates(r2, rates)
+    outcome = check.scaling_outcome(an.load_run(run.path))
+    assert outcome.status == "pass", outcome.detail
+    assert "95 % CI 2-2 (bootstrap over 2 rounds, each drawn for both sides" in outcome.detail

@@ -299,7 +299,8 @@ def gate(run: an.Run) -> list[Outcome]:
 
 def scaling_outcome(run: an.Run) -> Outcome:
     """The scaling curve's effect: with budgets, 2 replicas >= 1.7x the successful rps of 1,
-    decided on the interval of the quotient (each point's slices resampled, as other ratios)."""
+    decided on the interval of the quotient (each point's slices resampled, as other ratios; the
+    repeats drawn alike for both points, which round k measured one after the other)."""
     e = Expectation(
         str(run.meta.get("settings", {}).get("scaling_stage") or "scaling"),
         "ok_throughput",
@@ -328,7 +329,8 @@ def scaling_outcome(run: an.Run) -> Outcome:
         return Outcome(
             e, status, t("the curve lacks 1 or 2 replicas (has {has})", has=sorted(by_n))
         )
-    interval = iv.quotient(iv.curve_sample(run, 2), iv.curve_sample(run, 1))
+    # Round k measures every point one after the other (benchmarks/measure/plan.py): paired.
+    interval = iv.quotient(iv.curve_sample(run, 2), iv.curve_sample(run, 1), blocked=True)
     detail = t(
         "2 replicas {two} req/s / 1 replica {one} = {ratio}x, {interval}, expected >= {least}",
         two=num(by_n["2"], ".4g"),

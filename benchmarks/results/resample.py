@@ -17,6 +17,7 @@ The percentile method is used: with 3-20 units, BCa's jackknife is unstable and 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ class Interval:
     confidence: float = CONFIDENCE
     why: tuple | None = None  # "floor": (request, fastest alone in ms, share of the arrivals)
     repeats: int = 1
+    paired: bool = False  # a quotient whose two sides drew the same repeats (quotient(blocked))
 
     def text(self, unit: str = "") -> str:
         """Say the interval in the report's language (i18n), e.g. "95 % CI 3.1-4.2 ms (...)"."""
@@ -62,6 +64,9 @@ class Interval:
             )
         if binomial:
             how = t("binomial per step, {n} ladder(s)", n=self.units)
+        elif self.repeats > 1 and self.paired:
+            how = t("bootstrap over {k} rounds, each drawn for both sides, and their {n} {kind}",
+                    k=self.repeats, n=self.units, kind=t(self.kind))  # fmt: skip
         elif self.repeats > 1:
             how = t("bootstrap over {k} repeats and their {n} {kind}", k=self.repeats,
                     n=self.units, kind=t(self.kind))  # fmt: skip
@@ -118,19 +123,31 @@ def bootstrap(sample: Sample, confidence: float = CONFIDENCE) -> Interval:
     return _ci(sample.data, sample.statistic, True, sample.units, sample.kind, confidence)
 
 
-def quotient(top: Sample, bottom: Sample, confidence: float = CONFIDENCE) -> Interval:
-    """Return the interval of top / bottom, each resampled independently within its own units."""
+def quotient(
+    top: Sample, bottom: Sample, confidence: float = CONFIDENCE, blocked: bool = False
+) -> Interval:
+    """Return the interval of top / bottom, each resampled independently within its own units.
+
+    `blocked`: repeat k of both was measured in one block of time (the scaling curve's round k:
+    its points one after the other), so each replicate draws the same repeats for both and a
+    machine faster in one round than the next moves both sides alike, not the quotient. Each
+    drawn repeat's units are still resampled independently on each side."""
     if len(top.data) != 1 or len(bottom.data) != 1:
         raise ValueError("quotient of paired samples (rates) is not supported")
     kind = top.kind if top.kind == bottom.kind else f"{top.kind} / {bottom.kind}"
     if top.repeats > 1 or bottom.repeats > 1:
         rng = _rng()
+        chosen = None
+        if blocked and top.repeats == bottom.repeats:
+            k = top.repeats
+            chosen = rng.integers(0, k, size=(RESAMPLES, k, 1))
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = _replicates(top, rng) / _replicates(bottom, rng)
+            ratios = _replicates(top, rng, chosen) / _replicates(bottom, rng, chosen)
             point = top.value() / bottom.value()
         deeper = top if top.repeats >= bottom.repeats else bottom  # say the most repeats
         shape = Sample(deeper.data, deeper.statistic, kind, deeper.groups)
-        return _interval(ratios, point, shape, confidence)
+        found = _interval(ratios, point, shape, confidence)
+        return dataclasses.replace(found, paired=chosen is not None)
     nt = len(top.data)
 
     def ratio(*arrays, axis=-1):
@@ -145,8 +162,11 @@ def _rng() -> np.random.Generator:
     return np.random.default_rng(SEED)  # the same run always prints the same interval
 
 
-def _replicates(sample: Sample, rng: np.random.Generator) -> np.ndarray:
-    """Return RESAMPLES two-level replicates of the figure (see the module's docstring)."""
+def _replicates(
+    sample: Sample, rng: np.random.Generator, chosen: np.ndarray | None = None
+) -> np.ndarray:
+    """Return RESAMPLES two-level replicates of the figure (see the module's docstring);
+    `chosen`: the repeats each replicate's slots take (drawn here when not given)."""
     members = sample.members()
     k = len(members)
     per = np.empty((RESAMPLES, k, k))  # [replicate, slot, repeat]: repeat's figure, drawn anew
@@ -157,7 +177,8 @@ def _replicates(sample: Sample, rng: np.random.Generator) -> np.ndarray:
             per[start : start + BATCH, :, r] = sample.statistic(
                 *(d[part] for d in sample.data), axis=-1
             )
-    chosen = rng.integers(0, k, size=(RESAMPLES, k, 1))  # which repeat fills each slot
+    if chosen is None:
+        chosen = rng.integers(0, k, size=(RESAMPLES, k, 1))  # which repeat fills each slot
     return np.median(np.take_along_axis(per, chosen, axis=-1)[..., 0], axis=-1)
 
 

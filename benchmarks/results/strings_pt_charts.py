@@ -254,6 +254,8 @@ CHARTS = {
     "bootstrap over {n} {kind}": "bootstrap sobre {n} {kind}",
     "bootstrap over {k} repeats and their {n} {kind}":
         "bootstrap sobre {k} repetições e suas {n} {kind}",
+    "bootstrap over {k} rounds, each drawn for both sides, and their {n} {kind}":
+        "bootstrap sobre {k} rodadas, cada uma sorteada para os dois lados, e suas {n} {kind}",
     "hdr slices": "fatias do hdr",
     "hdr slice": "fatia do hdr",
     "history slices": "fatias do histórico",

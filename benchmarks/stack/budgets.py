@@ -17,7 +17,7 @@ run at exit, on Ctrl-C and on SIGTERM) moves the processes back out and removes 
 made, and `clean_stale()` removes the parents of owners that died without closing (SIGKILL).
 
 Default budgets fit a 2-core machine at the scaling experiment's largest point, 4 replicas:
-4 x 0.25 (DEFAULT_REPLICA_CPUS) = 1.0 core of app, 0.6 for the rest of the stack, 0.4 for Locust.
+4 x 0.25 (DEFAULT_REPLICA_CPUS) = 1.0 core of app, 0.7 for the rest of the stack, 0.3 for Locust.
 At 137 req/s (token-auth) Caddy used 0.06 core, the worker 0.07, the mail simulator 0.06, valkey
 0.005, Locust 0.06: 2-3x headroom, and only the app's box filled. At the cache's 4 replicas the
 others come near their budgets, and their counters say so. Every number can be overridden. Boxes
