@@ -15,7 +15,8 @@ class Topology:
     app: str  # gunicorn target of one app replica
     replicas: int = 1  # app replicas; more than one puts the proxy in front
     # How the proxy picks a replica (Caddy's lb_policy): the fewest requests in flight, except
-    # where a stage shows that sessions break (README, "Balancing").
+    # where a stage shows that state on one replica breaks (README, "Balancing"): round robin
+    # (load-balanced's sessions), random (the report stages' files).
     balancing: str = "least_conn"
     worker: str | None = None  # huey instance the worker process consumes, if any
     workers: int = 1  # huey worker threads (the course scaled by adding workers)

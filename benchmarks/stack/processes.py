@@ -293,6 +293,9 @@ BALANCING = {
     "least_conn": "\t\t# The replica with the fewest requests in flight: round robin sent every "
     "other request\n\t\t# to a replica busy with a live top-10 while the other idled (README, "
     '"Balancing").\n',
+    "random": "\t\t# A replica drawn at random for each request: least connections and round "
+    "robin both\n\t\t# followed the closed loop's rhythm in the report stages (README, "
+    '"Balancing").\n',
     "round_robin": "\t\t# Each replica in turn: least connections was accidentally sticky here "
     "(stages/load_balanced).\n",
 }
@@ -301,8 +304,8 @@ BALANCING = {
 def caddyfile_for(
     port: int, upstreams, host: str | None = "127.0.0.1", balancing: str = "least_conn"
 ) -> str:
-    """Return the load balancer's config: `balancing` (BALANCING: least_conn, round_robin), dead
-    replicas out, idempotent retries.
+    """Return the load balancer's config: `balancing` (BALANCING: least_conn, round_robin,
+    random), dead replicas out, idempotent retries.
 
     `upstreams`: replica ports on 127.0.0.1 (embedded), "host:port" strings, or a `Dynamic`
     DNS name (compose: every replica of the scaled service, re-resolved every second). `host`:
