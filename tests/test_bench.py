@@ -127,6 +127,8 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     assert any("X-Lab-Review-Id" in m["headers"] for m in mails)
     stage = json.loads((folder / "stage.json").read_text())
     assert stage["measure_start"] < stage["measure_end"]
+    # The machine's speed loop just before and after the probe (results/noise_sources.py).
+    assert len(stage["probe_speed_ms"]) == 2 and min(stage["probe_speed_ms"]) > 0
 
     # Where the time went (Server-Timing, measure/timing.py): the mail is sent in the request.
     timing = json.loads((folder / "timing.json").read_text())

@@ -90,9 +90,12 @@ def _measure(stack: Stack, folder: Path, args, say, curve_point: bool = False) -
         raise StageFailed("verification failed: " + "; ".join(checks.failed()))
     # Start-up and verification ran unboxed (not measured); from here on each box has its quota.
     stack.boxes.cap()
+    probe_speed = []  # the machine's speed loop just before and after the probe (noise_sources)
     if not curve_point:
         say("probing one request at a time")
+        probe_speed.append(hostload.speed_ms())
         write_json(folder / "probe.json", probe(stack, features, args.probe_samples))
+        probe_speed.append(hostload.speed_ms())
     inbox = stack.urls["inbox"].rstrip("/")
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         say(f"logins, warm-up {args.warmup}s, measuring {args.duration}s", estimate=True)
@@ -155,6 +158,7 @@ def _measure(stack: Stack, folder: Path, args, say, curve_point: bool = False) -
             "login_phase_note": window.get("note", ""),
             "mail_drain": drain,
             "host": host,  # the machine's steal, busy % and load average during the window
+            **({"probe_speed_ms": probe_speed} if probe_speed else {}),
             **ladder,
         },
     )

@@ -254,10 +254,10 @@ PAGE = {
     "the machine's speed":
         "{n} vazões de caixas da app cheias no seu orçamento de CPU, onde a CPU por requisição "
         "mudou com a velocidade da máquina",
-    "{n} latencies of stages whose windows ran at machine speeds (its fixed loop) more than "
-    "{wide} apart":
-        "{n} latências de estágios cujas janelas rodaram com velocidades da máquina (seu laço "
-        "fixo) a mais de {wide} uma da outra",
+    "{n} latencies measured at machine speeds (its fixed loop, timed around each window, or each "
+    "probe for a figure alone) more than {wide} apart":
+        "{n} latências medidas com velocidades da máquina (seu laço fixo, cronometrado em volta de "
+        "cada janela, ou de cada sondagem para um valor sozinho) a mais de {wide} uma da outra",
     "{n} percentiles on an edge between two heaps of requests (in some repeat the values "
     "{points} percentile points either side of them are {edge}x apart or more), such as those "
     "that ran within a full box's quota and those that waited out its period: a small shift "
