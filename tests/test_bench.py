@@ -403,3 +403,31 @@ def test_the_probe_paces_its_requests_under_the_app_box_budget(monkeypatch):
     slept.clear()
     probe_mod.probe(stack, [], samples=5)
     assert set(slept) <= {0.0}
+
+
+def test_the_probe_says_which_samples_an_app_box_was_throttled_in(monkeypatch):
+    """One repeat's POST /api/reports alone had 2 samples of 85-91 ms among 4-5 ms ones: the
+    probe says which samples an app box was made to wait in (its throttled time grew)."""
+    from types import SimpleNamespace
+
+    from benchmarks.measure import probe as probe_mod
+
+    counters, calls = {"usage_s": 1.0, "throttled_s": 0.0}, []
+
+    def answer(url):
+        calls.append(url)
+        counters["usage_s"] += 0.001
+        if url == "/api/test" and len(calls) in (5, 7):  # the 3rd and 5th samples (1 untimed)
+            counters["throttled_s"] += 0.08
+
+    monkeypatch.setattr(probe_mod, "LabClient", fake_client(answer))
+    monkeypatch.setattr(probe_mod.time, "sleep", lambda s: None)
+    stat = lambda: SimpleNamespace(**counters)  # noqa: E731
+    boxes = SimpleNamespace(enforced=True, replica_cpus=0.25,
+                            boxes={"app-1": ("app", SimpleNamespace(stats=stat))})  # fmt: skip
+    stack = SimpleNamespace(urls={"api": "http://127.0.0.1:1/api"}, replicas=1, boxes=boxes)
+    found = probe_mod.probe(stack, [], samples=5)
+    assert found["GET /api/test"]["throttled"] == [2, 4]
+    assert found["GET /api/specialists"]["throttled"] == []
+    stack.boxes = SimpleNamespace(enforced=False, replica_cpus=0.25)  # no budget: not said
+    assert "throttled" not in probe_mod.probe(stack, [], samples=5)["GET /api/test"]

@@ -76,7 +76,7 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         endpoints.append(("POST /api/reports", "POST", "/api/reports", {"limit": 10}))
     result = {}
     for name, method, url, body in endpoints:
-        times, misses = [], 0
+        times, misses, throttled = [], 0, []
         cpu = cores and _app_cpu_s(boxes)  # read before the clock starts: not timed
         started = time.perf_counter()
         first = c.request(method, url, body)  # fills the cache where there is one, as in use
@@ -95,17 +95,29 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         while len(times) < samples and misses < 3 * samples:
             if len(times) >= min(samples, PROBE_MIN_SAMPLES) and time.perf_counter() > deadline:
                 break
-            cpu = cores and _app_cpu_s(boxes)
+            cpu, waited = cores and _app_cpu_s(boxes), cores and _app_throttled_s(boxes)
             started = time.perf_counter()
             status = c.request(method, url, body).status
             elapsed = (time.perf_counter() - started) * 1000
+            if 200 <= status < 300 and waited is not None and _app_throttled_s(boxes) > waited:
+                throttled.append(len(times))  # an app box was made to wait during this sample
             time.sleep(pause_s(elapsed / 1000, cores, _used(boxes, cpu)))
             if 200 <= status < 300:
                 times.append(round(elapsed, 2))
             else:
                 misses += 1
         result[name] = {"ms": times, "non_2xx": misses}
+        if cores:  # which samples (indices into "ms") an app box was throttled in: the box's
+            result[name]["throttled"] = throttled  # wait, not the endpoint's own cost
     return result
+
+
+def _app_throttled_s(boxes) -> float | None:
+    """Seconds the app's boxes have been throttled so far (None where they do not count it)."""
+    stats = [box.stats() for group, box in getattr(boxes, "boxes", {}).values() if group == "app"]
+    if not stats or any(s.usage_s is None for s in stats):
+        return None
+    return sum(s.throttled_s for s in stats)
 
 
 def _used(boxes, before: float | None) -> float | None:
