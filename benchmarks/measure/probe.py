@@ -34,12 +34,16 @@ def pause_s(elapsed_s: float, cores: float | None, cpu_s: float | None = None) -
     return max(0.0, min(PERIOD_US / 1e6, cpu / (PACE * cores) - elapsed_s))
 
 
+def _app_stats(boxes) -> list | None:
+    """The app boxes' counters now (None where there are none, or they do not count CPU)."""
+    stats = [box.stats() for group, box in getattr(boxes, "boxes", {}).values() if group == "app"]
+    return None if not stats or any(s.usage_s is None for s in stats) else stats
+
+
 def _app_cpu_s(boxes) -> float | None:
     """CPU seconds used so far by the app's boxes (None where they do not count it)."""
-    stats = [box.stats() for group, box in getattr(boxes, "boxes", {}).values() if group == "app"]
-    if not stats or any(s.usage_s is None for s in stats):
-        return None
-    return sum(s.usage_s for s in stats)
+    stats = _app_stats(boxes)
+    return None if stats is None else sum(s.usage_s for s in stats)
 
 
 def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> dict:
@@ -114,10 +118,8 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
 
 def _app_throttled_s(boxes) -> float | None:
     """Seconds the app's boxes have been throttled so far (None where they do not count it)."""
-    stats = [box.stats() for group, box in getattr(boxes, "boxes", {}).values() if group == "app"]
-    if not stats or any(s.usage_s is None for s in stats):
-        return None
-    return sum(s.throttled_s for s in stats)
+    stats = _app_stats(boxes)
+    return None if stats is None else sum(s.throttled_s for s in stats)
 
 
 def _used(boxes, before: float | None) -> float | None:
