@@ -309,3 +309,19 @@ def test_cli_ready_line_port_in_use_and_sigterm():
             first.wait()
         first.stdout.close()
         first.stderr.close()
+
+
+def test_the_benchs_inbox_reader_finds_the_newest_mail_and_waits_past_it(sim):
+    """The probe waits for the mail each POST owes (benchmarks.measure.inbox): the newest id,
+    then one long poll for a newer mail, None when none comes in time."""
+    from benchmarks.measure import inbox as mailbox
+
+    url = f"http://127.0.0.1:{sim.http_port}"
+    assert mailbox.newest_id(url) == 0
+    send(sim, to="carol@example.com", subject="first")
+    send(sim, to="carol@example.com", subject="second")
+    newest = mailbox.newest_id(url)
+    assert newest == sim.messages()[-1]["id"]
+    assert mailbox.wait_past(url, newest, 0.1) is None  # nothing newer: empty after wait_s
+    threading.Thread(target=send, args=(sim, "dave@example.com")).start()
+    assert mailbox.wait_past(url, newest, 10) == sim.messages()[-1]["id"] > newest

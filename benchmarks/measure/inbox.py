@@ -25,6 +25,23 @@ def clear(inbox: str) -> None:
     LabClient(inbox, timeout=30).request("DELETE", "/api/messages")
 
 
+def newest_id(inbox: str) -> int:
+    """The id of the newest message in the simulator (0 when it holds none)."""
+    found = LabClient(inbox, timeout=30).get("/api/messages?limit=1").json_or_none()
+    newest = (found or {}).get("messages") or [{"id": 0}]
+    return int(newest[-1]["id"])
+
+
+def wait_past(inbox: str, since_id: int, wait_s: float) -> int | None:
+    """Wait (one long poll, no CPU spent polling) for a message newer than since_id; return the
+    newest id, or None if none came within wait_s."""
+    reply = LabClient(inbox, timeout=wait_s + 30).get(
+        f"/api/messages?since_id={since_id}&wait_s={wait_s:g}"
+    )
+    found = (reply.json_or_none() or {}).get("messages") or []
+    return int(found[-1]["id"]) if found else None
+
+
 def wait_for_mail(inbox: str, header: str, value: str, deadline_s: float = MAIL_DEADLINE_S):
     """Poll the mail simulator until a message carries header=value; None after the deadline."""
     end = time.monotonic() + deadline_s
