@@ -71,14 +71,18 @@ def test_the_probe_paces_its_requests_under_the_app_box_budget(monkeypatch):
     # ~100 ms on its SMTP send with ~5 ms of CPU and needs no pause; 3 ms of CPU in 4 ms does.
     assert probe_mod.pause_s(0.1, 0.25, cpu_s=0.005) == 0
     assert probe_mod.pause_s(0.004, 0.25, cpu_s=0.003) == pytest.approx(0.003 / pace - 0.004)
-    used = [1.0]
-    stat = lambda: SimpleNamespace(usage_s=used[0])  # noqa: E731
-    counted = SimpleNamespace(boxes={"app-1": ("app", SimpleNamespace(stats=stat)),
-                                     "caddy": ("proxy", None)})  # fmt: skip
-    before = probe_mod._app_cpu_s(counted)
+    used = [1.0, 5.0]  # the app's box, the proxy's (not the app's CPU: not counted)
+    stat = lambda i: lambda: SimpleNamespace(usage_s=used[i])  # noqa: E731
+    named = {"app-1": ("app", SimpleNamespace(stats=stat(0))),
+             "caddy": ("proxy", SimpleNamespace(stats=stat(1)))}  # fmt: skip
+    counted = SimpleNamespace(boxes=named)
+    before = probe_mod._readings(counted)
     used[0] += 0.003
-    assert probe_mod._used(counted, before) == pytest.approx(0.003)
-    assert probe_mod._used(counted, None) is None
+    used[1] += 0.002
+    assert probe_mod._app_used(counted, before, probe_mod._readings(counted)) == pytest.approx(
+        0.003
+    )
+    assert probe_mod._app_used(counted, None, before) is None  # no budget: nothing read
 
     slept, now = [], [0.0]
     # Every request takes 3 ms.
@@ -275,3 +279,32 @@ def test_the_probe_names_every_box_throttled_in_a_sample(monkeypatch):
     assert found["throttled"] == []  # no app box
     assert found["throttled_boxes"] == {"worker": [1]}
     assert found["server"][1] == {"db": 79.0, "queue": 0.4, "app": 1.1}
+
+
+def test_a_box_throttled_while_the_probe_waits_for_the_mail_is_not_the_samples(monkeypatch):
+    """The worker builds and mails a report after its answer, and may be throttled then: that
+    is not a wait of the request, which had its answer already."""
+    from types import SimpleNamespace
+
+    from benchmarks.measure import probe as probe_mod
+
+    throttled = {"app-1": 0.0, "worker": 0.0}
+    _clocked(monkeypatch, probe_mod, lambda url, now: None)
+
+    def wait_past(inbox, since_id, wait_s):  # the worker, throttled while it sends the mail
+        throttled["worker"] += 0.05
+        return since_id + 1
+
+    monkeypatch.setattr(probe_mod.mailbox, "newest_id", lambda inbox: 0)
+    monkeypatch.setattr(probe_mod.mailbox, "wait_past", wait_past)
+
+    def box(name):
+        return SimpleNamespace(cores=0.25, stats=lambda: SimpleNamespace(
+            usage_s=None, throttled_s=throttled[name]))  # fmt: skip
+
+    named = {"app-1": ("app", box("app-1")), "worker": ("worker", box("worker"))}
+    boxes = SimpleNamespace(enforced=True, replica_cpus=0.25, boxes=named)
+    urls = {"api": "http://127.0.0.1:1/api", "inbox": "http://127.0.0.1:2"}
+    stack = SimpleNamespace(urls=urls, replicas=1, boxes=boxes)
+    found = probe_mod.probe(stack, ["reports"], samples=4)["POST /api/reports"]
+    assert throttled["worker"] > 0 and found["throttled_boxes"] == {}

@@ -44,16 +44,15 @@ def pause_s(elapsed_s: float, cores: float | None, cpu_s: float | None = None) -
     return max(0.0, min(PERIOD_US / 1e6, cpu / (PACE * cores) - elapsed_s))
 
 
-def _app_stats(boxes) -> list | None:
-    """The app boxes' counters now (None where there are none, or they do not count CPU)."""
-    stats = [box.stats() for group, box in getattr(boxes, "boxes", {}).values() if group == "app"]
-    return None if not stats or any(s.usage_s is None for s in stats) else stats
-
-
-def _app_cpu_s(boxes) -> float | None:
-    """CPU seconds used so far by the app's boxes (None where they do not count it)."""
-    stats = _app_stats(boxes)
-    return None if stats is None else sum(s.usage_s for s in stats)
+def _app_used(boxes, before: dict | None, after: dict | None) -> float | None:
+    """The app boxes' CPU seconds between two readings (None: no app box, or not counted)."""
+    names = [n for n, (group, _) in getattr(boxes, "boxes", {}).items() if group == "app"]
+    if not (before and after and names):
+        return None
+    pairs = [(before[n].usage_s, after[n].usage_s) for n in names]
+    if any(None in pair for pair in pairs):
+        return None
+    return max(0.0, sum(b - a for a, b in pairs))
 
 
 def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> dict:
@@ -94,12 +93,13 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
     for name, method, url, body in endpoints:
         times, misses, by_box, server = [], 0, {}, []
         mails = _Mails(stack.urls.get("inbox"), method == "POST")
-        cpu = cores and _app_cpu_s(boxes)  # read before the clock starts: not timed
+        before = cores and _readings(boxes)  # read before the clock starts: not timed
         started = time.perf_counter()
         first = c.request(method, url, body)  # fills the cache where there is one, as in use
         first_ms = (time.perf_counter() - started) * 1000
+        used = _app_used(boxes, before, cores and _readings(boxes))
         mails.settle(200 <= first.status < 300)
-        time.sleep(pause_s(first_ms / 1000, cores, _used(boxes, cpu)))
+        time.sleep(pause_s(first_ms / 1000, cores, used))
         # Where it filled no cache (no cache part in its Server-Timing) and is slow (a live
         # top-10 in a quarter-core box: ~2 s), it is a sample like the next ones: one slow call
         # less per stage. A fast endpoint's first call stays untimed (a cold start shows there).
@@ -114,19 +114,19 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         while len(times) < samples and misses < 3 * samples:
             if len(times) >= min(samples, PROBE_MIN_SAMPLES) and spent > PROBE_SECONDS:
                 break
-            cpu, before = cores and _app_cpu_s(boxes), cores and _readings(boxes)
+            before = cores and _readings(boxes)
             started = time.perf_counter()
             reply = c.request(method, url, body)
             elapsed, status = (time.perf_counter() - started) * 1000, reply.status
+            answered = cores and _readings(boxes)  # the request's own span, not the mail's
             spent += elapsed / 1000
-            mails.settle(200 <= status < 300)  # the worker's part done before the next one
-            after = cores and _readings(boxes)
             if 200 <= status < 300 and before:
-                for box in (b for b in after if after[b].throttled_s > before[b].throttled_s):
+                for box in (b for b in answered if answered[b].throttled_s > before[b].throttled_s):
                     by_box.setdefault(box, []).append(len(times))  # made to wait in this one
-            pause = pause_s(elapsed / 1000, cores, _used(boxes, cpu))
+            mails.settle(200 <= status < 300)  # the worker's part done before the next one
+            pause = pause_s(elapsed / 1000, cores, _app_used(boxes, before, answered))
             if previous:  # the worker's and the store's work for a request follows its answer
-                pause = max(pause, _window_pause(boxes, *previous, after))
+                pause = max(pause, _window_pause(boxes, *previous, _readings(boxes)))
             previous = (started, before) if before else None
             time.sleep(pause)
             if 200 <= status < 300:
@@ -178,12 +178,6 @@ def _window_pause(boxes, started: float, before: dict, after: dict) -> float:
             continue
         pause = max(pause, pause_s(span, box.cores, new.usage_s - old.usage_s))
     return pause
-
-
-def _used(boxes, before: float | None) -> float | None:
-    """The app boxes' CPU seconds since `before` (None: not counted, or no budget)."""
-    now = _app_cpu_s(boxes) if before is not None else None
-    return None if now is None else max(0.0, now - before)
 
 
 class _Mails:
