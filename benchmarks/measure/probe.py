@@ -30,6 +30,7 @@ PACE = 0.5
 # the asynchronous stages after the answer: the next sample waits for it (up to this long), so a
 # request alone does not meet the worker still busy with the previous one (see _window_pause).
 MAIL_WAIT_S = 3.0
+MAIL_LATE_MAX = 2  # mails that did not come before the probe stops waiting for that endpoint's
 
 
 def pause_s(elapsed_s: float, cores: float | None, cpu_s: float | None = None) -> float:
@@ -44,9 +45,14 @@ def pause_s(elapsed_s: float, cores: float | None, cpu_s: float | None = None) -
     return max(0.0, min(PERIOD_US / 1e6, cpu / (PACE * cores) - elapsed_s))
 
 
+def _app_names(boxes) -> list[str]:
+    """The names of the app's boxes (app-1, app-2, ...); none where there are no boxes."""
+    return [n for n, (group, _) in getattr(boxes, "boxes", {}).items() if group == "app"]
+
+
 def _app_used(boxes, before: dict | None, after: dict | None) -> float | None:
     """The app boxes' CPU seconds between two readings (None: no app box, or not counted)."""
-    names = [n for n, (group, _) in getattr(boxes, "boxes", {}).items() if group == "app"]
+    names = _app_names(boxes)
     if not (before and after and names):
         return None
     pairs = [(before[n].usage_s, after[n].usage_s) for n in names]
@@ -140,7 +146,7 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         if cores:  # which samples (indices into "ms") an app box was throttled in: the box's
             # wait, not the endpoint's own cost; and every box by name (the worker's, throttled
             # while it held SQLite's write lock, made a POST wait ~80 ms in "db").
-            app = {n for n, (group, _) in getattr(boxes, "boxes", {}).items() if group == "app"}
+            app = _app_names(boxes)
             result[name]["throttled"] = sorted({i for b in app for i in by_box.get(b, [])})
             result[name]["throttled_boxes"] = dict(sorted(by_box.items()))
     return result
@@ -191,7 +197,7 @@ class _Mails:
         self.late = 0  # answers whose mail did not come within MAIL_WAIT_S
 
     def settle(self, answered: bool) -> None:
-        if not (self.inbox and answered) or self.late >= 2:
+        if not (self.inbox and answered) or self.late >= MAIL_LATE_MAX:
             return
         newest = mailbox.wait_past(self.inbox, self.newest, MAIL_WAIT_S)
         if newest is None:
