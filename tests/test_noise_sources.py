@@ -184,3 +184,26 @@ def test_a_report_time_in_a_growing_queue_is_the_queue(tmp_path):
     grew = {"async-reports"}
     assert ns.source(run, "async-reports", E2E_CSV, "p50", grew) == "queue"
     assert ns.source(run, "async-reports", E2E_CSV, "p50", set()) is None
+
+
+def test_capacities_one_ladder_step_apart_are_the_ladder_and_farther_ones_are_not(tmp_path):
+    rows = (
+        per_repeat("async-reports", "", "capacity_at_slo", [80.0, 160.0, 160.0])  # one step
+        + per_repeat("external-storage", "", "capacity_at_slo", [0.0, 10.0, 10.0])  # 0 is a step
+        + per_repeat("cache", "", "capacity_at_slo", [40.0, 160.0, 160.0])  # two steps apart
+        + per_repeat("token-auth", "", "capacity_at_slo", [40.0, 80.0, 160.0])  # three values
+    )
+    run = Run(tmp_path, rows)
+    run.meta = {"settings": {"ladder": {"rates": [10.0, 20.0, 40.0, 80.0, 160.0]}}}
+    assert ns.one_step(run, "async-reports")
+    assert ns.one_step(run, "external-storage")
+    assert not ns.one_step(run, "cache")
+    assert not ns.one_step(run, "token-auth")
+    cells = [(stage, "", "capacity_at_slo", "capacity at SLO")
+             for stage in ("async-reports", "cache")]  # fmt: skip
+    said = ns.sorted_by_source(run, cells)
+    assert "1 capacities at SLO one step of the ladder apart" in said
+    assert said.endswith("not attributed: cache capacity at SLO.")
+    # A run whose ladder is not recorded blames nothing on it.
+    run.meta = {}
+    assert not ns.one_step(run, "async-reports")

@@ -15,6 +15,9 @@ to, and names the figures none of them explains. A figure takes the first source
   percentile points either side of it (EDGES) are EDGE times apart or more. Under CPU budgets a
   full box's requests either ran within its quota or waited out the period (a 100 ms period:
   ~10 ms or ~80-100 ms), and a p50 on that edge jumps with a small shift in the share that waited;
+- a capacity at SLO whose repeats landed on neighbouring rates of the ladder: the ladder's rates
+  are steps (10, 20, 40, 80, 160 req/s by default), so one step is a spread of 2x (measured:
+  async-reports at 160, 80 and 160 req/s in run 20261207-155310);
 - a latency of a stage whose windows ran at machine speeds over WIDE_SPREAD apart (the fixed
   loop timed around and inside each window, benchmarks/measure/hostload.py): the same work took
   that much longer in the slower window. A figure alone comes from the probe, before the window:
@@ -37,7 +40,8 @@ from benchmarks.results.i18n import num, t
 RATES = {"download_success": DOWNLOAD, "failure_rate": "", "auth_failure_rate": ""}
 THROUGHPUTS = ("throughput", "ok_throughput")
 LATENCIES = ("alone_p50", "alone_p95", "p50", "p95", "p99", "p999", "max")
-SOURCES = ("tail", "trials", "queue", "speed", "edge", "machine")
+SOURCES = ("tail", "trials", "queue", "speed", "ladder", "edge", "machine")
+CAPACITY = "capacity_at_slo"
 # A percentile and the points either side of it that say whether it sits on an edge; EDGE: how
 # far apart their values must be. Measured: the cache's top-10 p50 under load at 11, 35 and 24 ms
 # in three repeats had p45-p55 of 9.6-14, 20-67 and 18-62 ms; steady p50s had 1.0-1.4x.
@@ -79,11 +83,26 @@ def source(run, stage: str, endpoint: str, metric: str, growing: set[str]) -> st
         return "queue"
     if metric in THROUGHPUTS and noise.full_repeats(run.path, stage):
         return "speed"
+    if metric == CAPACITY and one_step(run, stage):
+        return "ladder"
     if on_an_edge(run, stage, endpoint, metric):
         return "edge"
     if metric in LATENCIES and speed_moved(run, stage, alone=metric.startswith("alone_")):
         return "machine"
     return None
+
+
+def one_step(run, stage: str) -> bool:
+    """Tell whether a stage's capacities at SLO lie on two neighbouring rates of the run's ladder
+    (0 counts as the step below its first rate)."""
+    settings = (getattr(run, "meta", None) or {}).get("settings", {})
+    rates = (settings.get("ladder") or {}).get("rates") or []
+    steps = [0.0, *sorted(float(r) for r in rates)]
+    found = {float(v) for v in run.values(stage, CAPACITY)}
+    if len(found) != 2 or not found <= set(steps):
+        return False
+    low, high = sorted(found)
+    return steps.index(high) - steps.index(low) == 1
 
 
 def on_an_edge(run, stage: str, endpoint: str, metric: str) -> bool:
@@ -166,6 +185,9 @@ def _words(kind: str, n: int) -> str:
     if kind == "speed":
         return t("{n} throughputs of app boxes full at their CPU budget, where the CPU per "
                  "request moved with the machine's speed", n=n)  # fmt: skip
+    if kind == "ladder":
+        return t("{n} capacities at SLO one step of the ladder apart (a capacity is one of its "
+                 "rates, so one step is the smallest spread it can show)", n=n)  # fmt: skip
     if kind == "edge":
         return t("{n} percentiles on an edge between two heaps of requests (in some repeat the "
                  "values {points} percentile points either side of them are {edge}x apart or "

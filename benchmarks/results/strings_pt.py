@@ -258,6 +258,10 @@ PAGE = {
     "probe for a figure alone) more than {wide} apart":
         "{n} latências medidas com velocidades da máquina (seu laço fixo, cronometrado em volta de "
         "cada janela, ou de cada sondagem para um valor sozinho) a mais de {wide} uma da outra",
+    "{n} capacities at SLO one step of the ladder apart (a capacity is one of its rates, so one "
+    "step is the smallest spread it can show)":
+        "{n} capacidades no SLO a um degrau da escada uma da outra (uma capacidade é uma das taxas "
+        "da escada, então um degrau é a menor diferença que ela pode mostrar)",
     "{n} percentiles on an edge between two heaps of requests (in some repeat the values "
     "{points} percentile points either side of them are {edge}x apart or more), such as those "
     "that ran within a full box's quota and those that waited out its period: a small shift "
