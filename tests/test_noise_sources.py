@@ -207,3 +207,38 @@ def test_capacities_one_ladder_step_apart_are_the_ladder_and_farther_ones_are_no
     # A run whose ladder is not recorded blames nothing on it.
     run.meta = {}
     assert not ns.one_step(run, "async-reports")
+
+
+def _timing(folder, endpoint, p50s):
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = {name: {"mean_ms": ms, "p50_ms": ms, "requests": 100} for name, ms in p50s.items()}
+    (folder / "timing.json").write_text(json.dumps({endpoint: parts}))
+
+
+def test_a_latency_whose_own_time_in_the_app_moved_is_put_on_the_app(tmp_path):
+    top = "GET /api/specialists/highest_rated"
+    # The committed reference's cache: time in the app 1.6, 1.7, 4.0 ms; p50 7.8, 6.2, 17 ms.
+    for k, cache_ms in enumerate([1.44, 1.6, 3.84], start=1):
+        _timing(tmp_path / "cache" / f"r{k}", top, {"app": 0.13, "cache": cache_ms, "db": 0.0})
+    # token-auth: the app's time steady (1,400 ms) while the latency under load moved.
+    for k, db_ms in enumerate([1400.0, 1390.0, 1410.0], start=1):
+        _timing(tmp_path / "token-auth" / f"r{k}", top, {"db": db_ms})
+    # async-mail: the app's time doubled, but by 0.5 ms against a figure that moved 95 ms.
+    for k, ms in enumerate([0.5, 1.0, 0.6], start=1):
+        _timing(tmp_path / "async-mail" / f"r{k}", "POST /r", {"db": ms})
+    rows = (
+        per_repeat("cache", top, "p50", [7.8, 6.2, 17.2])
+        + per_repeat("token-auth", top, "p50", [2300.0, 2400.0, 3100.0])
+        + per_repeat("async-mail", "POST /r", "p50", [201.0, 296.0, 209.0])
+    )
+    run = Run(tmp_path, rows)
+    assert ns.app_time_moved(run, "cache", top, "p50")
+    assert not ns.app_time_moved(run, "token-auth", top, "p50")
+    assert not ns.app_time_moved(run, "async-mail", "POST /r", "p50")
+    said = ns.sorted_by_source(run, [("cache", top, "p50", "key p50")])
+    assert "1 latencies under load whose request's own time in the app" in said
+    # A figure alone is the probe's, not the window's: its timing.json does not speak for it.
+    assert ns.source(run, "cache", top, "alone_p50", set()) is None
+    # A repeat with no record of the app's time: nothing is said.
+    (tmp_path / "cache" / "r2" / "timing.json").unlink()
+    assert not ns.app_time_moved(run, "cache", top, "p50")

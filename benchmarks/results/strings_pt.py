@@ -258,6 +258,12 @@ PAGE = {
     "probe for a figure alone) more than {wide} apart":
         "{n} latências medidas com velocidades da máquina (seu laço fixo, cronometrado em volta de "
         "cada janela, ou de cada sondagem para um valor sozinho) a mais de {wide} uma da outra",
+    "{n} latencies under load whose request's own time in the app (its Server-Timing "
+    "components, p50) moved by more than {wide} between repeats as well: the work itself, not "
+    "only the wait for a full box, changed":
+        "{n} latências sob carga em que o tempo da própria requisição no app (os componentes do "
+        "seu Server-Timing, p50) também mudou mais de {wide} entre as repetições: o trabalho em "
+        "si, não só a espera por uma caixa cheia, mudou",
     "{n} capacities at SLO one step of the ladder apart (a capacity is one of its rates, so one "
     "step is the smallest spread it can show)":
         "{n} capacidades no SLO a um degrau da escada uma da outra (uma capacidade é uma das taxas "
