@@ -111,8 +111,11 @@ def test_a_latency_is_put_on_the_machine_only_where_its_speed_loop_moved(tmp_pat
     assert ns.source(run, "cache", "POST /r", "alone_p50", set()) is None
     # A rate is no latency: the machine's speed is not said for it.
     assert ns.source(run, "async-mail", "", "download_success", set()) is None
+    # A throughput of boxes not full (no cpu.json says they were) is the machine's too.
+    assert ns.source(run, "async-mail", "", "throughput", set()) == "machine"
+    assert ns.source(run, "cache", "", "throughput", set()) is None
     said = ns.sorted_by_source(run, [("async-mail", "POST /r", "p50", "key p50")])
-    assert "1 latencies measured at machine speeds" in said
+    assert "1 latencies or throughputs measured at machine speeds" in said
     assert "more than 25% apart" in said and said.endswith("none left unattributed.")
     # Samples jumping inside each window do not count: windows whose medians agree are steady.
     for k in (1, 2):

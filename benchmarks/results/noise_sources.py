@@ -18,7 +18,8 @@ to, and names the figures none of them explains. A figure takes the first source
 - a capacity at SLO whose repeats landed on neighbouring rates of the ladder: the ladder's rates
   are steps (10, 20, 40, 80, 160 req/s by default), so one step is a spread of 2x (measured:
   async-reports at 160, 80 and 160 req/s in run 20261207-155310);
-- a latency of a stage whose windows ran at machine speeds over WIDE_SPREAD apart (the fixed
+- a latency, or a throughput of boxes not full in every repeat, of a stage whose windows ran at
+  machine speeds over WIDE_SPREAD apart (the fixed
   loop timed around and inside each window, benchmarks/measure/hostload.py): the same work took
   that much longer in the slower window. A figure alone comes from the probe, before the window:
   it is judged by the loop timed just before and after each probe, where every repeat has it
@@ -96,7 +97,10 @@ def source(run, stage: str, endpoint: str, metric: str, growing: set[str]) -> st
         return "ladder"
     if on_an_edge(run, stage, endpoint, metric):
         return "edge"
-    if metric in LATENCIES and speed_moved(run, stage, alone=metric.startswith("alone_")):
+    # Boxes not full (a replica idle while the other queues) still do what the machine lets them.
+    if metric in LATENCIES + THROUGHPUTS and speed_moved(
+        run, stage, alone=metric.startswith("alone_")
+    ):
         return "machine"
     if (
         metric in LATENCIES
@@ -236,6 +240,6 @@ def _words(kind: str, n: int) -> str:
                  "components, p50) moved by more than {wide} between repeats as well: the work "
                  "itself, not only the wait for a full box, changed", n=n,
                  wide=f"{WIDE_SPREAD:.0%}")  # fmt: skip
-    return t("{n} latencies measured at machine speeds (its fixed loop, timed around each window, "
-             "or each probe for a figure alone) more than {wide} apart", n=n,
+    return t("{n} latencies or throughputs measured at machine speeds (its fixed loop, timed "
+             "around each window, or each probe for a figure alone) more than {wide} apart", n=n,
              wide=f"{WIDE_SPREAD:.0%}")  # fmt: skip
