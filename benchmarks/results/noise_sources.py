@@ -15,12 +15,12 @@ to, and names the figures none of them explains. A figure takes the first source
   percentile points either side of it (EDGES) are EDGE times apart or more. Under CPU budgets a
   full box's requests either ran within its quota or waited out the period (a 100 ms period:
   ~10 ms or ~80-100 ms), and a p50 on that edge jumps with a small shift in the share that waited;
-- a capacity at SLO whose repeats landed on neighbouring rates of the ladder: the ladder's rates
-  are steps (10, 20, 40, 80, 160 req/s by default), so one step is a spread of 2x (measured:
-  async-reports at 160, 80 and 160 req/s in run 20261207-155310);
+- a capacity at SLO whose repeats landed on neighbouring rates of the ladder: a capacity is one
+  of its rates (10, 20, 40, 80, 160 req/s by default), so one step is the smallest spread it can
+  show (measured: async-reports at 160, 80 and 160 req/s in run 20261207-155310);
 - a latency, or a throughput of boxes not full in every repeat, of a stage whose windows ran at
-  machine speeds over WIDE_SPREAD apart (the fixed
-  loop timed around and inside each window, benchmarks/measure/hostload.py): the same work took
+  machine speeds over WIDE_SPREAD apart (the fixed loop timed around and inside each window,
+  benchmarks/measure/hostload.py): the same work took
   that much longer in the slower window. A figure alone comes from the probe, before the window:
   it is judged by the loop timed just before and after each probe, where every repeat has it
   (measured: async-mail's POST alone at 2.3 ms [1.9-4.1] in one run, its windows' speeds steady);
@@ -121,9 +121,10 @@ def app_time_moved(run, stage: str, endpoint: str, metric: str) -> bool:
             continue
         path = folder / TIMING_FILE
         rows = read_timing(path) if path.exists() else None
-        if rows is None or rows.empty or not (rows["endpoint"] == endpoint).any():
+        mine = rows[rows["endpoint"] == endpoint] if rows is not None else None
+        if mine is None or mine.empty:
             return False
-        sums.append(float(rows[rows["endpoint"] == endpoint]["p50_ms"].sum()))
+        sums.append(float(mine["p50_ms"].sum()))
     values = run.values(stage, metric, endpoint)
     if len(sums) < 2 or len(values) < 2:
         return False
