@@ -23,6 +23,7 @@ POST_REVIEW = "POST /api/specialists/{id}/reviews"
 HIGHEST_RATED = "GET /api/specialists/highest_rated"
 POST_REPORTS = "POST /api/reports"
 DOWNLOAD = "GET report download"
+CAPACITY = "capacity_at_slo"  # the open-loop ladder's figure (results/ladders.py)
 E2E_MAIL = "E2E report: request -> mail"
 E2E_CSV = "E2E report: request -> csv"
 AGGREGATED = "Aggregated"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from benchmarks.results import analysis as an
 from benchmarks.results import i18n, noise
 from benchmarks.results import intervals as iv
+from benchmarks.results.catalog import CAPACITY
 from benchmarks.results.cli import load_cli_run
 from benchmarks.results.i18n import later, num, t
 
@@ -80,7 +81,6 @@ EXPECTATIONS = (
 )
 # Capacity at SLO (the open-loop ladder): each stage takes at least its predecessor's load,
 # except the two stages that exist to break something; the cache at least doubles it.
-CAPACITY = "capacity_at_slo"
 EXPECTATIONS += tuple(
     Expectation(stage, CAPACITY, "", ">=", Rel(before, 1.0),
                 later("capacity at SLO at least {before}'s", before=before))

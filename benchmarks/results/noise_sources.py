@@ -40,7 +40,7 @@ from hdrh.histogram import HdrHistogram
 from scipy import stats
 
 from benchmarks.results import intervals, noise
-from benchmarks.results.catalog import DOWNLOAD, E2E_CSV, E2E_MAIL, WIDE_SPREAD
+from benchmarks.results.catalog import CAPACITY, DOWNLOAD, E2E_CSV, E2E_MAIL, WIDE_SPREAD
 from benchmarks.results.i18n import num, t
 from benchmarks.results.timing import TIMING_FILE, read_timing
 
@@ -51,7 +51,6 @@ SOURCES = ("tail", "trials", "queue", "speed", "ladder", "edge", "machine", "app
 # Under load the app's own time is a share of a latency (the rest is the wait for the box): a move
 # in it under a tenth of the figure's own cannot be what moved the figure.
 APP_SHARE = 0.1
-CAPACITY = "capacity_at_slo"
 # A percentile and the points either side of it that say whether it sits on an edge; EDGE: how
 # far apart their values must be. Measured: the cache's top-10 p50 under load at 11, 35 and 24 ms
 # in three repeats had p45-p55 of 9.6-14, 20-67 and 18-62 ms; steady p50s had 1.0-1.4x.
