@@ -44,6 +44,9 @@ nox.options.envdir = f".nox/py{VERSION}"
 # 0.2 s more before SIGKILL, too short for a stack to stop and its cgroups to be removed (a bench
 # interrupted mid-window left its cgroups behind). The sessions that run a stack wait for it.
 STOPS = {"interrupt_timeout": 60, "terminate_timeout": 15}
+# The reference's ladder: the default rates (benchmarks/measure/stage_ladder.py), so runs compare,
+# and between 80 and 160 req/s, where the stages' knees lie, steps of ~1.2x (see reference()).
+REFERENCE_RATES = "10,20,40,80,95,115,135,160"
 
 
 def install(session: nox.Session, *extras: str) -> None:
@@ -121,6 +124,12 @@ def reference(session: nox.Session) -> None:
         # at ~50 % then spreads by sampling alone (binomial sd ~4-6 points, ⚠ past 12.5), so 60 s.
         "--duration",
         "60",
+        # Finer rates where the stages' knees lie (80-160 req/s), steps of ~1.2x: a capacity at
+        # SLO is one of the ladder's rates, so with the default doubling ladder two repeats one
+        # step apart (80 and 160) spread 67-100 %, far past the ⚠ line (25 %), whatever the
+        # stage did. One step here spreads at most 21 %: a ⚠ is then the stage, not the ladder.
+        "--ladder-rates",
+        REFERENCE_RATES,
         "--warmup",
         "3",
         "--scaling",

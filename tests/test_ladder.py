@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import subprocess
@@ -164,3 +165,17 @@ def test_no_longer_steps_where_the_probe_already_put_the_p99_over_the_slo(tmp_pa
     )  # fmt: skip
     assert slo.floor({"GET /top": 1 / 200, "GET /list": 199 / 200}, probe) is None
     assert slo.floor({"GET /top": 1 / 71}, probe, slo_ms=1000.0) is None
+
+
+def test_the_reference_ladder_is_finer_than_the_spread_line_where_the_knees_lie():
+    # A capacity at SLO is one of the ladder's rates. With the default doubling ladder two repeats
+    # one step apart (80 and 160 req/s) spread past WIDE_SPREAD whatever the stage did; the
+    # reference (read for its spread) steps finer from 80 req/s up, and keeps the default rates.
+    import noxfile
+    from benchmarks.results.catalog import WIDE_SPREAD
+
+    rates = ladder.parse_rates(noxfile.REFERENCE_RATES)
+    assert set(ladder.parse_rates(stage_ladder.DEFAULT_RATES)) <= set(rates)
+    knees = [r for r in rates if r >= 80]
+    assert len(knees) >= 4 and rates == tuple(sorted(rates))
+    assert all((hi - lo) / lo <= WIDE_SPREAD for lo, hi in itertools.pairwise(knees))
