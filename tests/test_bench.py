@@ -147,6 +147,8 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     # The machine's load around the window, and the ladder on the same warm stack after it.
     assert 0 <= stage["host"]["busy_pct"] <= 100 and stage["host"]["load1_start"] is not None
     assert stage["measure_end"] <= stage["ladder"]["start"] < stage["ladder"]["end"]
+    # The speed loop timed inside the ladder too: a capacity is put on it (noise_sources.py).
+    assert all(ms > 0 for ms in stage["ladder"]["host"]["speed_ms_during"])
     points = json.loads((folder / "ladder.json").read_text())
     assert [p["offered_rps"] for p in points] == [5, 10]
     assert all(p["requests"] > 0 and p["hdr"] for p in points)

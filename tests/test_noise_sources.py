@@ -115,7 +115,7 @@ def test_a_latency_is_put_on_the_machine_only_where_its_speed_loop_moved(tmp_pat
     assert ns.source(run, "async-mail", "", "throughput", set()) == "machine"
     assert ns.source(run, "cache", "", "throughput", set()) is None
     said = ns.sorted_by_source(run, [("async-mail", "POST /r", "p50", "key p50")])
-    assert "1 latencies or throughputs measured at machine speeds" in said
+    assert "1 latencies, throughputs or capacities measured at machine speeds" in said
     assert "more than 25% apart" in said and said.endswith("none left unattributed.")
     # Samples jumping inside each window do not count: windows whose medians agree are steady.
     for k in (1, 2):
@@ -210,6 +210,39 @@ def test_capacities_one_ladder_step_apart_are_the_ladder_and_farther_ones_are_no
     # A run whose ladder is not recorded blames nothing on it.
     run.meta = {}
     assert not ns.one_step(run, "async-reports")
+
+
+def test_a_capacity_is_put_on_the_machine_by_the_speed_inside_its_ladders_only(tmp_path):
+    """Capacities two steps apart (115, 160, 115 req/s) are the machine's where the loop timed
+    inside the ladders moved, not where only the windows' did: the ladder runs after them."""
+
+    def stage(name, windows, ladders):
+        for k, (window, inside) in enumerate(zip(windows, ladders, strict=True), start=1):
+            folder = tmp_path / name / f"r{k}"
+            folder.mkdir(parents=True)
+            info = {"host": {"busy_pct": 40.0, "cpu_count": 2, "speed_ms": window},
+                    "ladder": {"host": {"busy_pct": 40.0}}}  # fmt: skip
+            if inside:
+                info["ladder"]["host"]["speed_ms_during"] = inside
+            (folder / "stage.json").write_text(json.dumps(info))
+
+    steady, fast = [15.0, 15.2], [23.0, 24.0]
+    stage("external-storage", (steady,) * 3, ([23.0, 24.1, 22.8], [15.9, 16.4], [23.5, 23.1]))
+    stage("cache", (steady, fast, steady), ([20.0, 21.0], [20.5, 20.4], [21.0, 20.0]))
+    stage("async-reports", (steady, fast, steady), (None, None, None))  # before ladders were timed
+    rates = [10.0, 20.0, 40.0, 80.0, 95.0, 115.0, 135.0, 160.0]
+    rows = [row for name in ("external-storage", "cache", "async-reports")
+            for row in per_repeat(name, "", "capacity_at_slo", [115.0, 160.0, 115.0])]  # fmt: skip
+    run = Run(tmp_path, rows)
+    run.meta = {"settings": {"ladder": {"rates": rates}}}
+    assert ns.source(run, "external-storage", "", "capacity_at_slo", set()) == "machine"
+    assert ns.source(run, "cache", "", "capacity_at_slo", set()) is None  # only its windows moved
+    assert ns.source(run, "async-reports", "", "capacity_at_slo", set()) is None
+    cells = [(name, "", "capacity_at_slo", "capacity at SLO")
+             for name in ("external-storage", "cache")]  # fmt: skip
+    said = ns.sorted_by_source(run, cells)
+    assert "inside each ladder for a capacity" in said
+    assert said.endswith("not attributed: cache capacity at SLO.")
 
 
 def _timing(folder, endpoint, p50s):

@@ -76,6 +76,10 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
     inbox = stack.urls["inbox"].rstrip("/")
     before = hostload.snapshot()
     started = time.time()
+    # The machine's speed inside the ladder, as inside the window: a capacity is read here, after
+    # the window, and the speed flips within seconds (results/noise_sources.py reads it).
+    speed = hostload.SpeedSampler()
+    speed.start()
     confined = []  # with budgets, the ladder's Locust is kept apart like the closed loop's
 
     window = folder / "ladder-window.json"
@@ -99,6 +103,7 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
         say(f"ladder FAILED: {str(exc)[-300:]}")
         return {"ladder": {"error": str(exc)[-3000:]}}
     finally:
+        speed.stop()
         window.unlink(missing_ok=True)
     ended = time.time()
     behind = [p["offered_rps"] for p in points if p["behind_schedule"]]
@@ -119,7 +124,10 @@ def run_stage_ladder(stack: Stack, features: list[str], args, folder: Path, say)
             # The request that put the p99 over the SLO at every rate before the ladder began
             # (no longer steps then), or null.
             "floored_by": floored[0] if floored else None,
-            "host": hostload.window(before, hostload.snapshot()),
+            "host": {
+                **hostload.window(before, hostload.snapshot()),
+                "speed_ms_during": speed.window(started, ended),
+            },
             "loadgen": confined[0].window() if confined else None,
         }
     }

@@ -254,11 +254,12 @@ PAGE = {
     "the machine's speed":
         "{n} vazões de caixas da app cheias no seu orçamento de CPU, onde a CPU por requisição "
         "mudou com a velocidade da máquina",
-    "{n} latencies or throughputs measured at machine speeds (its fixed loop, timed around each "
-    "window, or each probe for a figure alone) more than {wide} apart":
-        "{n} latências ou vazões medidas com velocidades da máquina (seu laço fixo, cronometrado "
-        "em volta de cada janela, ou de cada sondagem para um valor sozinho) a mais de {wide} uma "
-        "da outra",
+    "{n} latencies, throughputs or capacities measured at machine speeds (its fixed loop, timed "
+    "around each window, each probe for a figure alone, or inside each ladder for a capacity) "
+    "more than {wide} apart":
+        "{n} latências, vazões ou capacidades medidas com velocidades da máquina (seu laço fixo, "
+        "cronometrado em volta de cada janela, de cada sondagem para um valor sozinho ou dentro "
+        "de cada escada para uma capacidade) a mais de {wide} uma da outra",
     "{n} latencies under load whose request's own time in the app (its Server-Timing "
     "components, p50) moved by more than {wide} between repeats as well: the work itself, not "
     "only the wait for a full box, changed":
