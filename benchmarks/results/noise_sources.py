@@ -177,37 +177,43 @@ def speed_moved(run, stage: str, alone: bool = False) -> bool:
     ms = probe_speeds(run.path, stage) if alone else None
     if ms is None:
         ms = [v for r in noise.windows(run.path, [stage]) if (v := noise.window_speed(r))]
-    return len(ms) >= 2 and (max(ms) - min(ms)) > WIDE_SPREAD * statistics.median(ms)
+    return _apart(ms)
 
 
 def ladder_speed_moved(run, stage: str) -> bool:
     """Tell whether a stage's ladders ran at machine speeds over WIDE_SPREAD apart: each repeat's
     median of the loop timed inside its ladder (stage.json ladder.host.speed_ms_during). False
     where some repeat has none: the window's speed says nothing of the ladder's, seconds later."""
-    ms = []
-    for folder in sorted((run.path / stage).glob("r*")):
-        if folder.name[1:].isdigit():
-            info = folder / "stage.json"
-            ladder = (json.loads(info.read_text()) if info.exists() else {}).get("ladder") or {}
-            during = (ladder.get("host") or {}).get("speed_ms_during")
-            if not during:
-                return False
-            ms.append(statistics.median(during))
-    return len(ms) >= 2 and (max(ms) - min(ms)) > WIDE_SPREAD * statistics.median(ms)
+
+    def inside(info: dict):
+        return ((info.get("ladder") or {}).get("host") or {}).get("speed_ms_during")
+
+    ms = _per_repeat(run.path, stage, inside, statistics.median)
+    return ms is not None and _apart(ms)
 
 
 def probe_speeds(run_path, stage: str) -> list[float] | None:
     """Return each repeat's speed loop around its probe (the mean of before and after), or None
     where some repeat has none."""
+    return _per_repeat(run_path, stage, lambda info: info.get("probe_speed_ms"), statistics.mean)
+
+
+def _per_repeat(run_path, stage: str, pick, reduce) -> list[float] | None:
+    """Return reduce(pick(stage.json)) for each repeat of a stage, or None where some repeat's
+    pick is empty (or the stage has no repeats)."""
     out = []
     for folder in sorted((run_path / stage).glob("r*")):
         if folder.name[1:].isdigit():
             info = folder / "stage.json"
-            ms = (json.loads(info.read_text()) if info.exists() else {}).get("probe_speed_ms")
+            ms = pick(json.loads(info.read_text()) if info.exists() else {})
             if not ms:
                 return None
-            out.append(statistics.mean(ms))
+            out.append(reduce(ms))
     return out or None
+
+
+def _apart(ms: list[float]) -> bool:
+    return len(ms) >= 2 and (max(ms) - min(ms)) > WIDE_SPREAD * statistics.median(ms)
 
 
 def sorted_by_source(run, cells: list[tuple[str, str, str, str]]) -> str | None:
