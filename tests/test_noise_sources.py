@@ -182,6 +182,42 @@ def test_a_percentile_on_the_edge_between_two_heaps_is_said_and_one_inside_a_hea
     assert "5 percentile points either side of them are 2x apart" in said
 
 
+def test_heaps_closer_than_the_edge_ratio_are_an_edge_where_nothing_lies_between_them(tmp_path):
+    # async-mail: requests that waited out two periods (~200 ms) or three (~300 ms), 1.4x apart,
+    # nothing between them. token-auth: as wide a stretch (log-even, 10-1000 ms) with no gap.
+    two, three = [200.0 + i / 10 for i in range(45)], [290.0 + i / 10 for i in range(55)]
+    latency_json(tmp_path / "async-mail" / "r1", "POST /review", two + three)
+    spread = [10 * 1.0476**i for i in range(100)]
+    latency_json(tmp_path / "token-auth" / "r1", "POST /review", spread)
+    run = Run(tmp_path, per_repeat("async-mail", "POST /review", "requests", [5000]))
+    assert ns.source(run, "async-mail", "POST /review", "p50", set()) == "edge"
+    assert ns.source(run, "token-auth", "POST /review", "p50", set()) is None
+    said = ns.sorted_by_source(run, [("async-mail", "POST /review", "p50", "key p50")])
+    assert "or 25% apart with no request in 60% of the way between" in said
+
+
+def test_a_mail_lag_between_heaps_of_whole_periods_is_an_edge(tmp_path):
+    # legacy sends its mail inside a full box's request: its lags fall in heaps at ~200 and
+    # ~300 ms (periods waited), and the p50 lies between them in repeat 2. async-mail: the lags
+    # spread evenly over as wide a stretch, no gap.
+    def mails(stage, k, lags):
+        return [(stage, k, "review", i / 10, lag) for i, lag in enumerate(lags)]
+
+    heaps = [200.0 + i / 10 for i in range(45)] + [295.0 + i / 10 for i in range(55)]
+    rows = (
+        mails("legacy", 1, [200.0 + i / 10 for i in range(100)])
+        + mails("legacy", 2, heaps)
+        + mails("async-mail", 1, [150.0 + 2 * i for i in range(100)])
+        + [("legacy", 2, "report", 0.0, 250.0)] * 50  # report mails are not review lags
+    )
+    frame = pd.DataFrame(rows, columns=["stage", "repeat", "kind", "t", "lag_ms"])
+    run = Run(tmp_path, [], mails=frame)
+    assert ns.on_an_edge(run, "legacy", "", "review_lag_p50")
+    assert not ns.on_an_edge(run, "async-mail", "", "review_lag_p50")
+    assert not ns.on_an_edge(run, "legacy", "", "review_lag_p99")  # p99: not an edge rule
+    assert ns.source(run, "legacy", "", "review_lag_p50", set()) == "edge"
+
+
 def test_a_report_time_in_a_growing_queue_is_the_queue(tmp_path):
     run = Run(tmp_path, per_repeat("async-reports", E2E_CSV, "requests", [5000, 5000]))
     grew = {"async-reports"}

@@ -271,11 +271,12 @@ PAGE = {
         "{n} capacidades no SLO a um degrau da escada uma da outra (uma capacidade é uma das taxas "
         "da escada, então um degrau é a menor diferença que ela pode mostrar)",
     "{n} percentiles on an edge between two heaps of requests (in some repeat the values "
-    "{points} percentile points either side of them are {edge}x apart or more), such as those "
-    "that ran within a full box's quota and those that waited out its period: a small shift "
-    "between the heaps moves them far":
+    "{points} percentile points either side of them are {edge}x apart or more, or {wide} apart "
+    "with no request in {gap} of the way between), such as those that ran within a full box's "
+    "quota and those that waited out its period: a small shift between the heaps moves them far":
         "{n} percentis na borda entre dois montes de requisições (em alguma repetição, os valores "
-        "{points} pontos de percentil de cada lado estão a {edge}x ou mais um do outro), como as "
+        "{points} pontos de percentil de cada lado estão a {edge}x ou mais um do outro, ou a "
+        "{wide} sem requisição alguma em {gap} do caminho entre eles), como as "
         "que rodaram dentro da cota de uma caixa cheia e as que esperaram o fim do seu período: "
         "um pequeno deslocamento entre os montes os move para longe",
     "not attributed: {rest}": "sem causa atribuída: {rest}",
