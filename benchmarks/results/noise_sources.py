@@ -11,9 +11,10 @@ to, and names the figures none of them explains. A figure takes the first source
   through the window (noise.growing);
 - a throughput of app boxes full at their CPU budget in every repeat: with the CPU fixed, what
   moved it is the CPU each request cost, which follows the machine's speed (noise.full_repeats);
-- a percentile on an edge between two heaps of requests: in some repeat, the values a few
-  percentile points either side of it (EDGES) are EDGE times apart or more, or over WIDE_SPREAD
-  apart with an empty stretch covering GAP of the way between them. Under CPU budgets a
+- a percentile on an edge between two heaps of requests (or of review mails' lags: legacy mails
+  inside the request): in some repeat, the values a few percentile points either side of it
+  (EDGES) are EDGE times apart or more, or over WIDE_SPREAD apart with an empty stretch covering
+  GAP of the way between them. Under CPU budgets a
   full box's requests either ran within its quota or waited out the period (a 100 ms period:
   ~10 ms or ~80-100 ms), and a p50 on that edge jumps with a small shift in the share that waited;
 - a capacity at SLO whose repeats landed on neighbouring rates of the ladder: a capacity is one
