@@ -278,15 +278,24 @@ def thin_tails(run, cells: list[tuple[str, str, str, str]]) -> str | None:
     )
 
 
+def review_mails(run, stage: str):
+    """Yield each repeat's review mails of a stage (its rows of run.mails)."""
+    m = getattr(run, "mails", None)
+    if m is None or m.empty:
+        return
+    for _, group in m[(m["stage"] == stage) & (m["kind"] == "review")].groupby("repeat"):
+        yield group
+
+
 def growing(run, stages: list[str]) -> dict[str, tuple[float, float]]:
     """Return {stage: (first, last)}: the stages whose review mails' lag kept growing through the
     window (medians over repeats of its first and last third, the last GROWING times the first or
     more): the worker fell behind, so the lag says how long the window ran and from what backlog
     it began, and its figures spread with that."""
-    m, found = run.mails, {}
-    for stage in stages if not m.empty else []:
+    found = {}
+    for stage in stages:
         firsts, lasts = [], []
-        for _, g in m[(m["stage"] == stage) & (m["kind"] == "review")].groupby("repeat"):
+        for g in review_mails(run, stage):
             end = g["t"].max()
             first, last = g[g["t"] < end / 3]["lag_ms"], g[g["t"] > 2 * end / 3]["lag_ms"]
             if end > 0 and len(first) and len(last):

@@ -191,11 +191,7 @@ def _histograms(run, stage: str, endpoint: str):
 
 def _mail_lags(run, stage: str):
     """Yield each repeat's (percentile -> value, values) of its review mails' lags (ms)."""
-    mails = getattr(run, "mails", None)
-    if mails is None or "stage" not in mails:
-        return
-    mine = mails[(mails["stage"] == stage) & (mails["kind"] == "review")]
-    for _, group in mine.groupby("repeat"):
+    for group in noise.review_mails(run, stage):
         values = np.sort(group["lag_ms"].to_numpy(dtype=float))
         # A value some mail had, as the histogram's are: interpolated, it could fall in a gap.
         yield (lambda q, v=values: float(np.percentile(v, q, method="inverted_cdf"))), list(values)
