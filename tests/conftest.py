@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -48,6 +49,13 @@ from lab_servers import (  # noqa: F401
 
 from benchmarks.client import LabClient
 from shared.seed import Scale, seed_sqlite_file
+
+# The Ctrl-C tests (up, play, a budgets owner) send SIGINT to the commands they start. A script's
+# `pytest ... &` starts with SIGINT ignored, Python then installs no handler, and every child
+# inherits the ignore: those commands would never see Ctrl-C and each test would wait out its
+# timeout. A terminal's Ctrl-C is what they test, so the suite restores it for its children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SMALL = Scale(20, 20)
 DEMO_EMAIL = "email@example.com"

@@ -1,10 +1,15 @@
 """The markers tell the truth (tests/lab_markers.py), MariaDB tests not run are listed loudly,
-and the embedded PostgreSQL the suite and `--db postgres` use (benchmarks/stack/embedded_pg.py)."""
+the embedded PostgreSQL the suite and `--db postgres` use (benchmarks/stack/embedded_pg.py), and
+the suite's children get Ctrl-C however the suite was launched (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -124,3 +129,27 @@ def test_the_embedded_postgres_starts_on_127_0_0_1_keeps_its_data_and_stops():
             again.stop()
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.processes
+def test_a_suite_launched_with_ctrl_c_ignored_still_gives_its_children_ctrl_c():
+    """`pytest ... &` in a script ignores SIGINT; the Ctrl-C tests' commands must still get it."""
+    child = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    launcher = (
+        "import signal, subprocess, sys\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n"
+        "import conftest\n"
+        f"print(subprocess.run([sys.executable, '-c', {child!r}], capture_output=True, text=True)"
+        ".stdout.strip())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", launcher],
+        cwd=TESTS,
+        env={**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS.parent}"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "True"
