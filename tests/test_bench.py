@@ -129,6 +129,8 @@ def test_bench_measures_the_legacy_stage_end_to_end(tmp_path):
     assert stage["measure_start"] < stage["measure_end"]
     # The machine's speed loop just before and after the probe (results/noise_sources.py).
     assert len(stage["probe_speed_ms"]) == 2 and min(stage["probe_speed_ms"]) > 0
+    probe = json.loads((folder / "probe.json").read_text())
+    assert all(len(e["speed_ms"]) == 2 and min(e["speed_ms"]) > 0 for e in probe.values())
 
     # Where the time went (Server-Timing, measure/timing.py): the mail is sent in the request.
     timing = json.loads((folder / "timing.json").read_text())

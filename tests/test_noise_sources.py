@@ -154,6 +154,36 @@ def test_a_figure_alone_is_put_on_the_speed_around_its_probe_not_its_window(tmp_
     assert "each probe for a figure alone" in said and said.endswith("none left unattributed.")
 
 
+def test_a_figure_alone_is_put_on_the_speed_around_its_own_samples_where_they_were_timed(tmp_path):
+    """Around the whole probe the loop moved 23 -> 38 ms in one repeat of the reference (20261208-
+    025240), so its mean hid where the top-10's own second fell: each endpoint's samples are timed
+    too (probe.json), and they decide where every repeat has them."""
+
+    def stage(name, whole, own):
+        for k, (around, mine) in enumerate(zip(whole, own, strict=True), start=1):
+            folder = tmp_path / name / f"r{k}"
+            folder.mkdir(parents=True)
+            host = {"busy_pct": 40.0, "cpu_count": 2, "speed_ms": [15.0, 15.0]}
+            info = {"host": host, "probe_speed_ms": around}
+            (folder / "stage.json").write_text(json.dumps(info))
+            if mine is not None:
+                probe = {"GET /top": {"ms": [4.5], "speed_ms": mine}, "GET /x": {"ms": [2.0]}}
+                (folder / "probe.json").write_text(json.dumps(probe))
+
+    # The reference's cache: the means around the whole probe 28, 31 and 35 ms (23 % apart).
+    whole = ([32.8, 23.3], [22.8, 38.4], [32.1, 38.4])
+    stage("cache", whole, ([23.0, 23.4], [29.0, 30.0], [38.0, 38.4]))  # its own: 23 -> 38 ms
+    stage("async-mail", ([15.0, 15.0], [24.0, 26.0]), ([15.0, 15.2], [15.1, 15.3]))  # steady
+    stage("token-auth", whole, (None, None, None))  # from before the samples were timed
+    run = Run(tmp_path, per_repeat("cache", "GET /top", "requests", [5000] * 3))
+    assert ns.source(run, "cache", "GET /top", "alone_p50", set()) == "machine"
+    assert ns.source(run, "async-mail", "GET /top", "alone_p50", set()) is None
+    assert ns.source(run, "token-auth", "GET /top", "alone_p50", set()) is None  # 23 %: under
+    # An endpoint some repeat did not time on its own is judged around the whole probe.
+    assert ns.probe_speeds(tmp_path, "async-mail", "GET /x") == [15.0, 25.0]
+    assert ns.probe_speeds(tmp_path, "async-mail", "GET /top") == [15.1, 15.2]
+
+
 def latency_json(folder, endpoint, ms_values):
     """A repeat's latency.json with one request name's exact histogram (measure/latency.py)."""
     hist = latency.new_histogram()

@@ -53,6 +53,8 @@ def test_a_slow_first_call_that_fills_no_cache_is_a_probe_sample(monkeypatch, se
     found = probe_mod.probe(stack, [], samples=3)
     assert seen.count(top) == calls
     assert len(found["GET /api/specialists/highest_rated"]["ms"]) == 3
+    # The machine's speed loop just before and after each endpoint's samples (noise_sources).
+    assert all(len(e["speed_ms"]) == 2 and min(e["speed_ms"]) > 0 for e in found.values())
 
 
 def test_the_probe_paces_its_requests_under_the_app_box_budget(monkeypatch):

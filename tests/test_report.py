@@ -74,6 +74,13 @@ def test_page_is_self_contained_and_links_every_chart(built):
     assert "Locust used more than 0.8 core in load-balanced (0.90)" in page
 
 
+def test_the_table_alone_says_how_many_requests_each_endpoint_got(built):
+    """The fixture's probes hold 5 and 10 samples an endpoint (a slow one stops early); the page
+    said "10 requests" while the bench sent 20, so it counts them from the run."""
+    page = (built / "index.html").read_text()
+    assert "p50 of 5–10 requests an endpoint, sent one at a time" in page
+
+
 def test_summary_headline_matches_fixture(built):
     rows = summary_rows((built / "summary.md").read_text())
     cols = ["key"] + [c.name for c in an.HEADLINE_COLUMNS]

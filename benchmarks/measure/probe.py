@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.client import LabClient
+from benchmarks.measure import hostload
 from benchmarks.measure import inbox as mailbox
 from benchmarks.measure.timing import HEADER, parse
 from benchmarks.stack import Stack
@@ -98,6 +99,10 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
         _quiet(boxes)
     for name, method, url, body in endpoints:
         times, misses, by_box, server = [], 0, {}, []
+        # The machine's speed just before and after this endpoint's samples: around the whole
+        # probe, the loop moved by 68 % in one repeat (23 -> 38 ms) and said nothing of the
+        # speed during one endpoint's second (results/noise_sources.py reads these).
+        speed = [hostload.speed_ms(hostload.SPEED_SHORT)]
         mails = _Mails(stack.urls.get("inbox"), method == "POST")
         before = cores and _readings(boxes)  # read before the clock starts: not timed
         started = time.perf_counter()
@@ -142,7 +147,9 @@ def probe(stack: Stack, features: list[str], samples: int = PROBE_SAMPLES) -> di
                 misses += 1
         # Each sample's Server-Timing ({component: ms}, {} without the header): a slow sample
         # whose components stay small took its time outside the app (proxy, host, client).
-        result[name] = {"ms": times, "non_2xx": misses, "server": server, **mails.record()}
+        speed.append(hostload.speed_ms(hostload.SPEED_SHORT))
+        result[name] = {"ms": times, "non_2xx": misses, "server": server, "speed_ms": speed}
+        result[name].update(mails.record())
         if cores:  # which samples (indices into "ms") an app box was throttled in: the box's
             # wait, not the endpoint's own cost; and every box by name (the worker's, throttled
             # while it held SQLite's write lock, made a POST wait ~80 ms in "db").

@@ -24,8 +24,10 @@ to, and names the figures none of them explains. A figure takes the first source
   machine speeds over WIDE_SPREAD apart (the fixed loop timed around and inside each window,
   benchmarks/measure/hostload.py): the same work took
   that much longer in the slower window. A figure alone comes from the probe, before the window:
-  it is judged by the loop timed just before and after each probe, where every repeat has it
-  (measured: async-mail's POST alone at 2.3 ms [1.9-4.1] in one run, its windows' speeds steady);
+  it is judged by the loop timed just before and after its endpoint's samples in each probe
+  (before those were timed: around the whole probe, where the loop moved 23 -> 38 ms in one
+  repeat), where every repeat has it (measured: async-mail's POST alone at 2.3 ms [1.9-4.1] in
+  one run, its windows' speeds steady);
   a capacity at SLO comes from the ladder, after the window: it is judged by the loop timed inside
   each repeat's ladder, and by nothing where some repeat has none (measured: external-storage at
   115, 160 and 115 req/s in the committed reference, the 160 in the one repeat whose window ran
@@ -114,7 +116,7 @@ def source(run, stage: str, endpoint: str, metric: str, growing: set[str]) -> st
         return "edge"
     # Boxes not full (a replica idle while the other queues) still do what the machine lets them.
     if metric in LATENCIES + THROUGHPUTS and speed_moved(
-        run, stage, alone=metric.startswith("alone_")
+        run, stage, alone=endpoint if metric.startswith("alone_") else None
     ):
         return "machine"
     if (
@@ -206,13 +208,13 @@ def _gap_between(seen: list, low: float, high: float) -> bool:
     return max(b - a for a, b in zip(inside, inside[1:], strict=False)) >= GAP * (high - low)
 
 
-def speed_moved(run, stage: str, alone: bool = False) -> bool:
+def speed_moved(run, stage: str, alone: str | None = None) -> bool:
     """Tell whether a stage's windows ran at machine speeds over WIDE_SPREAD apart (each window's
     speed: noise.window_speed). Not single samples: inside one window they jump by 2x from
     second to second, and a window averages that out (measured: r = 0.05 with throughput).
-    `alone`: the figure is the probe's, so its repeats' probe speeds decide where every repeat
-    has them (runs before they were timed fall back on the windows)."""
-    ms = probe_speeds(run.path, stage) if alone else None
+    `alone`: the request name of a figure alone, the probe's: its repeats' probe speeds decide
+    where every repeat has them (runs before they were timed fall back on the windows)."""
+    ms = probe_speeds(run.path, stage, alone) if alone is not None else None
     if ms is None:
         ms = [v for r in noise.windows(run.path, [stage]) if (v := noise.window_speed(r))]
     return _apart(ms)
@@ -230,19 +232,26 @@ def ladder_speed_moved(run, stage: str) -> bool:
     return ms is not None and _apart(ms)
 
 
-def probe_speeds(run_path, stage: str) -> list[float] | None:
-    """Return each repeat's speed loop around its probe (the mean of before and after), or None
-    where some repeat has none."""
+def probe_speeds(run_path, stage: str, endpoint: str = "") -> list[float] | None:
+    """Return each repeat's speed loop around the probe (the mean of before and after), or None
+    where some repeat has none: around the endpoint's own samples (probe.json) where every
+    repeat timed it there, else around the whole probe (stage.json), as runs before did."""
+
+    def own(probe: dict):
+        return (probe.get(endpoint) or {}).get("speed_ms")
+
+    if endpoint and (ms := _per_repeat(run_path, stage, own, statistics.mean, "probe.json")):
+        return ms
     return _per_repeat(run_path, stage, lambda info: info.get("probe_speed_ms"), statistics.mean)
 
 
-def _per_repeat(run_path, stage: str, pick, reduce) -> list[float] | None:
-    """Return reduce(pick(stage.json)) for each repeat of a stage, or None where some repeat's
-    pick is empty (or the stage has no repeats)."""
+def _per_repeat(run_path, stage: str, pick, reduce, name: str = "stage.json") -> list | None:
+    """Return reduce(pick(<name>)) for each repeat of a stage (its stage.json, or another of its
+    files), or None where some repeat's pick is empty (or the stage has no repeats)."""
     out = []
     for folder in sorted((run_path / stage).glob("r*")):
         if folder.name[1:].isdigit():
-            info = folder / "stage.json"
+            info = folder / name
             ms = pick(json.loads(info.read_text()) if info.exists() else {})
             if not ms:
                 return None

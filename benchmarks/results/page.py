@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 from benchmarks.results import analysis as an
 from benchmarks.results import timing as tm
@@ -137,9 +138,11 @@ def alone_table(run) -> list[str]:
     out = [
         f"<h2>{t('Each endpoint alone')}</h2><p>"
         + t(
-            "p50 of 10 requests sent one at a time before the load (ms): the endpoint's own "
-            "cost. Under the closed-loop load every request also queues behind the others (with "
-            "10 users, latency ≈ 10 / throughput), which is why the figures under load are higher."
+            "p50 of {n} requests an endpoint, sent one at a time before the load (ms): the "
+            "endpoint's own cost. Under the closed-loop load every request also queues behind the "
+            "others (with 10 users, latency ≈ 10 / throughput), which is why the figures under "
+            "load are higher.",
+            n=_probe_counts(run),
         )
         + f"</p><table><tr><th class=l>{t('stage')}</th>"
     ]
@@ -150,6 +153,20 @@ def alone_table(run) -> list[str]:
         out.append(f"<tr><td class=l>{_e(stage)}</td>{cells}</tr>")
     out.append("</table>")
     return out
+
+
+def _probe_counts(run) -> str:
+    """The fewest and most samples an endpoint got in any probe of the run (probe.json): a slow
+    one (a live top-10) stops after a few seconds of requests, so not every endpoint got as many."""
+    counts = [
+        len(entry["ms"])
+        for stage in run.stages
+        for probe in (run.path / stage).glob("r*/probe.json")
+        for entry in json.loads(probe.read_text()).values()
+        if entry.get("ms")
+    ]
+    low, high = min(counts, default=0), max(counts, default=0)
+    return f"{low}–{high}" if low != high else str(high)
 
 
 def wrk_section(run) -> list[str]:

@@ -67,13 +67,13 @@ PAGE = {
         "Chaves lab:counter:*, fim menos início da janela medida: por exemplo, quantas vezes o "
         "top-10 foi de fato calculado em vez de servido pelo cache.",
     "Each endpoint alone": "Cada endpoint sozinho",
-    "p50 of 10 requests sent one at a time before the load (ms): the endpoint's own cost. Under "
-    "the closed-loop load every request also queues behind the others (with 10 users, latency ≈ "
-    "10 / throughput), which is why the figures under load are higher.":
-        "p50 de 10 requisições enviadas uma por vez antes da carga (ms): o custo do próprio "
-        "endpoint. Sob a carga em malha fechada, cada requisição também espera na fila atrás das "
-        "outras (com 10 usuários, latência ≈ 10 / vazão), por isso os números sob carga são "
-        "maiores.",
+    "p50 of {n} requests an endpoint, sent one at a time before the load (ms): the endpoint's "
+    "own cost. Under the closed-loop load every request also queues behind the others (with 10 "
+    "users, latency ≈ 10 / throughput), which is why the figures under load are higher.":
+        "p50 de {n} requisições por endpoint, enviadas uma por vez antes da carga (ms): o custo "
+        "do próprio endpoint. Sob a carga em malha fechada, cada requisição também espera na fila "
+        "atrás das outras (com 10 usuários, latência ≈ 10 / vazão), por isso os números sob carga "
+        "são maiores.",
     "Load generator cross-check": "Conferência do gerador de carga",
     "this run predates the cross-check": "esta rodada é anterior à conferência",
     "Skipped: {why}.": "Pulada: {why}.",
